@@ -1,0 +1,193 @@
+"""The Chalice application: routes, the authorizer and (later) event handlers. Only wiring lives here."""
+from __future__ import annotations
+
+from chalice import AuthResponse, Chalice, Response
+
+from chalicelib import automations, records, settings, template_store
+from chalicelib.auth import verify_token
+from chalicelib.errors import Unauthorized
+from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
+
+app = Chalice(app_name="automations")
+app.register_middleware(uniform_errors, "http")
+
+
+@app.authorizer()
+def jwt_auth(auth_request):
+    """Verify the bearer token; the tenant and role travel to the routes in the authorizer context."""
+    try:
+        principal = verify_token(auth_request.token or "")
+    except Unauthorized:
+        raise TokenRejected() from None
+    return AuthResponse(routes=["*"], principal_id=principal.subject,
+                        context={"tenant_id": principal.tenant_id, "role": principal.role})
+
+
+def _route(path: str, methods: list[str]):
+    def register(view):
+        return app.route(path, methods=methods, authorizer=jwt_auth)(api(view))
+    return register
+
+
+def _tz(tenant_id: str) -> str:
+    return settings.load(tenant_id)["timezone"]
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+@_route("/settings", ["GET"])
+def get_settings():
+    return settings.view(caller(app.current_request, utcnow()).tenant_id)
+
+
+@_route("/settings", ["PATCH"])
+def patch_settings():
+    now = utcnow()
+    return settings.patch(caller(app.current_request, now), body(app.current_request), now)
+
+
+# --- per-event automations ----------------------------------------------------------------------
+
+@_route("/automations", ["GET"])
+def list_automations():
+    now = utcnow()
+    tenant_id = caller(app.current_request, now).tenant_id
+    return {"automations": automations.list_automations(tenant_id, now, _tz(tenant_id))}
+
+
+@_route("/automations/{type}", ["GET"])
+def get_automation(type):  # noqa: A002 - the route's own name for it
+    now = utcnow()
+    tenant_id = caller(app.current_request, now).tenant_id
+    return automations.get(tenant_id, type, now, _tz(tenant_id))
+
+
+@_route("/automations/{type}", ["PATCH"])
+def patch_automation(type):  # noqa: A002
+    now = utcnow()
+    principal = caller(app.current_request, now)
+    return automations.patch(principal, type, body(app.current_request), now, _tz(principal.tenant_id))
+
+
+# --- templates ------------------------------------------------------------------------------------
+
+@_route("/templates", ["GET"])
+def list_templates():
+    tenant_id = caller(app.current_request, utcnow()).tenant_id
+    return {"templates": template_store.list_templates(tenant_id, query_param(app.current_request, "type"))}
+
+
+@_route("/templates", ["POST"])
+def create_template():
+    now = utcnow()
+    record = template_store.create(caller(app.current_request, now), body(app.current_request), now)
+    return Response(body=record, status_code=201)
+
+
+@_route("/templates/{template_id}", ["GET"])
+def get_template(template_id):
+    return template_store.get(caller(app.current_request, utcnow()).tenant_id, template_id)
+
+
+@_route("/templates/{template_id}", ["PATCH"])
+def patch_template(template_id):
+    now = utcnow()
+    return template_store.patch(caller(app.current_request, now), template_id, body(app.current_request), now)
+
+
+@_route("/templates/{template_id}", ["DELETE"])
+def delete_template(template_id):
+    template_store.delete(caller(app.current_request, utcnow()), template_id)
+    return Response(body="", status_code=204)
+
+
+@_route("/templates/{template_id}/duplicate", ["POST"])
+def duplicate_template(template_id):
+    now = utcnow()
+    principal = caller(app.current_request, now)
+    record = template_store.duplicate(principal, template_id, body(app.current_request, required=False), now)
+    return Response(body=record, status_code=201)
+
+
+@_route("/templates/{template_id}/preview", ["POST"])
+def preview_template(template_id):
+    tenant_id = caller(app.current_request, utcnow()).tenant_id
+    return template_store.preview(tenant_id, template_id, body(app.current_request, required=False))
+
+
+# --- customers and their records -------------------------------------------------------------------
+
+@_route("/customers/{customer_id}", ["PUT"])
+def put_customer(customer_id):
+    now = utcnow()
+    return records.put_customer(caller(app.current_request, now), customer_id, body(app.current_request), now)
+
+
+@_route("/customers/{customer_id}", ["PATCH"])
+def patch_customer(customer_id):
+    now = utcnow()
+    return records.patch_customer(caller(app.current_request, now), customer_id, body(app.current_request), now)
+
+
+@_route("/customers/{customer_id}", ["GET"])
+def get_customer(customer_id):
+    return records.get_customer(caller(app.current_request, utcnow()).tenant_id, customer_id)
+
+
+@_route("/customers/{customer_id}", ["DELETE"])
+def delete_customer(customer_id):
+    records.delete_customer(caller(app.current_request, utcnow()), customer_id)
+    return Response(body="", status_code=204)
+
+
+@_route("/customers/{customer_id}/communications", ["GET"])
+def customer_communications(customer_id):
+    request = app.current_request
+    return records.communications(caller(request, utcnow()).tenant_id, customer_id,
+                                  limit=query_param(request, "limit"), cursor=query_param(request, "cursor"))
+
+
+@_route("/sales/{sale_id}", ["PUT"])
+def put_sale(sale_id):
+    now = utcnow()
+    return records.put_sale(caller(app.current_request, now), sale_id, body(app.current_request), now)
+
+
+@_route("/sales/{sale_id}", ["GET"])
+def get_sale(sale_id):
+    return records.get_sale(caller(app.current_request, utcnow()).tenant_id, sale_id)
+
+
+@_route("/repairs/{repair_id}", ["PUT"])
+def put_repair(repair_id):
+    now = utcnow()
+    return records.put_repair(caller(app.current_request, now), repair_id, body(app.current_request), now)
+
+
+@_route("/repairs/{repair_id}", ["PATCH"])
+def patch_repair(repair_id):
+    now = utcnow()
+    return records.patch_repair(caller(app.current_request, now), repair_id, body(app.current_request), now)
+
+
+@_route("/repairs/{repair_id}", ["GET"])
+def get_repair(repair_id):
+    return records.get_repair(caller(app.current_request, utcnow()).tenant_id, repair_id)
+
+
+@_route("/appointments/{appointment_id}", ["PUT"])
+def put_appointment(appointment_id):
+    now = utcnow()
+    return records.put_appointment(caller(app.current_request, now), appointment_id, body(app.current_request), now)
+
+
+@_route("/appointments/{appointment_id}", ["PATCH"])
+def patch_appointment(appointment_id):
+    now = utcnow()
+    return records.patch_appointment(caller(app.current_request, now), appointment_id,
+                                     body(app.current_request), now)
+
+
+@_route("/appointments/{appointment_id}", ["GET"])
+def get_appointment(appointment_id):
+    return records.get_appointment(caller(app.current_request, utcnow()).tenant_id, appointment_id)

@@ -1,0 +1,1 @@
+"""Marketing automations runner: domain code, adapters and the local stack."""

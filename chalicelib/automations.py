@@ -1,0 +1,128 @@
+"""The ten per-event automations of a tenant (spec section 3): configuration and stats."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chalicelib import catalog, templating
+from chalicelib import validation as v
+from chalicelib.auth import Principal, require_write
+from chalicelib.errors import NotFound
+from chalicelib.models import Automation, AutomationStats
+from chalicelib.persistence import get_or_none, mutate
+from chalicelib.template_store import exists_for_type
+from chalicelib.timeutil import local_date, to_iso
+
+STATS_DAYS = 30
+
+
+def automation_type(type_: str) -> catalog.AutomationType:
+    if type_ not in catalog.PER_EVENT:
+        raise NotFound(f"no automation type {type_!r}; known types: {', '.join(catalog.PER_EVENT)}", field="type")
+    return catalog.PER_EVENT[type_]
+
+
+def effective_settings(spec: catalog.AutomationType, stored: dict | None) -> dict:
+    settings = spec.default_settings()
+    settings.update({k: val for k, val in (stored or {}).items() if k in spec.settings})
+    return settings
+
+
+def _view(spec: catalog.AutomationType, item: Automation | None, stats: dict) -> dict:
+    template_id = item.template_id if item else None
+    return {
+        "type": spec.type,
+        "name": spec.name,
+        "description": spec.description,
+        "category": spec.category,
+        "enabled": bool(item and item.enabled),
+        "settings": effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
+        "setting_options": {name: list(allowed) for name, allowed in spec.settings.items()},
+        "channels": list(item.channels) if item and item.channels else ["email"],
+        "template_id": template_id,
+        "effective_template_id": template_id or templating.system_template_id(spec.type),
+        "updated_at": item.updated_at if item else None,
+        "updated_by": item.updated_by if item else None,
+        "stats": stats,
+    }
+
+
+def empty_stats() -> dict:
+    return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
+
+
+def stats_since(tenant_id: str, first_day: str) -> dict[str, dict]:
+    """Outcome counts per automation id from `first_day` (YYYY-MM-DD) on, from one range query."""
+    result: dict[str, dict] = {}
+    for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= first_day):
+        automation_id = row.stat_key.split("#", 1)[1]
+        stats = result.setdefault(automation_id, empty_stats())
+        for key, count in (row.counts.as_dict() if row.counts else {}).items():
+            status, _, reason = key.partition(":")
+            if status == "skipped":
+                stats["skipped"][reason] = stats["skipped"].get(reason, 0) + int(count)
+            elif status in stats:
+                stats[status] += int(count)
+    return result
+
+
+def _stats_window_start(now: datetime, tz_name: str) -> str:
+    return (local_date(now, tz_name) - timedelta(days=STATS_DAYS - 1)).isoformat()
+
+
+def list_automations(tenant_id: str, now: datetime, tz_name: str) -> list[dict]:
+    stored = {item.type: item for item in Automation.query(tenant_id)}
+    stats = stats_since(tenant_id, _stats_window_start(now, tz_name))
+    return [_view(spec, stored.get(spec.type), stats.get(spec.type, empty_stats()))
+            for spec in catalog.PER_EVENT_TYPES]
+
+
+def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
+    spec = automation_type(type_)
+    stats = stats_since(tenant_id, _stats_window_start(now, tz_name)).get(type_, empty_stats())
+    return _view(spec, get_or_none(Automation, tenant_id, type_), stats)
+
+
+def _settings_check(spec: catalog.AutomationType):
+    fields = {name: v.choice(allowed) for name, allowed in spec.settings.items()}
+
+    def check(value, field):
+        if not isinstance(value, dict):
+            raise v.fail(field, "must be an object")
+        if not spec.settings and value:
+            raise v.fail(f"{field}.{next(iter(value))}", f"is not a setting of {spec.type}; it has no settings")
+        return v.parse(value, fields, prefix=f"{field}.")
+    return check
+
+
+def patch(principal: Principal, type_: str, body: dict, now: datetime, tz_name: str) -> dict:
+    require_write(principal, "automations")
+    spec = automation_type(type_)
+    changes = v.parse(body, {
+        "enabled": v.boolean(),
+        "settings": _settings_check(spec),
+        "channels": v.choice_list(catalog.CHANNELS),
+        "template_id": v.string(80),
+    }, required=("enabled", "channels"), partial=True)
+    if changes.get("template_id") is not None:
+        exists_for_type(principal.tenant_id, changes["template_id"], type_)
+
+    def change(item: Automation | None) -> Automation:
+        item = item or Automation(principal.tenant_id, type_, settings={}, channels=["email"], enabled=False)
+        if "enabled" in changes:
+            if changes["enabled"] and not item.enabled:
+                # The runner never processes a date before the day the automation was last enabled.
+                item.enabled_at = to_iso(now)
+            item.enabled = changes["enabled"]
+            item.enabled_type = type_ if item.enabled else None
+        if "settings" in changes:
+            stored = item.settings.as_dict() if item.settings else {}
+            item.settings = {} if changes["settings"] is None else {**stored, **changes["settings"]}
+        if "channels" in changes:
+            item.channels = changes["channels"]
+        if "template_id" in changes:
+            item.template_id = changes["template_id"]
+        item.updated_at, item.updated_by = to_iso(now), principal.subject
+        return item
+
+    mutate(lambda: get_or_none(Automation, principal.tenant_id, type_), change)
+    return get(principal.tenant_id, type_, now, tz_name)

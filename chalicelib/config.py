@@ -1,0 +1,35 @@
+"""Names and settings read from the environment, in one place."""
+from __future__ import annotations
+
+import os
+
+#: Every table name starts with this, so several stages can share an account.
+TABLE_PREFIX_ENV = "TABLE_PREFIX"
+DEFAULT_TABLE_PREFIX = "automations-local-"
+
+
+def table_prefix() -> str:
+    return os.environ.get(TABLE_PREFIX_ENV, DEFAULT_TABLE_PREFIX)
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def auth_mode() -> str:
+    """`local` (HS256 with a secret the local stack makes) or `cognito` (RS256, user pool keys)."""
+    return os.environ.get("AUTH_MODE", "cognito")
+
+
+def local_jwt_secret() -> str | None:
+    return os.environ.get("LOCAL_JWT_SECRET")
+
+
+def cognito_issuer() -> str | None:
+    """`https://cognito-idp.<region>.amazonaws.com/<user pool id>`."""
+    return os.environ.get("COGNITO_ISSUER")
+
+
+def cognito_audience() -> str | None:
+    """The user pool app client id that ID tokens are issued for."""
+    return os.environ.get("COGNITO_AUDIENCE")

@@ -1,0 +1,54 @@
+"""Small helpers over PynamoDB shared by the services."""
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
+
+from chalicelib.errors import Conflict
+
+M = TypeVar("M", bound=Model)
+
+ATTEMPTS = 4
+
+
+def _is_conditional_failure(error: PutError) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def get_or_none(model: type[M], hash_key: str, range_key: str | None = None) -> M | None:
+    try:
+        return model.get(hash_key, range_key) if range_key is not None else model.get(hash_key)
+    except DoesNotExist:
+        return None
+
+
+def mutate(load: Callable[[], M | None], change: Callable[[M | None], M | None]) -> M | None:
+    """Read, change and write back under the item's version, re-reading after a concurrent write.
+
+    `change` receives the current item (or None) and returns the item to save (or None to save
+    nothing). It must be a pure function of what it is given, as it may run more than once.
+    """
+    for _ in range(ATTEMPTS):
+        item = change(load())
+        if item is None:
+            return None
+        try:
+            item.save()
+            return item
+        except PutError as e:
+            if not _is_conditional_failure(e):
+                raise
+    raise Conflict("the record kept changing while it was being saved; try again")
+
+
+def create_only(item: M) -> M:
+    """Save a new item, failing with Conflict if one with its key exists."""
+    try:
+        item.save()  # a new versioned item is saved on condition that it does not exist yet
+    except PutError as e:
+        if _is_conditional_failure(e):
+            raise Conflict("a record with this id exists already") from e
+        raise
+    return item

@@ -1,0 +1,288 @@
+"""Customers, sales, repairs and appointments (spec section 7), and a customer's communications.
+
+Every write that can change a customer's last activity (spec section 3: the latest of the
+customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
+recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
+joining tables.
+"""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Callable
+
+from chalicelib import validation as v
+from chalicelib.auth import Principal, require_write
+from chalicelib.catalog import CHANNELS
+from chalicelib.errors import NotFound
+from chalicelib.models import Appointment, Communication, Customer, Repair, Sale, tenant_customer
+from chalicelib.persistence import get_or_none, mutate
+from chalicelib.timeutil import to_iso
+
+REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
+APPOINTMENT_STATUSES = ("booked", "cancelled")
+
+CUSTOMER_FIELDS = {
+    "first_name": v.string(100),
+    "last_name": v.string(100),
+    "email": v.email(),
+    "phone": v.phone(),
+    "birthday": v.calendar_day(),
+    "anniversary": v.calendar_day(),
+    "tags": v.string_list(50, 50),
+    "is_vip": v.boolean(),
+    "interests": v.string_list(50, 50),
+    "points_balance": v.integer(0, 10**9),
+    "app_installed_at": v.instant(),
+    "consent": v.obj({name: v.boolean() for name in CHANNELS}),
+    "source": v.string(32, min_len=1),
+    "created_at": v.instant(),
+}
+SALE_FIELDS = {"customer_id": v.check_id, "completed_at": v.instant(), "total": v.number(0)}
+REPAIR_FIELDS = {
+    "customer_id": v.check_id, "status": v.choice(REPAIR_STATUSES), "description": v.string(500),
+    "created_at": v.instant(), "ready_at": v.instant(), "collected_at": v.instant(),
+}
+APPOINTMENT_FIELDS = {
+    "customer_id": v.check_id, "starts_at": v.instant(), "status": v.choice(APPOINTMENT_STATUSES),
+    "purpose": v.string(200),
+}
+_INTERNAL = {"tenant_id", "version", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
+             "ready_since", "booked_starts_at"}
+
+
+def _public(item) -> dict:
+    return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL}
+
+
+def _month_day_key(tenant_id: str, day: str | None) -> str | None:
+    return f"{tenant_id}#{day[-5:]}" if day else None
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+def _derive_customer_keys(item: Customer) -> None:
+    item.birthday_key = _month_day_key(item.tenant_id, item.birthday)
+    item.anniversary_key = _month_day_key(item.tenant_id, item.anniversary)
+    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+
+
+def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
+    key = tenant_customer(tenant_id, customer_id)
+    instants = [created_at]
+    for sale in Sale.customer_index.query(key, scan_index_forward=False, limit=1):
+        instants.append(sale.completed_at)
+    for repair in Repair.customer_index.query(key):
+        instants.extend(i for i in (repair.created_at, repair.collected_at) if i)
+    return max(instants)
+
+
+def _customer_view(item: Customer) -> dict:
+    body = _public(item)
+    if item.consent is not None:
+        body["consent"] = item.consent.as_dict()
+    return body
+
+
+def get_customer(tenant_id: str, customer_id: str) -> dict:
+    item = get_or_none(Customer, tenant_id, v.check_id(customer_id))
+    if item is None:
+        raise NotFound("no such customer", field="customer_id")
+    return _customer_view(item)
+
+
+def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
+    require_write(principal, "customers")
+    v.check_id(customer_id)
+    fields = v.parse(body, CUSTOMER_FIELDS)
+
+    def change(current: Customer | None) -> Customer:
+        created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
+        item = Customer(principal.tenant_id, customer_id, **{**fields, "created_at": created_at})
+        if current is not None:
+            item.version = current.version
+        item.updated_at = to_iso(now)
+        item.last_activity_at = (_latest_activity(principal.tenant_id, customer_id, created_at)
+                                 if current else created_at)
+        _derive_customer_keys(item)
+        return item
+
+    item = mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change)
+    return _customer_view(item)
+
+
+def patch_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
+    require_write(principal, "customers")
+    v.check_id(customer_id)
+    changes = v.parse(body, CUSTOMER_FIELDS, partial=True, required=("created_at",))
+
+    def change(item: Customer | None) -> Customer:
+        if item is None:
+            raise NotFound("no such customer", field="customer_id")
+        for name, value in changes.items():
+            setattr(item, name, value)
+        item.updated_at = to_iso(now)
+        if "created_at" in changes:
+            item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)
+        _derive_customer_keys(item)
+        return item
+
+    return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
+
+
+def delete_customer(principal: Principal, customer_id: str) -> None:
+    require_write(principal, "customers")
+    get_customer(principal.tenant_id, customer_id)
+    Customer(principal.tenant_id, customer_id).delete()
+
+
+def refresh_last_activity(tenant_id: str, customer_id: str) -> None:
+    def change(item: Customer | None) -> Customer | None:
+        if item is None:
+            return None
+        latest = _latest_activity(tenant_id, customer_id, item.created_at)
+        if latest == item.last_activity_at:
+            return None
+        item.last_activity_at = latest
+        return item
+
+    mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
+
+
+def _require_customer(tenant_id: str, customer_id: str) -> None:
+    if get_or_none(Customer, tenant_id, customer_id) is None:
+        raise NotFound("no such customer", field="customer_id")
+
+
+# --- sales, repairs, appointments: one shape, different fields -----------------------------------
+
+def _get(model, tenant_id: str, record_id: str, label: str) -> Any:
+    item = get_or_none(model, tenant_id, v.check_id(record_id))
+    if item is None:
+        raise NotFound(f"no such {label}", field=f"{label}_id")
+    return item
+
+
+def _write(principal: Principal, model, record_id: str, fields: dict, now: datetime, *,
+           replace: bool, label: str, derive: Callable[[Any, Any], None]) -> dict:
+    """PUT (replace) or PATCH one tenant record, keep derived keys and customers' last activity."""
+    require_write(principal, f"{label}s")
+    v.check_id(record_id)
+    if fields.get("customer_id"):
+        _require_customer(principal.tenant_id, fields["customer_id"])
+    previous_customer: list[str] = []
+
+    def change(current):
+        if current is None and not replace:
+            raise NotFound(f"no such {label}", field=f"{label}_id")
+        previous_customer[:] = [current.customer_id] if current else []
+        if replace:
+            item = model(principal.tenant_id, record_id, **{k: val for k, val in fields.items() if val is not None})
+            if current is not None:
+                item.version = current.version
+            item.created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
+        else:
+            item = current
+            for name, value in fields.items():
+                setattr(item, name, value)
+        item.updated_at = to_iso(now)
+        item.tenant_customer = tenant_customer(principal.tenant_id, item.customer_id)
+        derive(item, current)
+        return item
+
+    item = mutate(lambda: get_or_none(model, principal.tenant_id, record_id), change)
+    for customer_id in {item.customer_id, *previous_customer}:
+        if model in (Sale, Repair):
+            refresh_last_activity(principal.tenant_id, customer_id)
+    return _public(item)
+
+
+def _derive_sale(item: Sale, current: Sale | None) -> None:
+    pass
+
+
+def _derive_repair(item: Repair, current: Repair | None) -> None:
+    # Marking a repair ready (or collected) without a time means "now", which the caller set as updated_at.
+    was_ready = current is not None and current.status == "ready"
+    if item.status == "ready" and not item.ready_at:
+        item.ready_at = current.ready_at if was_ready and current.ready_at else item.updated_at
+    if item.status == "collected" and not item.collected_at:
+        item.collected_at = item.updated_at
+    item.ready_since = item.ready_at if item.status == "ready" else None
+
+
+def _derive_appointment(item: Appointment, current: Appointment | None) -> None:
+    item.booked_starts_at = item.starts_at if item.status == "booked" else None
+
+
+def put_sale(principal: Principal, sale_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, SALE_FIELDS, required=("customer_id", "completed_at"))
+    return _write(principal, Sale, sale_id, fields, now, replace=True, label="sale", derive=_derive_sale)
+
+
+def get_sale(tenant_id: str, sale_id: str) -> dict:
+    return _public(_get(Sale, tenant_id, sale_id, "sale"))
+
+
+def put_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, REPAIR_FIELDS, required=("customer_id", "status"))
+    return _write(principal, Repair, repair_id, fields, now, replace=True, label="repair", derive=_derive_repair)
+
+
+def patch_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, REPAIR_FIELDS, partial=True, required=("customer_id", "status", "created_at"))
+    return _write(principal, Repair, repair_id, fields, now, replace=False, label="repair", derive=_derive_repair)
+
+
+def get_repair(tenant_id: str, repair_id: str) -> dict:
+    return _public(_get(Repair, tenant_id, repair_id, "repair"))
+
+
+def put_appointment(principal: Principal, appointment_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, APPOINTMENT_FIELDS, required=("customer_id", "starts_at"))
+    fields.setdefault("status", "booked")
+    return _write(principal, Appointment, appointment_id, fields, now, replace=True, label="appointment",
+                  derive=_derive_appointment)
+
+
+def patch_appointment(principal: Principal, appointment_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, APPOINTMENT_FIELDS, partial=True, required=("customer_id", "starts_at", "status"))
+    return _write(principal, Appointment, appointment_id, fields, now, replace=False, label="appointment",
+                  derive=_derive_appointment)
+
+
+def get_appointment(tenant_id: str, appointment_id: str) -> dict:
+    return _public(_get(Appointment, tenant_id, appointment_id, "appointment"))
+
+
+# --- communications ------------------------------------------------------------------------------
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        sort_key = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("utf-8")
+    except (ValueError, UnicodeError):
+        raise v.fail("cursor", "is not a cursor this API gave out") from None
+    if not sort_key or len(sort_key) > 200:
+        raise v.fail("cursor", "is not a cursor this API gave out")
+    return sort_key
+
+
+def communications(tenant_id: str, customer_id: str, *, limit: str | None, cursor: str | None) -> dict:
+    """A customer's communication records, newest first, a page at a time."""
+    get_customer(tenant_id, customer_id)
+    try:
+        page_size = int(limit) if limit is not None else 50
+    except ValueError:
+        raise v.fail("limit", "must be an integer") from None
+    if not 1 <= page_size <= 200:
+        raise v.fail("limit", "must be between 1 and 200")
+    key = tenant_customer(tenant_id, customer_id)
+    start = {"tenant_customer": {"S": key}, "sort_key": {"S": _decode_cursor(cursor)}} if cursor else None
+    results = Communication.query(key, scan_index_forward=False, limit=page_size, last_evaluated_key=start)
+    items = [_public(item) for item in results]
+    for item in items:
+        item.pop("sort_key", None)
+    last = results.last_evaluated_key
+    next_cursor = (base64.urlsafe_b64encode(last["sort_key"]["S"].encode()).decode().rstrip("=")
+                   if last else None)
+    return {"communications": items, "next_cursor": next_cursor}
