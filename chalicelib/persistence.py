@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.models import Model
 
 from chalicelib.errors import Conflict
@@ -13,7 +13,7 @@ M = TypeVar("M", bound=Model)
 ATTEMPTS = 4
 
 
-def _is_conditional_failure(error: PutError) -> bool:
+def _is_conditional_failure(error: PutError | DeleteError) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
@@ -52,3 +52,18 @@ def create_only(item: M) -> M:
             raise Conflict("a record with this id exists already") from e
         raise
     return item
+
+
+def delete_current(load: Callable[[], M | None], missing: Exception) -> None:
+    """Delete the item as last read, under its version; raises `missing` if there is none."""
+    for _ in range(ATTEMPTS):
+        item = load()
+        if item is None:
+            raise missing
+        try:
+            item.delete()
+            return
+        except DeleteError as e:
+            if not _is_conditional_failure(e):
+                raise
+    raise Conflict("the record kept changing while it was being deleted; try again")

@@ -16,7 +16,7 @@ from chalicelib.auth import Principal, require_write
 from chalicelib.catalog import CHANNELS
 from chalicelib.errors import NotFound
 from chalicelib.models import Appointment, Communication, Customer, Repair, Sale, tenant_customer
-from chalicelib.persistence import get_or_none, mutate
+from chalicelib.persistence import delete_current, get_or_none, mutate
 from chalicelib.timeutil import to_iso
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
@@ -52,7 +52,7 @@ _INTERNAL = {"tenant_id", "version", "birthday_key", "anniversary_key", "email_k
 
 
 def _public(item) -> dict:
-    return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL}
+    return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL and val is not None}
 
 
 def _month_day_key(tenant_id: str, day: str | None) -> str | None:
@@ -132,8 +132,9 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
 
 def delete_customer(principal: Principal, customer_id: str) -> None:
     require_write(principal, "customers")
-    get_customer(principal.tenant_id, customer_id)
-    Customer(principal.tenant_id, customer_id).delete()
+    v.check_id(customer_id)
+    delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id),
+                   NotFound("no such customer", field="customer_id"))
 
 
 def refresh_last_activity(tenant_id: str, customer_id: str) -> None:

@@ -10,7 +10,7 @@ from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import ActionAutomation, Automation, Customer, Template
-from chalicelib.persistence import create_only, get_or_none, mutate
+from chalicelib.persistence import create_only, delete_current, get_or_none, mutate
 from chalicelib.settings import load as load_settings
 from chalicelib.timeutil import to_iso
 
@@ -102,7 +102,8 @@ def delete(principal: Principal, template_id: str) -> None:
     if bound:
         raise Conflict(f"the template is in use by {', '.join(sorted(bound))}; bind another template first",
                        field="template_id")
-    Template(principal.tenant_id, template_id).delete()
+    delete_current(lambda: get_or_none(Template, principal.tenant_id, template_id),
+                   NotFound("no such template", field="template_id"))
 
 
 def duplicate(principal: Principal, template_id: str, body: dict, now: datetime) -> dict:

@@ -66,6 +66,9 @@ def _env_for(part: str) -> SandboxedEnvironment:
     return _HTML_ENV if part == "body_html" else _TEXT_ENV
 
 
+_IMPLICIT = frozenset({"self", "varargs", "kwargs"})
+
+
 def _attribute_uses(ast: nodes.Template, objects: Mapping[str, tuple | None]) -> list[str]:
     """`customer.foo` style uses of fields that an object variable does not have."""
     unknown = []
@@ -98,6 +101,8 @@ def check_template(type_: str, parts: Mapping[str, str | None]) -> None:
         except TemplateSyntaxError as e:
             raise ValidationFailed(f"{part}: does not compile (line {e.lineno}: {e.message})", field=part) from None
         unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed))
+        # Jinja provides `self` implicitly, so it is never "undeclared"; messages have no use for it.
+        unknown += sorted({n.name for n in ast.find_all(nodes.Name) if n.name in _IMPLICIT and n.ctx == "load"})
         unknown += _attribute_uses(ast, allowed)
         if unknown:
             raise ValidationFailed(

@@ -1,0 +1,19 @@
+"""Test-wide environment, set before any project module is imported (models read it at import)."""
+import os
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    # In-process moto with recent botocore misroutes some calls without this.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "AUTH_MODE": "local",
+    "LOCAL_JWT_SECRET": "test-only-secret-" + "x" * 32,
+    "TABLE_PREFIX": "test-",
+})
+# The integration tier uses in-process moto; a real endpoint would bypass it.
+for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(name, None)
