@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install unit integration e2e clean
+.PHONY: run test install unit integration e2e package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
+
+# The Lambda package and its CloudFormation template, in build/. Chalice zips only app.py,
+# chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land
+# at the zip's root as templates/, beside app.py, where chalicelib.templating looks for them.
+package: $(STAMP)
+	rm -rf vendor/templates build/package
+	mkdir -p vendor
+	cp -R templates vendor/templates
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev build/package
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis vendor build

@@ -1,0 +1,77 @@
+"""`serve` brings up the whole system on this machine; the API answers over HTTP as in the cloud."""
+from __future__ import annotations
+
+from chalicelib import catalog, config
+from chalicelib.schema import all_table_definitions
+from tests.e2e.conftest import cli
+
+
+def test_serve_prints_the_api_address_the_endpoint_and_how_to_get_a_token(stack):
+    assert stack.api in stack.output
+    assert f"AWS_ENDPOINT_URL  {stack.endpoint}" in stack.output
+    assert "chalicelib.cli token --tenant demo-store --role owner" in stack.output
+
+
+def test_get_automations_lists_the_ten_in_spec_order_with_defaults(stack):
+    response = stack.call("GET", "/automations", stack.token(tenant="brand-new-store"))
+    assert response.status_code == 200
+    automations = response.json()["automations"]
+    assert [a["type"] for a in automations] == list(catalog.PER_EVENT)
+    birthday = automations[0]
+    assert birthday["enabled"] is False and birthday["channels"] == ["email"]
+    assert birthday["settings"] == {"days_before": 0, "include_discount_code": False}
+    assert birthday["effective_template_id"] == "system:birthday"
+
+
+def test_no_token_or_a_bad_token_is_401(stack):
+    assert stack.call("GET", "/automations").status_code == 401
+    assert stack.call("GET", "/automations", "abc.def.ghi").json()["error"]["code"] == "unauthorized"
+
+
+def test_the_demo_store_is_seeded(stack):
+    token = stack.token()
+    assert stack.call("GET", "/settings", token).json()["settings"]["store_name"] == "Maison Aurelia Jewellers"
+    customer = stack.call("GET", "/customers/c0001", token)
+    assert customer.status_code == 200 and customer.json()["customer_id"] == "c0001"
+    assert "200 customers" in stack.output
+
+
+def test_a_change_through_the_api_lands_in_the_emulator(stack, aws):
+    token = stack.token(tenant="e2e-store")
+    response = stack.call("PATCH", "/automations/birthday", token, json={"enabled": True, "settings": {"days_before": 7}})
+    assert response.status_code == 200, response.text
+    item = aws("dynamodb").get_item(TableName="automations-local-automations",
+                                    Key={"tenant_id": {"S": "e2e-store"}, "type": {"S": "birthday"}})["Item"]
+    assert item["enabled"] == {"BOOL": True} and item["settings"]["M"]["days_before"] == {"N": "7"}
+    assert item["enabled_type"] == {"S": "birthday"}
+
+
+def test_a_salesperson_cannot_toggle_but_can_record_a_sale(stack):
+    token = stack.token(tenant="demo-store", role="salesperson")
+    assert stack.call("PATCH", "/automations/christmas", token, json={"enabled": True}).status_code == 403
+    sale = stack.call("PUT", "/sales/e2e-sale", token, json={"customer_id": "c0002",
+                                                             "completed_at": "2026-11-20T03:00:00Z", "total": 420})
+    assert sale.status_code == 200, sale.text
+
+
+def test_every_table_index_stream_queue_and_identity_exists_from_the_definitions(stack, aws):
+    dynamodb = aws("dynamodb")
+    for definition in all_table_definitions():
+        # This process names tables with the test prefix; the stack uses the default one.
+        name = config.DEFAULT_TABLE_PREFIX + definition["TableName"][len(config.table_prefix()):]
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["KeySchema"] == definition["KeySchema"]
+        assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
+            sorted(i["IndexName"] for i in definition.get("GlobalSecondaryIndexes", []))
+        assert ("StreamSpecification" in table) == ("StreamSpecification" in definition)
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName="automations-local-sends")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert '"maxReceiveCount": "5"' in attributes["RedrivePolicy"]
+    assert "maison-demo.example" in aws("ses").list_identities()["Identities"]
+
+
+def test_the_token_command_refuses_an_unknown_role_clearly():
+    result = cli("token", "--tenant", "demo-store", "--role", "admin")
+    assert result.returncode == 2
+    assert "role must be one of" in result.stderr

@@ -1,0 +1,45 @@
+"""The Lambda package built by `make package` holds the system templates and no development tools."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib import catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+ZIP = ROOT / "build" / "package" / "deployment.zip"
+
+
+@pytest.fixture(scope="module")
+def package() -> zipfile.ZipFile:
+    result = subprocess.run(["make", "package"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return zipfile.ZipFile(ZIP)
+
+
+def test_the_package_holds_every_system_template(package):
+    names = set(package.namelist())
+    for type_ in catalog.TEMPLATE_TYPES:
+        for part in ("subject.txt", "body.txt", "body.html", "sms.txt"):
+            assert f"templates/{type_}/{part}" in names
+
+
+def test_the_package_holds_no_development_tools(package):
+    tops = {name.split("/", 1)[0] for name in package.namelist()}
+    for tool in ("moto", "pytest", "_pytest", "hypothesis", "cfnlint", "chalice/cli", "tests"):
+        assert tool.split("/")[0] not in tops or tool == "chalice/cli" and not any(
+            n.startswith("chalice/cli/") for n in package.namelist()), tool
+
+
+def test_the_packaged_code_finds_its_templates(package, tmp_path):
+    package.extractall(tmp_path)
+    probe = ("from chalicelib import templating; t = templating.system_template('birthday'); "
+             "assert t['subject'], t; print(templating.SYSTEM_DIR)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "templates")

@@ -1,0 +1,56 @@
+"""The sandbox, save-time checks and the system templates."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import catalog, templating
+from chalicelib.errors import ValidationFailed
+
+
+@pytest.mark.parametrize("type_", catalog.TEMPLATE_TYPES)
+def test_every_system_template_is_complete_valid_and_renders(type_):
+    template = templating.system_template(type_)
+    parts = {p: template[p] for p in templating.PARTS}
+    assert all(parts.values()), f"{type_} lacks a part"
+    templating.check_template(type_, parts)
+    rendered = templating.render(parts, templating.sample_context(type_))
+    assert "Ava" in rendered.body_text or "Ava" in rendered.subject
+    assert len(rendered.sms_body) <= 320
+
+
+@pytest.mark.parametrize("type_", [t for t in catalog.TEMPLATE_TYPES if catalog.category_of(t) == "marketing"])
+def test_marketing_emails_carry_an_unsubscribe_link_and_sms_an_opt_out(type_):
+    template = templating.system_template(type_)
+    assert "{{ unsubscribe_url }}" in template["body_text"] and "{{ unsubscribe_url }}" in template["body_html"]
+    assert "STOP" in template["sms_body"]
+
+
+def test_a_variable_of_another_type_is_rejected_by_name():
+    with pytest.raises(ValidationFailed) as e:
+        templating.check_template("christmas", {"body_text": "{{ discount_code }}"})
+    assert "'discount_code'" in e.value.message and e.value.field == "body_text"
+
+
+def test_unsubscribe_url_is_offered_only_to_marketing_types():
+    assert "unsubscribe_url" in catalog.template_variables("birthday")
+    assert "unsubscribe_url" not in catalog.template_variables("appointment_1h")
+
+
+def test_rendering_an_undefined_attribute_is_an_error_not_blank_text():
+    with pytest.raises(templating.TemplateRenderError):
+        templating.render({"subject": "{{ customer.nope }}"}, templating.sample_context("birthday"))
+
+
+def test_output_size_is_bounded():
+    source = "{% for t in customer.tags %}" + "x" * 150_000 + "{% endfor %}"
+    context = templating.sample_context("birthday", customer={"tags": ["a", "b"]})
+    with pytest.raises(templating.TemplateRenderError):
+        templating.render({"body_text": source}, context)
+
+
+def test_optional_variables_are_none_so_templates_can_test_them():
+    context = templating.build_context("birthday", customer={"first_name": "Ava"}, settings={},
+                                       automation_name="Birthday Wishes")
+    assert context["discount_code"] is None
+    text = templating.render({"body_text": "{% if discount_code %}code{% else %}none{% endif %}"}, context)
+    assert text.body_text == "none"
