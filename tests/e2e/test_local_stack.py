@@ -1,6 +1,8 @@
 """`serve` brings up the whole system on this machine; the API answers over HTTP as in the cloud."""
 from __future__ import annotations
 
+import json
+
 from chalicelib import catalog, config
 from chalicelib.schema import all_table_definitions
 from tests.e2e.conftest import cli
@@ -67,7 +69,8 @@ def test_every_table_index_stream_queue_and_identity_exists_from_the_definitions
     sqs = aws("sqs")
     url = sqs.get_queue_url(QueueName="automations-local-sends")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
-    assert '"maxReceiveCount": "5"' in attributes["RedrivePolicy"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == 5 and redrive["deadLetterTargetArn"].endswith("sends-dlq")
     assert "maison-demo.example" in aws("ses").list_identities()["Identities"]
 
 
