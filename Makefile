@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+STAGE ?= dev
 
 .PHONY: run test install unit integration e2e package clean
 
@@ -35,9 +36,11 @@ e2e: $(STAMP)
 # at the zip's root as templates/, beside app.py, where chalicelib.templating looks for them.
 package: $(STAMP)
 	rm -rf vendor/templates build/package
-	mkdir -p vendor
+	mkdir -p vendor build
 	cp -R templates vendor/templates
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev build/package
+	$(PY) -m infra.template --stage $(STAGE) > build/resources.json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template build/resources.json build/package
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis vendor build

@@ -43,3 +43,29 @@ def test_the_packaged_code_finds_its_templates(package, tmp_path):
                             env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path / "templates")
+
+
+def test_the_packaged_template_creates_the_tables_the_models_define(package):
+    import json
+
+    from chalicelib import config
+    from chalicelib.schema import all_table_definitions
+
+    template = json.loads((ROOT / "build" / "package" / "sam.json").read_text())
+    tables = {r["Properties"]["TableName"]: r["Properties"] for r in template["Resources"].values()
+              if r["Type"] == "AWS::DynamoDB::Table"}
+    for definition in all_table_definitions():
+        name = "automations-dev-" + definition["TableName"][len(config.table_prefix()):]
+        table = tables.pop(name)
+        for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+            assert table[key] == definition[key], (name, key)
+        assert table.get("GlobalSecondaryIndexes") == definition.get("GlobalSecondaryIndexes"), name
+        stream = definition.get("StreamSpecification", {}).get("StreamViewType")
+        assert table.get("StreamSpecification", {}).get("StreamViewType") == stream, name
+    assert tables == {}
+
+
+def test_the_packaged_template_passes_cfn_lint(package):
+    lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(lint), str(ROOT / "build" / "package" / "sam.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

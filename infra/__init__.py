@@ -1,0 +1,1 @@
+"""Cloud infrastructure generated from the project's own definitions."""

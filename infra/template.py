@@ -1,0 +1,63 @@
+"""CloudFormation resources generated from the PynamoDB models, merged into `chalice package`'s template.
+
+Usage: python -m infra.template --stage dev > build/resources.json
+
+The stage's environment (TABLE_PREFIX and friends) is read from .chalice/config.json before
+the models are imported, so the tables carry the names the deployed functions will use.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    if stage not in config.get("stages", {}):
+        raise SystemExit(f"error: no stage {stage!r} in .chalice/config.json")
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+
+
+def logical_id(table_name: str, prefix: str) -> str:
+    return "".join(part.capitalize() for part in table_name[len(prefix):].split("_")) + "Table"
+
+
+def table_resources() -> dict:
+    """One AWS::DynamoDB::Table per model, from the same definitions the local stack creates."""
+    from chalicelib import config
+    from chalicelib.schema import all_table_definitions
+
+    resources = {}
+    for definition in all_table_definitions():
+        properties = {key: definition[key] for key in
+                      ("TableName", "KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes")
+                      if key in definition}
+        if "StreamSpecification" in definition:
+            properties["StreamSpecification"] = {"StreamViewType": definition["StreamSpecification"]["StreamViewType"]}
+        properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        resources[logical_id(definition["TableName"], config.table_prefix())] = {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": properties,
+        }
+    return resources
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="dev")
+    args = parser.parse_args(argv)
+    os.environ.update(stage_environment(args.stage))
+    json.dump({"Resources": table_resources()}, sys.stdout, indent=2, sort_keys=True)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
