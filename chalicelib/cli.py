@@ -48,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
                                                           f"{seeded['repairs']} repairs, {seeded['appointments']} "
                                                           "appointments" if seeded else " (not seeded: --no-seed)"),
         f"  Mode              {'manual: no clock, no background workers' if args.manual else 'automatic'}",
+        "  Runner            not part of this build yet: configuration and data only, nothing is sent",
         "",
         "Get a token (any tenant, any role):",
         f"  {token_cmd}",
