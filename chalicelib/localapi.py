@@ -7,6 +7,7 @@ error shape, and this does the same.
 """
 from __future__ import annotations
 
+import base64
 import json
 import socketserver
 
@@ -72,6 +73,5 @@ def handle(gateway: Gateway, method: str, path: str, headers: dict, body: bytes 
         return e.CODE, dict(e.headers), e.body or b""
     raw = response.get("body") or b""
     if response.get("isBase64Encoded"):
-        import base64
         raw = base64.b64decode(raw)
     return response["statusCode"], dict(response.get("headers") or {}), raw if isinstance(raw, bytes) else raw.encode()

@@ -47,6 +47,8 @@ APPOINTMENT_FIELDS = {
     "customer_id": v.check_id, "starts_at": v.instant(), "status": v.choice(APPOINTMENT_STATUSES),
     "purpose": v.string(200),
 }
+#: Records whose writes can change a customer's last activity.
+ACTIVITY_MODELS = (Sale, Repair)
 _INTERNAL = {"tenant_id", "version", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
              "ready_since", "booked_starts_at"}
 
@@ -165,7 +167,7 @@ def _get(model, tenant_id: str, record_id: str, label: str) -> Any:
 
 
 def _write(principal: Principal, model, record_id: str, fields: dict, now: datetime, *,
-           replace: bool, label: str, derive: Callable[[Any, Any], None]) -> dict:
+           replace: bool, label: str, derive: Callable[[Any, Any], None] | None = None) -> dict:
     """PUT (replace) or PATCH one tenant record, keep derived keys and customers' last activity."""
     require_write(principal, f"{label}s")
     v.check_id(record_id)
@@ -188,18 +190,15 @@ def _write(principal: Principal, model, record_id: str, fields: dict, now: datet
                 setattr(item, name, value)
         item.updated_at = to_iso(now)
         item.tenant_customer = tenant_customer(principal.tenant_id, item.customer_id)
-        derive(item, current)
+        if derive is not None:
+            derive(item, current)
         return item
 
     item = mutate(lambda: get_or_none(model, principal.tenant_id, record_id), change)
-    for customer_id in {item.customer_id, *previous_customer}:
-        if model in (Sale, Repair):
+    if model in ACTIVITY_MODELS:
+        for customer_id in {item.customer_id, *previous_customer}:
             refresh_last_activity(principal.tenant_id, customer_id)
     return _public(item)
-
-
-def _derive_sale(item: Sale, current: Sale | None) -> None:
-    pass
 
 
 def _derive_repair(item: Repair, current: Repair | None) -> None:
@@ -218,7 +217,7 @@ def _derive_appointment(item: Appointment, current: Appointment | None) -> None:
 
 def put_sale(principal: Principal, sale_id: str, body: dict, now: datetime) -> dict:
     fields = v.parse(body, SALE_FIELDS, required=("customer_id", "completed_at"))
-    return _write(principal, Sale, sale_id, fields, now, replace=True, label="sale", derive=_derive_sale)
+    return _write(principal, Sale, sale_id, fields, now, replace=True, label="sale")
 
 
 def get_sale(tenant_id: str, sale_id: str) -> dict:
