@@ -20,6 +20,8 @@ PARTS: Mapping[str, int] = {"subject": 200, "body_text": 20_000, "body_html": 10
 MAX_OUTPUT = 200_000
 MAX_REPEAT = 10_000
 MAX_EXPONENT = 64
+#: A template is one DynamoDB item (at most 400 KB); its parts together stay well below that.
+MAX_TEMPLATE_BYTES = 350_000
 
 #: System templates ship in `templates/` beside app.py; the package build copies them there in the zip.
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -92,6 +94,11 @@ def check_template(type_: str, parts: Mapping[str, str | None]) -> None:
     """Reject a template that does not compile, uses a variable its type lacks, or fails to render."""
     allowed = catalog.template_variables(type_)
     sample = sample_context(type_)
+    sizes = {part: len(source.encode("utf-8")) for part, source in parts.items() if source}
+    if sum(sizes.values()) > MAX_TEMPLATE_BYTES:
+        largest = max(sizes, key=sizes.get)
+        raise ValidationFailed(f"{largest}: the template's parts together exceed {MAX_TEMPLATE_BYTES} bytes",
+                               field=largest)
     for part, source in parts.items():
         if source is None:
             continue

@@ -92,3 +92,4 @@ def test_sandbox_violations_and_resource_exhaustion_are_rejected_at_save(owner, 
     response = owner.post("/templates", {**OURS, "body_text": source})
     assert response.status == 400, response
     assert response.error_field == "body_text"
+

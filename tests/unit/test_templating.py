@@ -54,3 +54,11 @@ def test_optional_variables_are_none_so_templates_can_test_them():
     assert context["discount_code"] is None
     text = templating.render({"body_text": "{% if discount_code %}code{% else %}none{% endif %}"}, context)
     assert text.body_text == "none"
+
+
+def test_parts_that_together_would_not_fit_in_one_item_are_rejected_naming_the_largest():
+    parts = {"subject": "Hi", "body_text": "😀" * 20_000, "body_html": "😀" * 70_000, "sms_body": "Hi"}
+    with pytest.raises(ValidationFailed) as e:
+        templating.check_template("birthday", parts)
+    assert e.value.field == "body_html"
+    templating.check_template("birthday", {**parts, "body_html": "😀" * 60_000})
