@@ -104,8 +104,8 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         if current is not None:
             item.version = current.version
         item.updated_at = to_iso(now)
-        item.last_activity_at = (_latest_activity(principal.tenant_id, customer_id, created_at)
-                                 if current else created_at)
+        # Sales and repairs outlive a deleted customer, so even a new record looks them up.
+        item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
         _derive_customer_keys(item)
         return item
 

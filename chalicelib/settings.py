@@ -7,8 +7,8 @@ from typing import Any
 
 from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
-from chalicelib.models import Tenant
 from chalicelib.errors import Conflict
+from chalicelib.models import Tenant
 from chalicelib.persistence import create_only, get_or_none, mutate
 from chalicelib.timeutil import timezone_names, to_iso
 
@@ -84,16 +84,21 @@ def ensure_tenant(tenant_id: str, now: datetime) -> None:
     _KNOWN_TENANTS.add(tenant_id)
 
 
+def _of(tenant: Tenant | None) -> dict:
+    return effective(tenant.settings.as_dict() if tenant and tenant.settings else None)
+
+
 def load(tenant_id: str) -> dict:
-    tenant = get_or_none(Tenant, tenant_id)
-    return effective(tenant.settings.as_dict() if tenant else None)
+    return _of(get_or_none(Tenant, tenant_id))
+
+
+def _view(tenant: Tenant | None) -> dict:
+    return {"settings": _of(tenant), "updated_at": tenant.updated_at if tenant else None,
+            "updated_by": tenant.updated_by if tenant else None}
 
 
 def view(tenant_id: str) -> dict:
-    tenant = get_or_none(Tenant, tenant_id)
-    body = effective(tenant.settings.as_dict() if tenant else None)
-    return {"settings": body, "updated_at": tenant.updated_at if tenant else None,
-            "updated_by": tenant.updated_by if tenant else None}
+    return _view(get_or_none(Tenant, tenant_id))
 
 
 def patch(principal: Principal, body: dict, now: datetime) -> dict:
@@ -112,6 +117,6 @@ def patch(principal: Principal, body: dict, now: datetime) -> dict:
         tenant.updated_at, tenant.updated_by = to_iso(now), principal.subject
         return tenant
 
-    mutate(lambda: get_or_none(Tenant, principal.tenant_id), change)
+    tenant = mutate(lambda: get_or_none(Tenant, principal.tenant_id), change)
     _KNOWN_TENANTS.add(principal.tenant_id)
-    return view(principal.tenant_id)
+    return _view(tenant)

@@ -113,3 +113,11 @@ def test_communications_are_newest_first_and_paged(owner, tenant):
     assert [c["communication_id"] for c in page["communications"]] == ["m4", "m3", "m2"]
     rest = owner.get(f"/customers/c1/communications?limit=3&cursor={page['next_cursor']}").json
     assert [c["communication_id"] for c in rest["communications"]] == ["m1", "m0"]
+
+
+def test_a_customer_recreated_under_the_same_id_keeps_the_activity_of_their_records(owner):
+    owner.put("/customers/c1", {"first_name": "Ada", "created_at": "2025-01-01T00:00:00Z"})
+    owner.put("/sales/s1", {"customer_id": "c1", "completed_at": "2025-05-01T00:00:00Z"})
+    owner.delete("/customers/c1")
+    body = owner.put("/customers/c1", {"first_name": "Ada", "created_at": "2025-02-01T00:00:00Z"}).json
+    assert body["last_activity_at"] == "2025-05-01T00:00:00Z"
