@@ -131,8 +131,9 @@ def preview(tenant_id: str, template_id: str, body: dict) -> dict:
     context = templating.sample_context(source["type"], customer=customer, settings=load_settings(tenant_id))
     try:
         rendered = templating.render(parts, context)
-    except templating.TemplateRenderError as e:  # pragma: no cover - check_template renders first
-        raise v.fail("template", str(e)) from None
+    except templating.TemplateRenderError as e:
+        # It rendered for the sample customer at save, but this customer's data can still break it.
+        raise v.fail(e.part or "template", f"fails for this customer: {e.cause}") from None
     return {"template_id": source["template_id"], "type": source["type"], "subject": rendered.subject,
             "body_text": rendered.body_text, "body_html": rendered.body_html, "sms_body": rendered.sms_body}
 

@@ -30,7 +30,12 @@ _FILES = {"subject": "subject.txt", "body_text": "body.txt", "body_html": "body.
 
 
 class TemplateRenderError(Exception):
-    """A template failed to render; the message names the cause."""
+    """A template failed to render; the message names the cause, `part` the part that failed."""
+
+    def __init__(self, message: str, part: str | None = None) -> None:
+        super().__init__(f"{part}: {message}" if part else message)
+        self.part = part
+        self.cause = message
 
 
 class _BoundedSandbox(SandboxedEnvironment):
@@ -118,7 +123,7 @@ def check_template(type_: str, parts: Mapping[str, str | None]) -> None:
         try:
             _render_part(part, env.from_string(source), sample)
         except TemplateRenderError as e:
-            raise ValidationFailed(f"{part}: {e}", field=part) from None
+            raise ValidationFailed(f"{part}: {e.cause}", field=part) from None
 
 
 def _render_part(part: str, template, context: Mapping[str, Any]) -> str:
@@ -164,8 +169,11 @@ def render(parts: Mapping[str, str | None], context: Mapping[str, Any]) -> Rende
         try:
             template = _compiled(part, source)
         except TemplateSyntaxError as e:
-            raise TemplateRenderError(f"{part} does not compile: {e.message}") from None
-        out[part] = _render_part(part, template, context)
+            raise TemplateRenderError(f"does not compile: {e.message}", part) from None
+        try:
+            out[part] = _render_part(part, template, context)
+        except TemplateRenderError as e:
+            raise TemplateRenderError(e.cause, part) from None
     return Rendered(**out)
 
 

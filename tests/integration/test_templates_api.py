@@ -93,3 +93,11 @@ def test_sandbox_violations_and_resource_exhaustion_are_rejected_at_save(owner, 
     assert response.status == 400, response
     assert response.error_field == "body_text"
 
+
+
+def test_a_preview_that_fails_for_a_real_customer_names_the_part(owner):
+    owner.put("/customers/nameless", {"email": "n@example.com"})
+    tpl = owner.post("/templates", {**OURS, "sms_body": "Hi {{ customer.first_name[0] }}"}).json
+    response = owner.post(f"/templates/{tpl['template_id']}/preview", {"customer_id": "nameless"})
+    assert response.status == 400, response
+    assert response.error_field == "sms_body"
