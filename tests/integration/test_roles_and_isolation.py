@@ -115,3 +115,14 @@ def test_another_tenant_gets_404_for_every_record_and_changes_nothing(client_for
     assert other.get("/automations/birthday").json["template_id"] is None
     for path, before in snapshot.items():
         assert owner.get(path).json == before, path
+
+
+def test_settings_and_automations_of_one_store_are_invisible_to_another(client_for, owner):
+    owner.patch("/settings", {"store_name": "First Store", "timezone": "Australia/Sydney"})
+    owner.patch("/automations/christmas", {"enabled": True, "channels": ["email", "sms"]})
+    other = client_for("t-second-store", "owner")
+    assert other.get("/settings").json["settings"]["store_name"] == ""
+    assert other.get("/settings").json["settings"]["timezone"] == "UTC"
+    christmas = [a for a in other.get("/automations").json["automations"] if a["type"] == "christmas"][0]
+    assert christmas["enabled"] is False and christmas["channels"] == ["email"]
+    assert owner.get("/automations/christmas").json["enabled"] is True

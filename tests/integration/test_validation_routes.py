@@ -171,3 +171,38 @@ def test_a_body_of_the_wrong_media_type_is_refused_in_the_api_error_shape(owner)
     response = owner.call("PATCH", "/settings", raw=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status == 415
     assert response.json["error"]["code"] == "unsupported_media_type"
+
+
+WRITE_ROUTES = [
+    ("PATCH", "/settings", "/settings"), ("PATCH", "/automations/birthday", "/automations/birthday"),
+    ("POST", "/templates", "/templates"), ("PUT", "/customers/c9", "/customers/c9"),
+    ("PATCH", "/customers/c1", "/customers/c1"), ("PUT", "/sales/s9", "/sales/s9"), ("PUT", "/repairs/r9", "/repairs/r9"),
+    ("PUT", "/appointments/a9", "/appointments/a9"), ("POST", "/templates/system:birthday/duplicate", "/templates"),
+    ("POST", "/templates/system:birthday/preview", "/templates"),
+]
+
+
+@pytest.mark.parametrize("method,path,probe", WRITE_ROUTES)
+@pytest.mark.parametrize("raw", [b"{\"first_name\": ", b"[{}]", b"42"])
+def test_malformed_json_on_every_write_route_is_a_400_and_changes_nothing(owner, method, path, probe, raw):
+    owner.put("/customers/c1", {"first_name": "Ada"})
+    before = owner.get(probe)
+    response = owner.call(method, path, raw=raw)
+    assert response.status == 400, response
+    assert response.error_field == "body"
+    after = owner.get(probe)
+    assert (after.status, after.json) == (before.status, before.json)
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/repairs/r1", {"customer_id": "c1", "status": "intake", "description": LONG}, "description"),
+    ("/sales/s1", {"customer_id": "c1", "completed_at": "2026-05-01T10:00:00Z", "total": 10**13}, "total"),
+    ("/customers/c2", {"source": LONG}, "source"),
+    ("/customers/c2", {"tags": [f"t{i}" for i in range(51)]}, "tags"),
+])
+def test_oversized_values_are_rejected_naming_the_field(owner, path, body, field):
+    owner.put("/customers/c1", {"first_name": "Ada"})
+    response = owner.put(path, body)
+    assert response.status == 400, response
+    assert response.error_field == field
+    assert owner.get(path).status == 404
