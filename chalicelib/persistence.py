@@ -9,6 +9,7 @@ from pynamodb.models import Model
 from chalicelib.errors import Conflict
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 ATTEMPTS = 4
 
@@ -24,23 +25,30 @@ def get_or_none(model: type[M], hash_key: str, range_key: str | None = None) -> 
         return None
 
 
+def _under_version(step: Callable[[], T], doing: str) -> T:
+    """Run a read-then-write step, again from its read whenever the item's version moved meanwhile."""
+    for _ in range(ATTEMPTS):
+        try:
+            return step()
+        except (PutError, DeleteError) as e:
+            if not _is_conditional_failure(e):
+                raise
+    raise Conflict(f"the record kept changing while it was being {doing}; try again")
+
+
 def mutate(load: Callable[[], M | None], change: Callable[[M | None], M | None]) -> M | None:
     """Read, change and write back under the item's version, re-reading after a concurrent write.
 
     `change` receives the current item (or None) and returns the item to save (or None to save
     nothing). It must be a pure function of what it is given, as it may run more than once.
     """
-    for _ in range(ATTEMPTS):
+    def step() -> M | None:
         item = change(load())
-        if item is None:
-            return None
-        try:
+        if item is not None:
             item.save()
-            return item
-        except PutError as e:
-            if not _is_conditional_failure(e):
-                raise
-    raise Conflict("the record kept changing while it was being saved; try again")
+        return item
+
+    return _under_version(step, "saved")
 
 
 def create_only(item: M) -> M:
@@ -56,14 +64,10 @@ def create_only(item: M) -> M:
 
 def delete_current(load: Callable[[], M | None], missing: Exception) -> None:
     """Delete the item as last read, under its version; raises `missing` if there is none."""
-    for _ in range(ATTEMPTS):
+    def step() -> None:
         item = load()
         if item is None:
             raise missing
-        try:
-            item.delete()
-            return
-        except DeleteError as e:
-            if not _is_conditional_failure(e):
-                raise
-    raise Conflict("the record kept changing while it was being deleted; try again")
+        item.delete()
+
+    _under_version(step, "deleted")

@@ -84,16 +84,16 @@ def ensure_tenant(tenant_id: str, now: datetime) -> None:
     _KNOWN_TENANTS.add(tenant_id)
 
 
-def _of(tenant: Tenant | None) -> dict:
+def _settings_of(tenant: Tenant | None) -> dict:
     return effective(tenant.settings.as_dict() if tenant and tenant.settings else None)
 
 
 def load(tenant_id: str) -> dict:
-    return _of(get_or_none(Tenant, tenant_id))
+    return _settings_of(get_or_none(Tenant, tenant_id))
 
 
 def _view(tenant: Tenant | None) -> dict:
-    return {"settings": _of(tenant), "updated_at": tenant.updated_at if tenant else None,
+    return {"settings": _settings_of(tenant), "updated_at": tenant.updated_at if tenant else None,
             "updated_by": tenant.updated_by if tenant else None}
 
 

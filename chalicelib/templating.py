@@ -132,17 +132,17 @@ def _render_part(part: str, template, context: Mapping[str, Any]) -> str:
         for chunk in template.generate(**context):
             size += len(chunk)
             if size > MAX_OUTPUT:
-                raise TemplateRenderError(f"renders to more than {MAX_OUTPUT} characters")
+                raise TemplateRenderError(f"renders to more than {MAX_OUTPUT} characters", part)
             chunks.append(chunk)
         return "".join(chunks).strip()
     except SecurityError as e:
-        raise TemplateRenderError(f"not allowed in templates ({e})") from None
+        raise TemplateRenderError(f"not allowed in templates ({e})", part) from None
     except UndefinedError as e:
-        raise TemplateRenderError(f"undefined variable ({e.message})") from None
+        raise TemplateRenderError(f"undefined variable ({e.message})", part) from None
     except TemplateRenderError:
         raise
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as e:
-        raise TemplateRenderError(f"failed to render ({type(e).__name__}: {e})") from None
+        raise TemplateRenderError(f"failed to render ({type(e).__name__}: {e})", part) from None
 
 
 @lru_cache(maxsize=256)
@@ -170,10 +170,7 @@ def render(parts: Mapping[str, str | None], context: Mapping[str, Any]) -> Rende
             template = _compiled(part, source)
         except TemplateSyntaxError as e:
             raise TemplateRenderError(f"does not compile: {e.message}", part) from None
-        try:
-            out[part] = _render_part(part, template, context)
-        except TemplateRenderError as e:
-            raise TemplateRenderError(e.cause, part) from None
+        out[part] = _render_part(part, template, context)
     return Rendered(**out)
 
 
