@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from chalice import AuthResponse, Chalice, Response
 
-from chalicelib import automations, records, settings, template_store
+from chalicelib import automations, records, settings, template_store, testrun
 from chalicelib.auth import verify_token
 from chalicelib.errors import Unauthorized
 from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
+from chalicelib.matchers.dynamo import DynamoRepository
 
 app = Chalice(app_name="automations")
 app.register_middleware(uniform_errors, "http")
@@ -67,6 +68,13 @@ def patch_automation(type):  # noqa: A002
     now = utcnow()
     principal = caller(app.current_request, now)
     return automations.patch(principal, type, body(app.current_request), now, _tz(principal.tenant_id))
+
+
+@_route("/automations/{type}/test-run", ["POST"])
+def test_run_automation(type):  # noqa: A002
+    now = utcnow()
+    tenant_id = caller(app.current_request, now).tenant_id
+    return testrun.test_run(tenant_id, type, body(app.current_request, required=False), now, DynamoRepository())
 
 
 # --- templates ------------------------------------------------------------------------------------

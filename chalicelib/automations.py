@@ -7,6 +7,7 @@ from chalicelib import catalog, templating
 from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
 from chalicelib.errors import NotFound
+from chalicelib.matchers.base import AutomationView
 from chalicelib.models import Automation, AutomationStats
 from chalicelib.persistence import get_or_none, mutate
 from chalicelib.template_store import exists_for_type
@@ -80,6 +81,20 @@ def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
     spec = automation_type(type_)
     stats = stats_since(tenant_id, _stats_window_start(now, tz_name)).get(type_, empty_stats())
     return _view(spec, get_or_none(Automation, tenant_id, type_), stats)
+
+
+def current(tenant_id: str, type_: str) -> tuple[AutomationView, str | None]:
+    """One automation's effective configuration, and when it was last enabled (None if never)."""
+    spec = automation_type(type_)
+    item = get_or_none(Automation, tenant_id, type_)
+    view = AutomationView(
+        type=type_,
+        settings=effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
+        enabled=bool(item and item.enabled),
+        channels=tuple(item.channels) if item and item.channels else ("email",),
+        template_id=item.template_id if item else None,
+    )
+    return view, item.enabled_at if item else None
 
 
 def _settings_check(spec: catalog.AutomationType):

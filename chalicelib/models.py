@@ -100,9 +100,26 @@ class Automation(Model):
     enabled_at = UnicodeAttribute(null=True)
     #: Set only while enabled, so `enabled_index` lists exactly the tenants to evaluate.
     enabled_type = UnicodeAttribute(null=True)
-    #: The last tenant-local date the runner finished for this automation (daily types).
-    processed_through = UnicodeAttribute(null=True)
     enabled_index = EnabledIndex()
+
+
+class RunState(Model):
+    """The runner's progress on one daily automation of a tenant (spec section 2).
+
+    Kept apart from `Automation` so that evaluations and configuration changes never contend for
+    one item's version.
+    """
+
+    class Meta(BaseMeta):
+        table_name = _table("run_state")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(range_key=True)
+    #: Local date of the first evaluation: no date before it is ever processed (no back-dating).
+    first_evaluated_on = UnicodeAttribute()
+    #: The last tenant-local date fully processed.
+    processed_through = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
 
 
 class ActionAutomation(Model):
@@ -414,6 +431,33 @@ class SendLedger(Model):
     provider_message_id = UnicodeAttribute(null=True)
 
 
+class Suppression(Model):
+    """An address a tenant must not message on a channel (spec section 5, check 4): an email that
+    hard-bounced or complained, a phone number that opted out of SMS."""
+
+    class Meta(BaseMeta):
+        table_name = _table("suppressions")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    #: `<channel>:<address>`, the email lower-cased, the phone in E.164.
+    address_key = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class MarketingLog(Model):
+    """When marketing messages were sent to one customer, on any channel: the window the frequency cap
+    (spec section 5, check 6) counts in. One small item per customer, so a cap check is one read."""
+
+    class Meta(BaseMeta):
+        table_name = _table("marketing_log")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    sent_at = ListAttribute(of=UnicodeAttribute, default=list)
+    #: Optimistic locking: two dispatchers cannot both take the last place under the cap.
+    version = VersionAttribute()
+
+
 class AutomationStats(Model):
     """Per automation and tenant-local day, counters of outcomes, for the last-30-days view."""
 
@@ -427,8 +471,8 @@ class AutomationStats(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Tenant, Automation, ActionAutomation, Template, Customer, Sale, Repair, Appointment,
-    Communication, SendLedger, AutomationStats,
+    Tenant, Automation, RunState, ActionAutomation, Template, Customer, Sale, Repair, Appointment,
+    Communication, SendLedger, Suppression, MarketingLog, AutomationStats,
 )
 
 
@@ -438,3 +482,8 @@ def ledger_key(tenant_id: str, customer_id: str, automation_id: str, occurrence_
 
 def tenant_customer(tenant_id: str, customer_id: str) -> str:
     return f"{tenant_id}#{customer_id}"
+
+
+def month_day_key(tenant_id: str, month_day: str) -> str:
+    """The birthday / anniversary index key of a `MM-DD`, a `YYYY-MM-DD` or a `--MM-DD`."""
+    return f"{tenant_id}#{month_day[-5:]}"

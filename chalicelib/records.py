@@ -15,7 +15,9 @@ from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
 from chalicelib.catalog import CHANNELS
 from chalicelib.errors import NotFound
-from chalicelib.models import Appointment, Communication, Customer, Repair, Sale, tenant_customer
+from chalicelib.models import (
+    Appointment, Communication, Customer, Repair, Sale, month_day_key, tenant_customer,
+)
 from chalicelib.persistence import delete_current, get_or_none, mutate
 from chalicelib.timeutil import to_iso
 
@@ -57,15 +59,11 @@ def _public(item) -> dict:
     return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL and val is not None}
 
 
-def _month_day_key(tenant_id: str, day: str | None) -> str | None:
-    return f"{tenant_id}#{day[-5:]}" if day else None
-
-
 # --- customers ----------------------------------------------------------------------------------
 
 def _derive_customer_keys(item: Customer) -> None:
-    item.birthday_key = _month_day_key(item.tenant_id, item.birthday)
-    item.anniversary_key = _month_day_key(item.tenant_id, item.anniversary)
+    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
+    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
 
 

@@ -1,0 +1,31 @@
+"""Reads of the suppression list and the frequency-cap window over DynamoDB."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from chalicelib.dispatch.checks import marketing_sends_since, suppression_key
+from chalicelib.models import MarketingLog, Suppression, tenant_customer
+
+
+class TenantSuppressions:
+    """A tenant's whole suppression list, read once (one query) for a run over many customers."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self._keys: set[str] | None = None
+
+    def __call__(self, channel: str, address: str) -> bool:
+        if self._keys is None:
+            self._keys = {row.address_key for row in Suppression.query(
+                self.tenant_id, attributes_to_get=["address_key"])}
+        return suppression_key(channel, address) in self._keys
+
+
+def recent_marketing_counts(tenant_id: str, customer_ids: Iterable[str], since: str) -> dict[str, int]:
+    """Marketing messages sent since `since` to each customer, read in batches of 100."""
+    keys = sorted({tenant_customer(tenant_id, customer_id) for customer_id in customer_ids})
+    counts: dict[str, int] = {}
+    prefix = f"{tenant_id}#"
+    for log in MarketingLog.batch_get(keys):
+        counts[log.tenant_customer[len(prefix):]] = marketing_sends_since(log.sent_at or (), since)
+    return counts

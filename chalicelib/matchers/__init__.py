@@ -1,0 +1,38 @@
+"""Who is due, per automation type (spec section 3): one module per type and a registry that the
+test-run and the runner both use, so a preview cannot drift from what is sent."""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from chalicelib import catalog
+from chalicelib.matchers import (
+    anniversary, appointment_1h, appointment_24h, birthday, christmas, mothers_day, post_purchase,
+    reengagement, repair_ready_reminder, valentines,
+)
+from chalicelib.matchers.base import Matcher
+
+MATCHERS: Mapping[str, Matcher] = MappingProxyType({
+    "birthday": birthday.match,
+    "anniversary": anniversary.match,
+    "repair_ready_reminder": repair_ready_reminder.match,
+    "reengagement": reengagement.match,
+    "post_purchase": post_purchase.match,
+    "appointment_24h": appointment_24h.match,
+    "appointment_1h": appointment_1h.match,
+    "valentines": valentines.match,
+    "mothers_day": mothers_day.match,
+    "christmas": christmas.match,
+})
+
+#: Continuous types: how long before an appointment's start its reminder window opens and closes.
+APPOINTMENT_WINDOWS = MappingProxyType({
+    "appointment_24h": (appointment_24h.EARLIEST, appointment_24h.LATEST),
+    "appointment_1h": (appointment_1h.EARLIEST, appointment_1h.LATEST),
+})
+
+assert tuple(MATCHERS) == tuple(catalog.PER_EVENT), "one matcher per per-event type, in the spec's order"
+
+
+def matcher_for(type_: str) -> Matcher:
+    return MATCHERS[type_]

@@ -1,0 +1,53 @@
+"""Pieces several matchers share: month-day dates, appointment windows, everyone-on-a-day, joins."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Callable, Iterable, Iterator, TypeVar
+
+from chalicelib.dates import month_days_celebrated_on
+from chalicelib.matchers.base import AutomationView, Match, Occasion, Person, Repository, TenantView
+from chalicelib.timeutil import to_iso
+
+F = TypeVar("F")
+ONE_SECOND = timedelta(seconds=1)
+
+
+def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: AutomationView,
+                      when: Occasion, repo: Repository) -> Iterator[Match]:
+    """Customers whose `field` (YYYY-MM-DD or --MM-DD) is celebrated on D + days_before."""
+    target = when.day + timedelta(days=int(automation.settings["days_before"]))
+    for month_day in month_days_celebrated_on(target):
+        for person in repo.customers_by_month_day(tenant.tenant_id, field, month_day):
+            yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person=person)
+
+
+def with_customers(repo: Repository, tenant_id: str, facts: Iterable[F]) -> Iterator[tuple[F, Person]]:
+    """Each fact with its customer, read in one batch; facts whose customer was deleted match nobody."""
+    facts = list(facts)
+    people = repo.customers(tenant_id, {fact.customer_id for fact in facts})  # type: ignore[attr-defined]
+    for fact in facts:
+        person = people.get(fact.customer_id)  # type: ignore[attr-defined]
+        if person is not None:
+            yield fact, person
+
+
+def appointment_matches(prefix: str, earliest: timedelta, latest: timedelta, tenant: TenantView,
+                        when: Occasion, repo: Repository) -> Iterator[Match]:
+    """Booked appointments with starts_at - earliest <= now < starts_at - latest, that is
+    now + latest < starts_at <= now + earliest. Stored instants have whole seconds, so the bounds
+    floored to the second (which `to_iso` does) give the same answer as the exact comparison."""
+    first, last = to_iso(when.at + latest + ONE_SECOND), to_iso(when.at + earliest)
+    booked = repo.appointments_booked_between(tenant.tenant_id, first, last)
+    for appointment, person in with_customers(repo, tenant.tenant_id, booked):
+        yield Match(person.customer_id, f"{prefix}:{appointment.appointment_id}@{appointment.starts_at}",
+                        when.day, person=person, subject=appointment,
+                        trigger={"starts_at": appointment.starts_at})
+
+
+def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: TenantView,
+                when: Occasion, repo: Repository) -> Iterator[Match]:
+    """Every customer, on the one date of the year `day_in(year, tenant)`."""
+    if when.day != day_in(when.day.year, tenant):
+        return
+    for person in repo.all_customers(tenant.tenant_id):
+        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person=person)

@@ -1,0 +1,11 @@
+"""Anniversary: customers whose anniversary is celebrated on D + days_before; `anniversary:<year>`."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from chalicelib.matchers._shared import month_day_matches
+from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
+
+
+def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
+    return month_day_matches("anniversary", "anniversary", tenant, automation, when, repo)

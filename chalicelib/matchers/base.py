@@ -1,0 +1,131 @@
+"""The values matchers work with, and the port through which they read (spec section 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Union
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the runner needs to know of a customer to match, check and address them."""
+
+    customer_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    consent_email: bool = False
+    consent_sms: bool = False
+    birthday: str | None = None
+    anniversary: str | None = None
+    last_activity_at: str | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or self.customer_id
+
+    def consents_to(self, channel: str) -> bool:
+        return self.consent_email if channel == "email" else self.consent_sms
+
+
+@dataclass(frozen=True)
+class SaleFact:
+    sale_id: str
+    customer_id: str
+    completed_at: str
+    total: float | None = None
+
+
+@dataclass(frozen=True)
+class RepairFact:
+    repair_id: str
+    customer_id: str
+    status: str
+    ready_at: str | None
+    created_at: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentFact:
+    appointment_id: str
+    customer_id: str
+    starts_at: str
+    status: str
+    purpose: str | None = None
+
+
+Subject = Union[SaleFact, RepairFact, AppointmentFact, None]
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """The tenant a matcher works for: its id and effective settings (spec section 1)."""
+
+    tenant_id: str
+    settings: Mapping[str, Any]
+
+    @property
+    def timezone(self) -> str:
+        return self.settings["timezone"]
+
+    @property
+    def country(self) -> str:
+        return self.settings["country"]
+
+
+@dataclass(frozen=True)
+class AutomationView:
+    """One per-event automation's effective configuration."""
+
+    type: str
+    settings: Mapping[str, Any]
+    enabled: bool = False
+    channels: tuple[str, ...] = ("email",)
+    template_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """What is being evaluated: the instant, and for daily types the tenant-local date processed
+    (a catch-up evaluation processes earlier dates at a later instant)."""
+
+    at: datetime
+    day: date
+
+
+@dataclass(frozen=True)
+class Match:
+    """One customer due for one occurrence, with the customer as the matcher read them; `subject` is
+    the sale, repair or appointment the message is about."""
+
+    customer_id: str
+    occurrence_key: str
+    day: date
+    person: Person
+    subject: Subject = None
+    #: Facts the dispatcher re-checks (spec section 5, check 2), such as the lapse date L.
+    trigger: Mapping[str, str] = field(default_factory=dict)
+
+
+class Repository(Protocol):
+    """Reads a matcher may make. Each answers from an index holding only what can match, except
+    `all_customers`, which the seasonal types need. Instant bounds are stored instants, inclusive."""
+
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterable[Person]: ...
+
+    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterable[Person]: ...
+
+    def all_customers(self, tenant_id: str) -> Iterable[Person]: ...
+
+    def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterable[SaleFact]: ...
+
+    def repairs_ready_between(self, tenant_id: str, first: str, last: str) -> Iterable[RepairFact]: ...
+
+    def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterable[AppointmentFact]: ...
+
+    def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]: ...
+
+
+Matcher = Callable[[TenantView, AutomationView, Occasion, Repository], Iterator[Match]]

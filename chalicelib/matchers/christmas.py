@@ -1,0 +1,16 @@
+"""Christmas: every customer on Dec 18; occurrence `christmas:<year>`."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterator
+
+from chalicelib.matchers._shared import everyone_on
+from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
+
+
+def send_day(year: int, tenant: TenantView) -> date:
+    return date(year, 12, 18)
+
+
+def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
+    return everyone_on("christmas", send_day, tenant, when, repo)

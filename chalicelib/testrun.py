@@ -1,0 +1,118 @@
+"""The test-run (spec section 7): the runner's own matcher and dispatch checks 3-6, in a dry run.
+
+It reads what the runner would read and writes nothing, so what it answers is what the runner would do
+at that instant, short of what changes in between.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+from chalicelib import automations, catalog, schedule
+from chalicelib import settings as tenant_settings
+from chalicelib import validation as v
+from chalicelib.dispatch.checks import cap_window_start, first_failing_check
+from chalicelib.dispatch.stores import TenantSuppressions, recent_marketing_counts
+from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
+from chalicelib.matchers.base import Match, Occasion, Person, Repository, TenantView
+from chalicelib.models import RunState
+from chalicelib.persistence import get_or_none
+from chalicelib.timeutil import local_date, parse_instant, to_iso
+
+SAMPLE_SIZE = 10
+#: How far from now a test run may look: far enough for next Christmas, not so far as to be a typo.
+MAX_DISTANCE = timedelta(days=3 * 366)
+
+
+def _parse_at(body: dict, now: datetime) -> datetime:
+    fields = v.parse(body, {"at": v.instant()})
+    if "at" not in fields:
+        return now
+    at = parse_instant(fields["at"])
+    if abs(at - now) > MAX_DISTANCE:
+        raise v.fail("at", "must be within three years of now")
+    return at
+
+
+def _optional_date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _occasions(tenant: TenantView, spec: catalog.AutomationType, enabled_at: str | None,
+               enabled: bool, at: datetime) -> list[Occasion]:
+    today = local_date(at, tenant.timezone)
+    if not spec.daily:
+        return [Occasion(at, today)]
+    state = get_or_none(RunState, tenant.tenant_id, spec.type)
+    # A switched-off automation is shown as if switched on now: it would start today.
+    enabled_on = local_date(parse_instant(enabled_at), tenant.timezone) if enabled and enabled_at else today
+    dates = schedule.test_run_dates(
+        at, tenant.timezone, int(tenant.settings["send_hour"]),
+        first_evaluated_on=_optional_date(state.first_evaluated_on) if state else None,
+        processed_through=_optional_date(state.processed_through) if state else None,
+        enabled_on=enabled_on)
+    return [Occasion(at, d) for d in dates]
+
+
+def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match],
+             people: dict[str, Person], at: datetime) -> tuple[int, Counter]:
+    """Dispatch checks 3-6 on every send, as the dispatcher would apply them one after another:
+    a would-be marketing send counts against the customer's frequency cap for the sends after it."""
+    channels = tuple(channels)
+    cap = tenant.settings.get("frequency_cap")
+    since = cap_window_start(at, cap)
+    recent = recent_marketing_counts(tenant.tenant_id, people, since) if since and category == catalog.MARKETING \
+        else {}
+    is_suppressed = TenantSuppressions(tenant.tenant_id)
+    would_send, skipped = 0, Counter()
+    for match in matches:
+        person = people[match.customer_id]
+        for channel in channels:
+            reason = first_failing_check(person, channel, category, is_suppressed=is_suppressed,
+                                         frequency_cap=cap, recent_marketing=recent.get(person.customer_id, 0))
+            if reason:
+                skipped[reason] += 1
+                continue
+            would_send += 1
+            if category == catalog.MARKETING:
+                recent[person.customer_id] = recent.get(person.customer_id, 0) + 1
+    return would_send, skipped
+
+
+def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Repository) -> dict:
+    spec = automations.automation_type(type_)
+    at = _parse_at(body, now)
+    tenant = TenantView(tenant_id, tenant_settings.load(tenant_id))
+    automation, enabled_at = automations.current(tenant_id, type_)
+    occasions = _occasions(tenant, spec, enabled_at, automation.enabled, at)
+    match = matcher_for(type_)
+    matches = [m for occasion in occasions for m in match(tenant, automation, occasion, repo)]
+    people = {m.customer_id: m.person for m in matches}
+    would_send, skipped = rehearse(tenant, spec.category, automation.channels, matches, people, at)
+
+    sample: list[dict] = []
+    for m in matches:
+        if len(sample) == SAMPLE_SIZE:
+            break
+        if all(entry["customer_id"] != m.customer_id for entry in sample):
+            sample.append({"customer_id": m.customer_id, "name": people[m.customer_id].name})
+    result = {
+        "type": type_,
+        "at": to_iso(at),
+        "dates": [o.day.isoformat() for o in occasions] if spec.daily else [],
+        "channels": list(automation.channels),
+        "count": len(matches),
+        "would_send": would_send,
+        "skipped": dict(sorted(skipped.items())),
+        "sample": sample,
+    }
+    if not spec.daily:
+        result["window"] = _appointment_window(type_, at)
+    return result
+
+
+def _appointment_window(type_: str, at: datetime) -> dict:
+    """The appointment start times the continuous matcher looks for at `at` (after: exclusive)."""
+    earliest, latest = APPOINTMENT_WINDOWS[type_]
+    return {"starts_after": to_iso(at + latest), "starts_until": to_iso(at + earliest)}

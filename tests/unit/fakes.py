@@ -1,0 +1,52 @@
+"""In-memory fakes of our own ports, for unit tests of the rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping
+
+from chalicelib.matchers.base import AppointmentFact, Person, RepairFact, SaleFact
+
+
+@dataclass
+class FakeRepository:
+    """The matchers' repository over lists; each read keeps the contract of its index (inclusive bounds,
+    sparse on status) and counts the records it returns."""
+
+    people: list[Person] = field(default_factory=list)
+    sales: list[SaleFact] = field(default_factory=list)
+    repairs: list[RepairFact] = field(default_factory=list)
+    appointments: list[AppointmentFact] = field(default_factory=list)
+    tenant_id: str = "t1"
+    reads: int = 0
+
+    def _read(self, tenant_id: str, items: Iterable) -> Iterator:
+        if tenant_id != self.tenant_id:
+            return
+        for item in items:
+            self.reads += 1
+            yield item
+
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterator[Person]:
+        return self._read(tenant_id, (p for p in self.people
+                                      if getattr(p, field) and getattr(p, field)[-5:] == month_day))
+
+    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterator[Person]:
+        return self._read(tenant_id, (p for p in self.people if first <= p.last_activity_at <= last))
+
+    def all_customers(self, tenant_id: str) -> Iterator[Person]:
+        return self._read(tenant_id, self.people)
+
+    def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterator[SaleFact]:
+        return self._read(tenant_id, (s for s in self.sales if first <= s.completed_at <= last))
+
+    def repairs_ready_between(self, tenant_id: str, first: str, last: str) -> Iterator[RepairFact]:
+        return self._read(tenant_id, (r for r in self.repairs
+                                      if r.status == "ready" and first <= r.ready_at <= last))
+
+    def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterator[AppointmentFact]:
+        return self._read(tenant_id, (a for a in self.appointments
+                                      if a.status == "booked" and first <= a.starts_at <= last))
+
+    def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]:
+        wanted = set(customer_ids)
+        return {p.customer_id: p for p in self._read(tenant_id, (p for p in self.people if p.customer_id in wanted))}
