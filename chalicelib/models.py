@@ -18,6 +18,8 @@ the records it can match:
 | valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
 | runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
 
+Each matcher's reads are in `chalicelib.matchers.dynamo`.
+
 Sparse means the index key is written only while the record can match (a repair that is
 `ready`, an appointment that is `booked`, a customer with a birthday), so the index holds
 nothing else. Instants are stored as UTC ISO-8601 strings (`YYYY-MM-DDTHH:MM:SSZ`), which sort

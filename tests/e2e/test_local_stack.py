@@ -5,6 +5,7 @@ import json
 
 from chalicelib import catalog, config
 from chalicelib.schema import all_table_definitions
+from tests import scenarios
 from tests.e2e.conftest import cli
 
 
@@ -78,3 +79,16 @@ def test_the_token_command_refuses_an_unknown_role_clearly():
     result = cli("token", "--tenant", "demo-store", "--role", "admin")
     assert result.returncode == 2
     assert "role must be one of" in result.stderr
+
+
+def test_each_of_the_ten_test_runs_counts_what_was_created_over_http(stack):
+    token = stack.token(tenant="e2e-test-runs")
+
+    def call(method, path, body):
+        return stack.call(method, path, token, json=body).status_code
+
+    scenarios.build_store(call)
+    for type_, (at, count) in scenarios.EXPECTED.items():
+        response = stack.call("POST", f"/automations/{type_}/test-run", token, json={"at": at})
+        assert response.status_code == 200, response.text
+        assert response.json()["count"] == count, (type_, response.json())

@@ -10,11 +10,12 @@ ROUTES = [
     ("POST", "/templates/{tpl}/preview"), ("POST", "/templates/system:christmas/preview"),
     ("PUT", "/customers/c1"), ("PATCH", "/customers/c1"), ("PUT", "/sales/s1"), ("PUT", "/repairs/r1"),
     ("PATCH", "/repairs/r1"), ("PUT", "/appointments/a1"), ("PATCH", "/appointments/a1"),
+    ("POST", "/automations/birthday/test-run"), ("POST", "/automations/appointment_1h/test-run"),
 ]
 FIELDS = ["store_name", "timezone", "send_hour", "quiet_hours", "frequency_cap", "enabled", "settings", "channels",
           "template_id", "type", "name", "subject", "body_text", "body_html", "sms_body", "customer_id",
           "first_name", "email", "phone", "birthday", "consent", "tags", "points_balance", "completed_at",
-          "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email"]
+          "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at"]
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20)
            | st.floats(allow_nan=False) | st.text(max_size=40)
