@@ -83,18 +83,18 @@ def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
     return _view(spec, get_or_none(Automation, tenant_id, type_), stats)
 
 
-def current(tenant_id: str, type_: str) -> tuple[AutomationView, str | None]:
-    """One automation's effective configuration, and when it was last enabled (None if never)."""
+def current(tenant_id: str, type_: str) -> AutomationView:
+    """One automation's effective configuration, as the matchers and the runner see it."""
     spec = automation_type(type_)
     item = get_or_none(Automation, tenant_id, type_)
-    view = AutomationView(
+    return AutomationView(
         type=type_,
         settings=effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
         enabled=bool(item and item.enabled),
         channels=tuple(item.channels) if item and item.channels else ("email",),
         template_id=item.template_id if item else None,
+        enabled_at=item.enabled_at if item else None,
     )
-    return view, item.enabled_at if item else None
 
 
 def _settings_check(spec: catalog.AutomationType):

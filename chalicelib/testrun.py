@@ -15,7 +15,7 @@ from chalicelib import validation as v
 from chalicelib.dispatch.checks import cap_window_start, first_failing_check
 from chalicelib.dispatch.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
-from chalicelib.matchers.base import Match, Occasion, Person, Repository, TenantView
+from chalicelib.matchers.base import AutomationView, Match, Occasion, Person, Repository, TenantView
 from chalicelib.models import RunState
 from chalicelib.persistence import get_or_none
 from chalicelib.timeutil import local_date, parse_instant, to_iso
@@ -39,14 +39,15 @@ def _optional_date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _occasions(tenant: TenantView, spec: catalog.AutomationType, enabled_at: str | None,
-               enabled: bool, at: datetime) -> list[Occasion]:
+def _occasions(tenant: TenantView, spec: catalog.AutomationType, automation: AutomationView,
+               at: datetime) -> list[Occasion]:
     today = local_date(at, tenant.timezone)
     if not spec.daily:
         return [Occasion(at, today)]
     state = get_or_none(RunState, tenant.tenant_id, spec.type)
     # A switched-off automation is shown as if switched on now: it would start today.
-    enabled_on = local_date(parse_instant(enabled_at), tenant.timezone) if enabled and enabled_at else today
+    enabled_on = (local_date(parse_instant(automation.enabled_at), tenant.timezone)
+                  if automation.enabled and automation.enabled_at else today)
     dates = schedule.test_run_dates(
         at, tenant.timezone, int(tenant.settings["send_hour"]),
         first_evaluated_on=_optional_date(state.first_evaluated_on) if state else None,
@@ -84,8 +85,8 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
     spec = automations.automation_type(type_)
     at = _parse_at(body, now)
     tenant = TenantView(tenant_id, tenant_settings.load(tenant_id))
-    automation, enabled_at = automations.current(tenant_id, type_)
-    occasions = _occasions(tenant, spec, enabled_at, automation.enabled, at)
+    automation = automations.current(tenant_id, type_)
+    occasions = _occasions(tenant, spec, automation, at)
     match = matcher_for(type_)
     matches = [m for occasion in occasions for m in match(tenant, automation, occasion, repo)]
     people = {m.customer_id: m.person for m in matches}

@@ -84,6 +84,8 @@ class AutomationView:
     enabled: bool = False
     channels: tuple[str, ...] = ("email",)
     template_id: str | None = None
+    #: When it was last switched on (None if never): no date before that day is processed.
+    enabled_at: str | None = None
 
 
 @dataclass(frozen=True)
