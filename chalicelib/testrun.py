@@ -15,7 +15,7 @@ from chalicelib import validation as v
 from chalicelib.dispatch.checks import cap_window_start, first_failing_check
 from chalicelib.dispatch.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Person, Repository, TenantView
+from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 from chalicelib.models import RunState
 from chalicelib.persistence import get_or_none
 from chalicelib.timeutil import local_date, parse_instant, to_iso
@@ -57,18 +57,18 @@ def _occasions(tenant: TenantView, spec: catalog.AutomationType, automation: Aut
 
 
 def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match],
-             people: dict[str, Person], at: datetime) -> tuple[int, Counter]:
+             at: datetime) -> tuple[int, Counter]:
     """Dispatch checks 3-6 on every send, as the dispatcher would apply them one after another:
     a would-be marketing send counts against the customer's frequency cap for the sends after it."""
     channels = tuple(channels)
     cap = tenant.settings.get("frequency_cap")
     since = cap_window_start(at, cap)
-    recent = recent_marketing_counts(tenant.tenant_id, people, since) if since and category == catalog.MARKETING \
-        else {}
+    recent = (recent_marketing_counts(tenant.tenant_id, {m.customer_id for m in matches}, since)
+              if since and category == catalog.MARKETING else {})
     is_suppressed = TenantSuppressions(tenant.tenant_id)
     would_send, skipped = 0, Counter()
     for match in matches:
-        person = people[match.customer_id]
+        person = match.person
         for channel in channels:
             reason = first_failing_check(person, channel, category, is_suppressed=is_suppressed,
                                          frequency_cap=cap, recent_marketing=recent.get(person.customer_id, 0))
@@ -89,15 +89,13 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
     occasions = _occasions(tenant, spec, automation, at)
     match = matcher_for(type_)
     matches = [m for occasion in occasions for m in match(tenant, automation, occasion, repo)]
-    people = {m.customer_id: m.person for m in matches}
-    would_send, skipped = rehearse(tenant, spec.category, automation.channels, matches, people, at)
+    would_send, skipped = rehearse(tenant, spec.category, automation.channels, matches, at)
 
-    sample: list[dict] = []
+    sample: dict[str, dict] = {}
     for m in matches:
         if len(sample) == SAMPLE_SIZE:
             break
-        if all(entry["customer_id"] != m.customer_id for entry in sample):
-            sample.append({"customer_id": m.customer_id, "name": people[m.customer_id].name})
+        sample.setdefault(m.customer_id, {"customer_id": m.customer_id, "name": m.person.name})
     result = {
         "type": type_,
         "at": to_iso(at),
@@ -106,7 +104,7 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
         "count": len(matches),
         "would_send": would_send,
         "skipped": dict(sorted(skipped.items())),
-        "sample": sample,
+        "sample": list(sample.values()),
     }
     if not spec.daily:
         result["window"] = _appointment_window(type_, at)

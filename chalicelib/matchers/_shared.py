@@ -40,8 +40,7 @@ def appointment_matches(prefix: str, earliest: timedelta, latest: timedelta, ten
     booked = repo.appointments_booked_between(tenant.tenant_id, first, last)
     for appointment, person in with_customers(repo, tenant.tenant_id, booked):
         yield Match(person.customer_id, f"{prefix}:{appointment.appointment_id}@{appointment.starts_at}",
-                        when.day, person=person, subject=appointment,
-                        trigger={"starts_at": appointment.starts_at})
+                    when.day, person=person, subject=appointment, trigger={"starts_at": appointment.starts_at})
 
 
 def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: TenantView,
