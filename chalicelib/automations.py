@@ -28,19 +28,31 @@ def effective_settings(spec: catalog.AutomationType, stored: dict | None) -> dic
     return settings
 
 
+def _configuration(spec: catalog.AutomationType, item: Automation | None) -> AutomationView:
+    """The effective configuration of a stored automation, or of the defaults when none is stored."""
+    return AutomationView(
+        type=spec.type,
+        settings=effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
+        enabled=bool(item and item.enabled),
+        channels=tuple(item.channels) if item and item.channels else ("email",),
+        template_id=item.template_id if item else None,
+        enabled_at=item.enabled_at if item else None,
+    )
+
+
 def _view(spec: catalog.AutomationType, item: Automation | None, stats: dict) -> dict:
-    template_id = item.template_id if item else None
+    configuration = _configuration(spec, item)
     return {
         "type": spec.type,
         "name": spec.name,
         "description": spec.description,
         "category": spec.category,
-        "enabled": bool(item and item.enabled),
-        "settings": effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
+        "enabled": configuration.enabled,
+        "settings": dict(configuration.settings),
         "setting_options": {name: list(allowed) for name, allowed in spec.settings.items()},
-        "channels": list(item.channels) if item and item.channels else ["email"],
-        "template_id": template_id,
-        "effective_template_id": template_id or templating.system_template_id(spec.type),
+        "channels": list(configuration.channels),
+        "template_id": configuration.template_id,
+        "effective_template_id": configuration.template_id or templating.system_template_id(spec.type),
         "updated_at": item.updated_at if item else None,
         "updated_by": item.updated_by if item else None,
         "stats": stats,
@@ -85,16 +97,7 @@ def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
 
 def current(tenant_id: str, type_: str) -> AutomationView:
     """One automation's effective configuration, as the matchers and the runner see it."""
-    spec = automation_type(type_)
-    item = get_or_none(Automation, tenant_id, type_)
-    return AutomationView(
-        type=type_,
-        settings=effective_settings(spec, item.settings.as_dict() if item and item.settings else None),
-        enabled=bool(item and item.enabled),
-        channels=tuple(item.channels) if item and item.channels else ("email",),
-        template_id=item.template_id if item else None,
-        enabled_at=item.enabled_at if item else None,
-    )
+    return _configuration(automation_type(type_), get_or_none(Automation, tenant_id, type_))
 
 
 def _settings_check(spec: catalog.AutomationType):

@@ -51,10 +51,8 @@ def celebrated_on(month_day: str, year: int) -> date:
 
 def month_days_celebrated_on(target: date) -> list[str]:
     """The stored `MM-DD`s celebrated on `target`: its own, plus Feb 29 on Feb 28 of a non-leap year."""
-    keys = [target.strftime("%m-%d")]
-    if (target.month, target.day) == (2, 28) and not is_leap(target.year):
-        keys.append("02-29")
-    return keys
+    candidates = dict.fromkeys((target.strftime("%m-%d"), "02-29"))  # one rule: `celebrated_on`
+    return [key for key in candidates if celebrated_on(key, target.year) == target]
 
 
 def add_months(day: date, months: int) -> date:

@@ -4,12 +4,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from chalicelib.dates import month_days_celebrated_on
+from chalicelib.dates import ONE_SECOND, month_days_celebrated_on
 from chalicelib.matchers.base import AutomationView, Match, Occasion, Person, Repository, TenantView
 from chalicelib.timeutil import to_iso
 
 F = TypeVar("F")
-ONE_SECOND = timedelta(seconds=1)
 
 
 def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: AutomationView,
