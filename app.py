@@ -1,9 +1,15 @@
-"""The Chalice application: routes, the authorizer and (later) event handlers. Only wiring lives here."""
+"""The Chalice application: routes, the authorizer and the runner's event handlers. Only wiring lives here.
+
+The runner's handlers import their modules when first called: every Lambda of the app imports this
+file, and a route's cold start should not pay for the dispatcher, or the dispatcher's for the routes.
+"""
 from __future__ import annotations
 
-from chalice import AuthResponse, Chalice, Response
+from datetime import datetime
 
-from chalicelib import automations, records, settings, template_store, testrun
+from chalice import AuthResponse, Chalice, Rate, Response
+
+from chalicelib import automations, catalog, records, resources, settings, template_store, testrun
 from chalicelib.auth import verify_token
 from chalicelib.errors import Unauthorized
 from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
@@ -199,3 +205,82 @@ def patch_appointment(appointment_id):
 @_route("/appointments/{appointment_id}", ["GET"])
 def get_appointment(appointment_id):
     return records.get_appointment(caller(app.current_request, utcnow()).tenant_id, appointment_id)
+
+
+# --- unsubscribe: no login, the signed token is the authority ------------------------------------
+
+UNSUBSCRIBE_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json"]
+HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+@app.route("/unsubscribe/{token}", methods=["GET"])
+def unsubscribe_page(token):
+    from chalicelib import unsubscribe
+
+    status, page = unsubscribe.confirmation_page(token)
+    return Response(body=page, status_code=status, headers=HTML)
+
+
+@app.route("/unsubscribe/{token}", methods=["POST"], content_types=UNSUBSCRIBE_TYPES)
+def unsubscribe_now(token):
+    """The page's button, and RFC 8058 one-click (`List-Unsubscribe=One-Click`) from mail clients."""
+    from chalicelib import unsubscribe
+
+    status, page = unsubscribe.withdraw(token, utcnow())
+    return Response(body=page, status_code=status, headers=HTML)
+
+
+# --- the runner ---------------------------------------------------------------------------------
+
+def _scheduled_instant(event) -> datetime:
+    """The instant the schedule fired for (a late invocation still evaluates its own instant)."""
+    from chalicelib.timeutil import parse_instant
+
+    try:
+        return parse_instant(event.time.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return utcnow()
+
+
+def _planner(type_: str):
+    def plan(event):
+        from chalicelib import handlers
+
+        return {"jobs": handlers.plan(type_, _scheduled_instant(event))}
+    plan.__name__ = f"plan_{type_}"
+    return plan
+
+
+# One schedule per type: each plans that type's evaluations (spec section 2: every 15 minutes, which
+# daily types need too, as each tenant's send hour falls in its own time zone).
+for _spec in catalog.PER_EVENT_TYPES:
+    app.schedule(Rate(15, unit=Rate.MINUTES), name=f"plan_{_spec.type}",
+                 description=f"Plan the {_spec.name} evaluations")(_planner(_spec.type))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="release_deferred")
+def release_deferred(event):
+    from chalicelib import handlers
+
+    return {"released": handlers.release_deferred(_scheduled_instant(event))}
+
+
+@app.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=1, name="evaluate")
+def evaluate(event):
+    from chalicelib import handlers
+
+    return handlers.evaluate_records(event.to_dict()["Records"])[0].response()
+
+
+@app.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name="dispatch")
+def dispatch(event):
+    from chalicelib import handlers
+
+    return handlers.dispatch_records(event.to_dict()["Records"]).response()
+
+
+@app.on_sns_message(topic=resources.feedback_topic_name(), name="ses_feedback")
+def ses_feedback(event):
+    from chalicelib import handlers
+
+    handlers.feedback_message(event.message)

@@ -28,7 +28,7 @@ def effective_settings(spec: catalog.AutomationType, stored: dict | None) -> dic
     return settings
 
 
-def _configuration(spec: catalog.AutomationType, item: Automation | None) -> AutomationView:
+def configuration(spec: catalog.AutomationType, item: Automation | None) -> AutomationView:
     """The effective configuration of a stored automation, or of the defaults when none is stored."""
     return AutomationView(
         type=spec.type,
@@ -41,18 +41,18 @@ def _configuration(spec: catalog.AutomationType, item: Automation | None) -> Aut
 
 
 def _view(spec: catalog.AutomationType, item: Automation | None, stats: dict) -> dict:
-    configuration = _configuration(spec, item)
+    effective = configuration(spec, item)
     return {
         "type": spec.type,
         "name": spec.name,
         "description": spec.description,
         "category": spec.category,
-        "enabled": configuration.enabled,
-        "settings": dict(configuration.settings),
+        "enabled": effective.enabled,
+        "settings": dict(effective.settings),
         "setting_options": {name: list(allowed) for name, allowed in spec.settings.items()},
-        "channels": list(configuration.channels),
-        "template_id": configuration.template_id,
-        "effective_template_id": configuration.template_id or templating.system_template_id(spec.type),
+        "channels": list(effective.channels),
+        "template_id": effective.template_id,
+        "effective_template_id": effective.template_id or templating.system_template_id(spec.type),
         "updated_at": item.updated_at if item else None,
         "updated_by": item.updated_by if item else None,
         "stats": stats,
@@ -63,18 +63,23 @@ def empty_stats() -> dict:
     return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
 
 
+def stat_key(day: str, automation_id: str, status: str, reason: str | None) -> str:
+    """The counter of one outcome: skips count per reason, the other outcomes in total."""
+    outcome = f"{status}:{reason}" if status == "skipped" else status
+    return f"{day}#{automation_id}#{outcome}"
+
+
 def stats_since(tenant_id: str, first_day: str) -> dict[str, dict]:
     """Outcome counts per automation id from `first_day` (YYYY-MM-DD) on, from one range query."""
     result: dict[str, dict] = {}
     for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= first_day):
-        automation_id = row.stat_key.split("#", 1)[1]
+        _, automation_id, outcome = row.stat_key.split("#", 2)
         stats = result.setdefault(automation_id, empty_stats())
-        for key, count in (row.counts.as_dict() if row.counts else {}).items():
-            status, _, reason = key.partition(":")
-            if status == "skipped":
-                stats["skipped"][reason] = stats["skipped"].get(reason, 0) + int(count)
-            elif status in stats:
-                stats[status] += int(count)
+        status, _, reason = outcome.partition(":")
+        if status == "skipped":
+            stats["skipped"][reason] = stats["skipped"].get(reason, 0) + int(row.count)
+        elif status in stats:
+            stats[status] += int(row.count)
     return result
 
 
@@ -97,7 +102,7 @@ def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
 
 def current(tenant_id: str, type_: str) -> AutomationView:
     """One automation's effective configuration, as the matchers and the runner see it."""
-    return _configuration(automation_type(type_), get_or_none(Automation, tenant_id, type_))
+    return configuration(automation_type(type_), get_or_none(Automation, tenant_id, type_))
 
 
 def _settings_check(spec: catalog.AutomationType):

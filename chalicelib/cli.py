@@ -1,10 +1,12 @@
-"""Command line of the local stack: `serve` and `token` (spec section 9)."""
+"""Command line of the local stack: `serve`, `token`, `tick` and `outbox` (spec section 9)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 
 from chalicelib import localstack
 
@@ -24,19 +26,20 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {e}; choose another with --aws-port", file=sys.stderr)
         return 2
     secret = localstack.local_secret()
-    localstack.configure_environment(emulator.endpoint, secret)
+    api = f"http://{host}:{args.port}"
+    localstack.configure_environment(emulator.endpoint, secret, api)
 
     # Imported only now: models and the app read their configuration from the environment.
     from app import app
     from chalicelib import demo
     from chalicelib.auth import issue_local_token
     from chalicelib.http import utcnow
-    from chalicelib.localapi import make_server
+    from chalicelib.localapi import OUTBOX_PATH, make_server
 
     localstack.create_resources([demo.SENDER_DOMAIN])
     seeded = demo.seed(utcnow()) if not args.no_seed else None
     server = make_server(app, host, args.port)
-    api = f"http://{host}:{args.port}"
+    localstack.write_stack_file(emulator.endpoint, api)
     token_cmd = f"{sys.executable} -m chalicelib.cli token --tenant {demo.TENANT} --role owner"
     owner_token = issue_local_token(secret, demo.TENANT, "owner")
     lines = [
@@ -47,8 +50,10 @@ def _serve(args: argparse.Namespace) -> int:
         f"  Demo store        tenant '{demo.TENANT}'" + (f", {seeded['customers']} customers, {seeded['sales']} sales, "
                                                           f"{seeded['repairs']} repairs, {seeded['appointments']} "
                                                           "appointments" if seeded else " (not seeded: --no-seed)"),
-        f"  Mode              {'manual: no clock, no background workers' if args.manual else 'automatic'}",
-        "  Runner            not part of this build yet: configuration and data only, nothing is sent",
+        f"  Demo automations  {', '.join(seeded['enabled'])} (send hour {seeded['send_hour']}:00 Sydney)"
+        if seeded else None,
+        f"  Runner            {'manual: no clock, no background workers; run `tick --at ...`' if args.manual else 'a clock evaluates every minute; workers send as messages arrive'}",
+        f"  Outbox            {api}{OUTBOX_PATH}   (what the emulator's SES and SNS accepted; or `cli outbox`)",
         "",
         "Get a token (any tenant, any role):",
         f"  {token_cmd}",
@@ -60,12 +65,20 @@ def _serve(args: argparse.Namespace) -> int:
         "",
         "Ctrl-C stops everything (the emulator keeps its data in memory only).",
     ]
-    print("\n".join(lines), flush=True)
+    print("\n".join(line for line in lines if line is not None), flush=True)
+    workers = None
+    if not args.manual:
+        from chalicelib.localrunner import Workers
+
+        workers = Workers(clock=utcnow, report=lambda line: print(line, flush=True))
+        workers.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if workers:
+            workers.stop()
         server.server_close()
         emulator.stop()
     return 0
@@ -88,6 +101,72 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _connect() -> str | None:
+    """Point this process at the running local stack; returns an error message if there is none."""
+    running = localstack.stack_file()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or running.get("aws_endpoint_url")
+    if not endpoint:
+        return "no local stack found: start one with `make run` (or export the AWS_ENDPOINT_URL it prints)"
+    localstack.configure_environment(endpoint, localstack.local_secret(), running.get("api_url"))
+    return None
+
+
+def _parse_at(text: str) -> datetime:
+    from chalicelib.timeutil import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--at must be an ISO-8601 date-time with an offset, "
+                                         "such as 2026-12-18T10:00:00+11:00") from None
+
+
+def _tick(args: argparse.Namespace) -> int:
+    problem = _connect()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.localrunner import tick
+
+    try:
+        summary = tick(args.at or datetime.now(timezone.utc))
+    except (BotoCoreError, ClientError) as e:
+        print(f"error: the local stack at {os.environ['AWS_ENDPOINT_URL']} did not answer as expected ({e}); "
+              "is `make run` still running?", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    api = localstack.stack_file().get("api_url")
+    if not api:
+        print("error: no local stack found: start one with `make run`", file=sys.stderr)
+        return 2
+    from chalicelib.localapi import OUTBOX_PATH
+
+    try:
+        with urlopen(api + OUTBOX_PATH, timeout=10) as response:  # noqa: S310 - our own loopback address
+            box = json.loads(response.read())
+    except (URLError, OSError, ValueError) as e:
+        print(f"error: could not read {api}{OUTBOX_PATH} ({e}); is `make run` still running?", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(box, indent=2))
+        return 0
+    for mail in box["emails"][-args.last:]:
+        print(f"email  {mail['to']:<45} {mail['subject']}")
+    for sms in box["sms"][-args.last:]:
+        print(f"sms    {sms['to']:<45} {sms['body'][:70]}")
+    print(f"{len(box['emails'])} emails and {len(box['sms'])} SMS accepted since the stack started")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--subject", help="the user id recorded as updated_by (default tenant:role)")
     token.add_argument("--hours", type=int, default=12, help="validity (default %(default)s)")
     token.set_defaults(run=_token)
+
+    tick = commands.add_parser("tick", help="evaluate one instant and process every resulting send")
+    tick.add_argument("--at", type=_parse_at, help="the instant (ISO-8601 with offset; default now)")
+    tick.set_defaults(run=_tick)
+
+    outbox = commands.add_parser("outbox", help="list the emails and SMS the local stack sent")
+    outbox.add_argument("--last", type=int, default=20, help="how many of each (default %(default)s)")
+    outbox.add_argument("--json", action="store_true", help="everything, as JSON")
+    outbox.set_defaults(run=_outbox)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -33,3 +33,18 @@ def cognito_issuer() -> str | None:
 def cognito_audience() -> str | None:
     """The user pool app client id that ID tokens are issued for."""
     return os.environ.get("COGNITO_AUDIENCE")
+
+
+def unsubscribe_secret() -> str | None:
+    """Signs unsubscribe links. In the cloud it comes from the deployment's secret; locally `serve` makes one."""
+    return os.environ.get("UNSUBSCRIBE_SECRET")
+
+
+def public_api_url() -> str:
+    """Where customers reach the API (unsubscribe links), without a trailing slash."""
+    return os.environ.get("PUBLIC_API_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def ses_configuration_set() -> str | None:
+    """The SES configuration set whose event destination publishes bounces and complaints."""
+    return os.environ.get("SES_CONFIGURATION_SET") or None

@@ -35,10 +35,29 @@ def day_range(first: date, last: date, tz_name: str) -> tuple[str, str]:
             to_iso(day_start(last + timedelta(days=1), tz_name) - ONE_SECOND))
 
 
-def due_instant(day: date, tz_name: str, hour: int) -> datetime:
-    """When a daily automation's date becomes due: `hour`:00 local, or the first instant after it if a
+def local_instant(day: date, tz_name: str, clock: time) -> datetime:
+    """The instant of a local wall-clock time on a local date, or the first instant after it if a
     daylight-saving change skips that time (fold=0 maps a skipped time past the transition)."""
-    return datetime.combine(day, time(hour), tzinfo=zone(tz_name)).astimezone(timezone.utc)
+    return datetime.combine(day, clock, tzinfo=zone(tz_name)).astimezone(timezone.utc)
+
+
+def due_instant(day: date, tz_name: str, hour: int) -> datetime:
+    """When a daily automation's date becomes due: `hour`:00 local (see `local_instant`)."""
+    return local_instant(day, tz_name, time(hour))
+
+
+def quiet_until(at: datetime, tz_name: str, start: str, end: str) -> datetime | None:
+    """If `at` falls inside the daily quiet window [start, end) (local "HH:MM", possibly across
+    midnight), the instant the window ends; otherwise None. Equal start and end mean no window."""
+    begin, finish = time.fromisoformat(start), time.fromisoformat(end)
+    local = at.astimezone(zone(tz_name))
+    now = local.time().replace(tzinfo=None)
+    inside = (begin <= now < finish) if begin < finish else (begin > finish and (now >= begin or now < finish))
+    if not inside:
+        return None
+    day = local.date() if now < finish else local.date() + timedelta(days=1)
+    until = local_instant(day, tz_name, finish)
+    return until if until > at else local_instant(day + timedelta(days=1), tz_name, finish)
 
 
 def celebrated_on(month_day: str, year: int) -> date:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from chalicelib import records, settings
+from chalicelib import automations, records, settings
 from chalicelib.auth import Principal
-from chalicelib.timeutil import local_date, to_iso
+from chalicelib.timeutil import local_date, to_iso, zone
 
 TENANT = "demo-store"
 SENDER_DOMAIN = "maison-demo.example"
@@ -14,7 +14,6 @@ STORE = {
     "store_name": "Maison Aurelia Jewellers",
     "timezone": "Australia/Sydney",
     "country": "AU",
-    "send_hour": 10,
     "sender_email": f"hello@{SENDER_DOMAIN}",
     "reply_to": f"studio@{SENDER_DOMAIN}",
     "sms_sender_id": "Aurelia",
@@ -29,6 +28,14 @@ LAST = ["Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "Ma
 INTERESTS = ["engagement rings", "pearls", "watches", "gold chains", "custom design", "vintage", "gemstones"]
 REPAIRS = ["Ring resize", "Chain solder", "Watch battery", "Clasp replacement", "Prong retip", "Pearl restring"]
 PURPOSES = ["Engagement ring consultation", "Custom design meeting", "Valuation", "Ring fitting"]
+#: Switched on at seeding, so a newcomer sees messages go out within a minute of `make run`.
+ENABLED = {
+    "birthday": {"enabled": True, "channels": ["email", "sms"], "settings": {"include_discount_code": True}},
+    "repair_ready_reminder": {"enabled": True, "channels": ["email", "sms"]},
+    "post_purchase": {"enabled": True, "settings": {"request_review": True}},
+    "appointment_24h": {"enabled": True, "channels": ["email", "sms"]},
+    "appointment_1h": {"enabled": True, "channels": ["sms"]},
+}
 
 
 def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
@@ -36,7 +43,9 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
     rng = random.Random(rng_seed)
     owner = Principal(tenant_id=TENANT, role="owner", subject="demo-seed")
     settings.ensure_tenant(TENANT, now)
-    settings.patch(owner, STORE, now)
+    # Today's date is due from this hour on, so the first evaluation sends today's messages.
+    send_hour = now.astimezone(zone(STORE["timezone"])).hour
+    settings.patch(owner, {**STORE, "send_hour": send_hour}, now)
     today = local_date(now, STORE["timezone"])
     counts = {"customers": 0, "sales": 0, "repairs": 0, "appointments": 0}
     for n in range(1, customers + 1):
@@ -84,4 +93,6 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
             records.put_appointment(owner, f"a{n:04d}", {"customer_id": customer_id, "starts_at": to_iso(starts),
                                                          "purpose": rng.choice(PURPOSES)}, now)
             counts["appointments"] += 1
-    return counts
+    for type_, change in ENABLED.items():
+        automations.patch(owner, type_, change, now, STORE["timezone"])
+    return {**counts, "enabled": list(ENABLED), "send_hour": send_hour}

@@ -3,7 +3,8 @@
 Chalice's local gateway already runs built-in authorizers. One difference from API Gateway is
 mended here: when an authorizer fails with "Unauthorized", or the Authorization header is
 missing, API Gateway answers 401; the cloud template customises that response to the API's
-error shape, and this does the same.
+error shape, and this does the same. The local server also answers `GET /_local/outbox` with the
+emails and SMS the emulator accepted, for a developer to read what was sent.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from chalice.local import (
 
 from chalicelib.http import TokenRejected
 
+#: Local server only: the emulator's outbox (see `_Handler._outbox`).
+OUTBOX_PATH = "/_local/outbox"
 UNAUTHORIZED_BODY = json.dumps(
     {"error": {"code": "unauthorized", "message": "a valid bearer token is required"}}).encode()
 
@@ -53,6 +56,23 @@ class _Handler(ChaliceRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
         pass  # request lines carry customer ids in paths; the API logs what it needs itself
+
+    def do_GET(self):  # noqa: N802 - BaseHTTPRequestHandler's naming
+        if self.path.split("?")[0] == OUTBOX_PATH:
+            return self._outbox()
+        return self._generic_handle()
+
+    def _outbox(self) -> None:
+        """The emulator's outbox: what SES and SNS accepted. Only the local server has this path; it
+        reads moto's backends, which live in this process."""
+        from chalicelib.localstack import outbox
+
+        body = json.dumps(outbox()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class _Server(ThreadedHTTPServer):

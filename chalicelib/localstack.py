@@ -1,6 +1,8 @@
 """The local AWS stack: moto in server mode on loopback, with every resource created from its definition."""
 from __future__ import annotations
 
+import email
+import json
 import logging
 import os
 import secrets
@@ -11,6 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
 SECRET_FILE = STATE_DIR / "jwt-secret"
+UNSUBSCRIBE_SECRET_FILE = STATE_DIR / "unsubscribe-secret"
+#: Where `serve` writes the addresses it chose, for `tick` and `outbox` in another shell.
+STACK_FILE = STATE_DIR / "stack.json"
 REGION = "us-east-1"
 
 
@@ -37,19 +42,20 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def local_secret() -> str:
-    """The signing secret of local tokens: made once per checkout, kept out of the repository."""
-    if SECRET_FILE.exists():
-        return SECRET_FILE.read_text().strip()
+def local_secret(path: Path = SECRET_FILE) -> str:
+    """A secret of the local stack (token signing, unsubscribe links): made once per checkout, kept
+    out of the repository."""
+    if path.exists():
+        return path.read_text().strip()
     STATE_DIR.mkdir(exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret)
     return secret
 
 
-def configure_environment(endpoint: str, secret: str) -> None:
+def configure_environment(endpoint: str, secret: str, api_url: str | None = None) -> None:
     """What every process that talks to the local stack needs; set before app modules are imported."""
     os.environ.update({
         "AWS_ENDPOINT_URL": endpoint,
@@ -59,7 +65,26 @@ def configure_environment(endpoint: str, secret: str) -> None:
         "AWS_REGION": REGION,
         "AUTH_MODE": "local",
         "LOCAL_JWT_SECRET": secret,
+        "UNSUBSCRIBE_SECRET": local_secret(UNSUBSCRIBE_SECRET_FILE),
+        # The console shows the runner's own one-line summaries; structured logs are for CloudWatch.
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     })
+    if api_url:
+        os.environ["PUBLIC_API_URL"] = api_url
+
+
+def write_stack_file(endpoint: str, api_url: str) -> None:
+    STATE_DIR.mkdir(exist_ok=True)
+    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url}))
+
+
+def stack_file() -> dict:
+    """What the running `serve` wrote, or {}."""
+    try:
+        return json.loads(STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def start_emulator(host: str, port: int) -> Emulator:
@@ -78,11 +103,13 @@ def create_resources(sender_identities: list[str]) -> dict:
     """Every table (from the models), queue and SES identity the system uses."""
     import boto3
 
-    from chalicelib.resources import create_queues
+    from chalicelib.resources import create_local_feedback_route, create_queues
     from chalicelib.schema import create_tables
 
     tables = create_tables(boto3.client("dynamodb"))
-    queues = create_queues(boto3.client("sqs"))
+    sqs = boto3.client("sqs")
+    queues = create_queues(sqs)
+    create_local_feedback_route(boto3.client("sns"), sqs)
     ses = boto3.client("ses")
     for identity in sender_identities:
         if "@" in identity:
@@ -90,3 +117,30 @@ def create_resources(sender_identities: list[str]) -> dict:
         else:
             ses.verify_domain_identity(Domain=identity)
     return {"tables": tables, "queues": queues, "identities": sender_identities}
+
+
+def outbox() -> dict:
+    """What the emulator's SES and SNS accepted, newest last: read from moto's backends in this process
+    (the SMS list is not exposed over moto's HTTP API)."""
+    from email.policy import default
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    from moto.sns.models import sns_backends
+
+    emails = []
+    for sent in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages:
+        raw = getattr(sent, "raw_data", None)
+        if raw is None:
+            continue
+        message = email.message_from_string(raw, policy=default)
+        text = message.get_body(preferencelist=("plain",))
+        emails.append({"message_id": sent.id, "from": str(message["From"]), "to": str(message["To"]),
+                       "subject": str(message["Subject"]),
+                       "list_unsubscribe": message["List-Unsubscribe"] and str(message["List-Unsubscribe"]),
+                       "list_unsubscribe_post": message["List-Unsubscribe-Post"] and str(
+                           message["List-Unsubscribe-Post"]),
+                       "text": text.get_content() if text else ""})
+    sms = [{"message_id": message_id, "to": phone, "body": body}
+           for message_id, (phone, body) in sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.items()]
+    return {"emails": emails, "sms": sms}

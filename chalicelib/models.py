@@ -17,6 +17,7 @@ the records it can match:
 | appointment_24h / appointment_1h | Appointment.booked_index                | tenant, booked_starts_at in window (sparse) |
 | valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
 | runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
+| runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
 
 Each matcher's reads are in `chalicelib.matchers.dynamo`.
 
@@ -243,6 +244,9 @@ class Customer(Model):
     points_balance = NumberAttribute(null=True)
     app_installed_at = UnicodeAttribute(null=True)
     consent = Consent(null=True)
+    #: When consent last changed, and how (`api`, or `unsubscribe_link` when the customer withdrew it).
+    consent_updated_at = UnicodeAttribute(null=True)
+    consent_updated_by = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)
     #: Optimistic locking: a write fails if someone else wrote since we read.
     version = VersionAttribute()
@@ -413,10 +417,35 @@ class Communication(Model):
     status = UnicodeAttribute()
     reason = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
+    #: A `deferred` record: when the send will be tried again.
+    deferred_until = UnicodeAttribute(null=True)
+
+
+class DeferredIndex(GlobalSecondaryIndex):
+    """Serves the release of deferred sends: every send waiting for quiet hours to end, by release time.
+
+    Its hash key is one constant while a send is deferred (sparse: absent otherwise), so one query
+    finds every due send of every tenant. Deferred sends are marketing SMS inside quiet hours, a
+    small stream; one partition takes ~1,000 writes a second.
+    """
+
+    class Meta:
+        index_name = "deferred_index"
+        projection = AllProjection()
+
+    deferred_shard = UnicodeAttribute(hash_key=True)
+    deferred_until = UnicodeAttribute(range_key=True)
 
 
 class SendLedger(Model):
-    """One row per (tenant, customer, automation, occurrence key, channel): claimed before sending."""
+    """One row per send: (tenant, customer, automation, occurrence key, channel).
+
+    The dispatcher claims the row with a conditional write before it calls the provider, and records
+    the outcome in the same transaction as the communication record, so there is at most one `sent`
+    per send whatever is retried or run twice. Status: `claimed` (a dispatcher holds it until
+    `claimed_at` + lease), `deferred` (waiting for quiet hours to end), or final: `sent`, `skipped`,
+    `failed`.
+    """
 
     class Meta(BaseMeta):
         table_name = _table("send_ledger")
@@ -428,9 +457,18 @@ class SendLedger(Model):
     occurrence_key = UnicodeAttribute()
     channel = UnicodeAttribute()
     status = UnicodeAttribute()
-    claimed_at = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    #: Which attempt holds the claim: a redelivered message takes over only a claim whose lease ran out.
+    claim_token = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
+    #: While deferred: the send itself (its queue message), to put back on the queue when due.
+    payload = UnicodeAttribute(null=True)
+    deferred_shard = UnicodeAttribute(null=True)
+    deferred_until = UnicodeAttribute(null=True)
+
+    deferred_index = DeferredIndex()
 
 
 class Suppression(Model):
@@ -461,15 +499,17 @@ class MarketingLog(Model):
 
 
 class AutomationStats(Model):
-    """Per automation and tenant-local day, counters of outcomes, for the last-30-days view."""
+    """Outcome counters per automation and tenant-local day: one small item per (day, automation,
+    outcome), so the dispatcher adds to it with `ADD` in the same transaction as the outcome's record,
+    and the last-30-days view is one range query."""
 
     class Meta(BaseMeta):
         table_name = _table("automation_stats")
 
     tenant_id = UnicodeAttribute(hash_key=True)
-    #: `<YYYY-MM-DD>#<automation_id>`: one range query reads every automation's last 30 days.
+    #: `<YYYY-MM-DD>#<automation_id>#<outcome>`, outcome `sent`, `failed`, `deferred` or `skipped:<reason>`.
     stat_key = UnicodeAttribute(range_key=True)
-    counts = MapAttribute(default=dict)
+    count = NumberAttribute(default=0)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

@@ -14,7 +14,7 @@ T = TypeVar("T")
 ATTEMPTS = 4
 
 
-def _is_conditional_failure(error: PutError | DeleteError) -> bool:
+def is_conditional_failure(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
@@ -31,7 +31,7 @@ def _under_version(step: Callable[[], T], doing: str) -> T:
         try:
             return step()
         except (PutError, DeleteError) as e:
-            if not _is_conditional_failure(e):
+            if not is_conditional_failure(e):
                 raise
     raise Conflict(f"the record kept changing while it was being {doing}; try again")
 
@@ -56,7 +56,7 @@ def create_only(item: M) -> M:
     try:
         item.save()  # a new versioned item is saved on condition that it does not exist yet
     except PutError as e:
-        if _is_conditional_failure(e):
+        if is_conditional_failure(e):
             raise Conflict("a record with this id exists already") from e
         raise
     return item

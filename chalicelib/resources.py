@@ -1,4 +1,4 @@
-"""Non-table resources (queues, sender identity), defined once for the local and cloud stacks."""
+"""Non-table resources (queues, topic, sender identity), defined once for the local and cloud stacks."""
 from __future__ import annotations
 
 import json
@@ -8,24 +8,61 @@ from chalicelib import config
 
 #: A message that fails this many receives goes to the dead-letter queue.
 MAX_RECEIVES = 5
+#: Longer than a dispatcher's batch can take (provider calls are bounded by client timeouts).
 SEND_VISIBILITY_SECONDS = 60
+#: Longer than one tenant's evaluation can take (a Lambda runs at most 15 minutes).
+EVALUATION_VISIBILITY_SECONDS = 960
+RETENTION_SECONDS = 1_209_600  # 14 days, the most SQS keeps a message
 
 
 def send_queue_name() -> str:
     return os.environ.get("SEND_QUEUE_NAME", f"{config.table_prefix()}sends")
 
 
-def dead_letter_queue_name() -> str:
-    return f"{send_queue_name()}-dlq"
+def evaluation_queue_name() -> str:
+    return os.environ.get("EVALUATION_QUEUE_NAME", f"{config.table_prefix()}evaluations")
+
+
+def feedback_topic_name() -> str:
+    """SES bounce and complaint notifications arrive on this SNS topic."""
+    return os.environ.get("FEEDBACK_TOPIC_NAME", f"{config.table_prefix()}ses-feedback")
+
+
+def feedback_queue_name() -> str:
+    """Local stack only: the feedback topic's subscriber that the local worker drains (in the cloud the
+    topic invokes the handler directly)."""
+    return f"{feedback_topic_name()}-local"
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    return f"{queue_name}-dlq"
+
+
+def _create_queue_with_dlq(sqs_client, name: str, visibility: int) -> tuple[str, str]:
+    dlq_url = sqs_client.create_queue(QueueName=dead_letter_queue_name(name),
+                                      Attributes={"MessageRetentionPeriod": str(RETENTION_SECONDS)})["QueueUrl"]
+    dlq_arn = sqs_client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs_client.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": str(visibility),
+        "MessageRetentionPeriod": str(RETENTION_SECONDS),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+    })["QueueUrl"]
+    return url, dlq_url
 
 
 def create_queues(sqs_client) -> dict[str, str]:
-    """Create the send queue and its dead-letter queue; returns their URLs by name."""
-    dlq_url = sqs_client.create_queue(QueueName=dead_letter_queue_name(),
-                                      Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-    dlq_arn = sqs_client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs_client.create_queue(QueueName=send_queue_name(), Attributes={
-        "VisibilityTimeout": str(SEND_VISIBILITY_SECONDS),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
-    })["QueueUrl"]
-    return {send_queue_name(): url, dead_letter_queue_name(): dlq_url}
+    """Create the send and evaluation queues and their dead-letter queues; returns their URLs by name."""
+    urls = {}
+    for name, visibility in ((send_queue_name(), SEND_VISIBILITY_SECONDS),
+                             (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS)):
+        urls[name], urls[dead_letter_queue_name(name)] = _create_queue_with_dlq(sqs_client, name, visibility)
+    return urls
+
+
+def create_local_feedback_route(sns_client, sqs_client) -> dict[str, str]:
+    """The feedback topic, and a queue subscribed to it for the local worker to drain."""
+    topic_arn = sns_client.create_topic(Name=feedback_topic_name())["TopicArn"]
+    url = sqs_client.create_queue(QueueName=feedback_queue_name())["QueueUrl"]
+    queue_arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return {"topic_arn": topic_arn, "queue_url": url}

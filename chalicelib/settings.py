@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "store_phone": None,
     "store_address": None,
     "store_website": None,
+    # The `offer` of re-engagement messages with include_special_offer, and the post-purchase review
+    # link (request_review; without one, the store's website).
+    "special_offer": "10% off your next purchase",
+    "review_url": None,
 }
 
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -60,6 +64,8 @@ FIELDS = {
     "store_phone": v.string(32),
     "store_address": v.string(300),
     "store_website": v.string(310, pattern=URL_RE, what="an http(s) address"),
+    "special_offer": v.string(200, min_len=1),
+    "review_url": v.string(310, pattern=URL_RE, what="an http(s) address"),
 }
 
 # Tenants known to exist, per warm process: saves a read on every request.

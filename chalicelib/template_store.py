@@ -46,6 +46,11 @@ def get(tenant_id: str, template_id: str) -> dict:
     return _record(item)
 
 
+def parts(tenant_id: str, template_id: str) -> dict:
+    """The parts of a template as the dispatcher renders them."""
+    return _parts(get(tenant_id, template_id))
+
+
 def list_templates(tenant_id: str, type_: str | None) -> list[dict]:
     if type_ is not None:
         v.choice(catalog.TEMPLATE_TYPES)(type_, "type")

@@ -13,6 +13,10 @@ os.environ.update({
     "AUTH_MODE": "local",
     "LOCAL_JWT_SECRET": "test-only-secret-" + "x" * 32,
     "TABLE_PREFIX": "test-",
+    "UNSUBSCRIBE_SECRET": "test-only-unsubscribe-secret-" + "y" * 32,
+    "PUBLIC_API_URL": "https://api.store.test",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
 })
 # The integration tier uses in-process moto; a real endpoint would bypass it.
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):

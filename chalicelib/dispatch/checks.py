@@ -1,19 +1,23 @@
-"""Dispatch checks 3 to 6 of spec section 5, as pure functions: the runner applies them before it
-sends, and the test-run applies the same ones in a dry run."""
+"""Dispatch checks 2 to 7 of spec section 5, as pure functions: the dispatcher applies them before it
+sends, and the test-run applies checks 3-6 in a dry run."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from chalicelib.catalog import MARKETING
 from chalicelib.matchers.base import Person
-from chalicelib.timeutil import to_iso
+from chalicelib.dates import quiet_until
+from chalicelib.timeutil import local_date, parse_instant, to_iso
 from chalicelib.validation import E164_RE, EMAIL_RE
 
+AUTOMATION_DISABLED = "automation_disabled"
+NO_LONGER_ELIGIBLE = "no_longer_eligible"
 MISSING_CONTACT = "missing_contact"
 SUPPRESSED = "suppressed"
 NO_CONSENT = "no_consent"
 FREQUENCY_CAPPED = "frequency_capped"
+QUIET_HOURS = "quiet_hours"
 
 #: (channel, address) -> whether the address is suppressed on that channel.
 SuppressionCheck = Callable[[str, str], bool]
@@ -59,3 +63,38 @@ def first_failing_check(person: Person, channel: str, category: str, *, is_suppr
         if frequency_cap and recent_marketing >= int(frequency_cap["max_messages"]):
             return FREQUENCY_CAPPED
     return None
+
+
+def still_eligible(trigger: Mapping[str, str], subject_kind: str | None, subject: Any, person: Person | None,
+                   tz_name: str) -> bool:
+    """Check 2: the customer still exists and what matched them still holds. `subject` is the sale,
+    repair or appointment as it is now (None if deleted)."""
+    if person is None:
+        return False
+    if subject_kind is not None:
+        if subject is None:
+            return False
+        if subject_kind == "repair" and subject.status != "ready":
+            return False
+        if subject_kind == "appointment" and (subject.status != "booked"
+                                              or subject.starts_at != trigger.get("starts_at")):
+            return False
+    if "last_activity_on" in trigger:
+        # Any newer activity means the customer is no longer lapsed since that day.
+        if not person.last_activity_at or local_date(parse_instant(person.last_activity_at),
+                                                     tz_name).isoformat() != trigger["last_activity_on"]:
+            return False
+    for field in ("birthday", "anniversary"):
+        if field in trigger:
+            value = getattr(person, field)
+            if not value or value[-5:] != trigger[field]:
+                return False
+    return True
+
+
+def quiet_hours_end(channel: str, category: str, at: datetime, tz_name: str,
+                    quiet_hours: Mapping[str, str] | None) -> datetime | None:
+    """Check 7: for a marketing SMS inside the tenant's quiet hours, when they end; else None."""
+    if channel != "sms" or category != MARKETING or not quiet_hours:
+        return None
+    return quiet_until(at, tz_name, quiet_hours["start"], quiet_hours["end"])

@@ -1,10 +1,15 @@
-"""Reads of the suppression list and the frequency-cap window over DynamoDB."""
+"""The suppression list and the frequency-cap window over DynamoDB."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable
+
+from pynamodb.exceptions import PutError
 
 from chalicelib.dispatch.checks import marketing_sends_since, suppression_key
 from chalicelib.models import MarketingLog, Suppression, tenant_customer
+from chalicelib.persistence import get_or_none, is_conditional_failure
+from chalicelib.timeutil import to_iso
 
 
 class TenantSuppressions:
@@ -29,3 +34,17 @@ def recent_marketing_counts(tenant_id: str, customer_ids: Iterable[str], since: 
     for log in MarketingLog.batch_get(keys):
         counts[log.tenant_customer[len(prefix):]] = marketing_sends_since(log.sent_at or (), since)
     return counts
+
+
+def is_suppressed(tenant_id: str, channel: str, address: str) -> bool:
+    return get_or_none(Suppression, tenant_id, suppression_key(channel, address)) is not None
+
+
+def suppress(tenant_id: str, channel: str, address: str, reason: str, now: datetime) -> None:
+    """Add an address to the tenant's suppression list (idempotent: the first reason is kept)."""
+    item = Suppression(tenant_id, suppression_key(channel, address), reason=reason, created_at=to_iso(now))
+    try:
+        item.save(condition=Suppression.address_key.does_not_exist())
+    except PutError as e:
+        if not is_conditional_failure(e):
+            raise

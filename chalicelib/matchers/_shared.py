@@ -17,7 +17,8 @@ def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: A
     target = when.day + timedelta(days=int(automation.settings["days_before"]))
     for month_day in month_days_celebrated_on(target):
         for person in repo.customers_by_month_day(tenant.tenant_id, field, month_day):
-            yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person=person)
+            yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person=person,
+                        trigger={field: getattr(person, field)[-5:]})
 
 
 def with_customers(repo: Repository, tenant_id: str, facts: Iterable[F]) -> Iterator[tuple[F, Person]]:

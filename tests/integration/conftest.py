@@ -5,7 +5,6 @@ import json
 import os
 import uuid
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -13,10 +12,14 @@ from moto import mock_aws
 @pytest.fixture(scope="session", autouse=True)
 def aws():
     with mock_aws():
-        from chalicelib.schema import create_tables
+        from chalicelib.localstack import create_resources
 
-        create_tables(boto3.client("dynamodb"))
+        create_resources([SENDER_DOMAIN])
         yield
+
+
+#: The sender domain verified in the emulator's SES for these tests.
+SENDER_DOMAIN = "store.example"
 
 
 class Api:

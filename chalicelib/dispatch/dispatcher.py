@@ -1,0 +1,300 @@
+"""The dispatcher (spec section 5): one queue message is one send; each ends as one outcome record.
+
+For each send, in order: re-read the current data; check (1) the automation is still enabled, (2) the
+trigger still holds, (3) a valid address, (4) not suppressed, (5) consent and (6) the frequency cap
+for marketing, (7) quiet hours for marketing SMS (defer); (8) render; (9) claim the send in the
+ledger, call the provider, and record the outcome.
+
+Exactly one `sent` per send: the claim is a conditional write made before the provider is called,
+and the outcome, its communication record and its stats are one transaction conditional on holding
+the claim. A duplicate message finds the row final and is acknowledged. A message whose dispatcher
+died finds its claim expired after the lease and takes it over. The one window that cannot be
+closed: a dispatcher that dies after the provider accepted the message and before the outcome
+transaction; the takeover then sends it again. Takeovers are counted (`ClaimsTakenOver`) and the
+duplicates they can cause are at most that number.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping
+
+from chalicelib import automations, catalog, template_store, templating, unsubscribe
+from chalicelib import settings as tenant_settings
+from chalicelib.dispatch import checks, content, ledger
+from chalicelib.dispatch.messages import MalformedMessage, Send, parse
+from chalicelib.dispatch.providers import (
+    AUTOMATION_TAG, TENANT_TAG, Email, EmailSender, PermanentProviderError, Sms, SmsSender, TransientProviderError,
+    tag_value,
+)
+from chalicelib.dispatch.stores import is_suppressed, suppress
+from chalicelib.matchers.base import AutomationView
+from chalicelib.matchers.dynamo import person_of
+from chalicelib.models import Appointment, Customer, MarketingLog, Repair, Sale, tenant_customer
+from chalicelib.persistence import get_or_none
+from chalicelib.queues import Queue
+
+TEMPLATE_ERROR = "template_error"
+PROVIDER_ERROR = "provider_error"
+#: Transient errors went on for every attempt (hours): recorded as failed rather than retried forever.
+PROVIDER_UNAVAILABLE = "provider_unavailable"
+NO_SENDER = "no_sender_address"
+MAX_ATTEMPTS = 10
+RETRY_BASE_SECONDS = 2
+MAX_DELAY_SECONDS = 900  # SQS's longest delay
+
+#: Outcomes that are not records: the message was a duplicate, will be retried, or was unreadable.
+DUPLICATE, RETRYING, BUSY, MALFORMED, ERROR = "duplicate", "retrying", "busy", "malformed", "error"
+SUBJECT_MODELS = {"sale": Sale, "repair": Repair, "appointment": Appointment}
+
+
+@dataclass(frozen=True)
+class Providers:
+    email: EmailSender
+    sms: SmsSender
+
+
+@dataclass(frozen=True)
+class Outcome:
+    send: Send | None
+    status: str
+    reason: str | None = None
+    #: This attempt took over an expired claim: the attempt that died may have sent already.
+    took_over: bool = False
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    #: Message ids to leave on the queue (SQS partial batch response).
+    failures: list[str] = field(default_factory=list)
+
+    def response(self) -> dict:
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.failures]}
+
+
+class _Busy(Exception):
+    """Another dispatcher holds a live claim on this send: leave the message for later."""
+
+
+def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> int:
+    """Exponential backoff with jitter, capped at SQS's longest delay."""
+    base = min(MAX_DELAY_SECONDS, RETRY_BASE_SECONDS * 2 ** attempt)
+    return max(1, min(MAX_DELAY_SECONDS, int(base / 2 + base / 2 * rng())))
+
+
+class _BatchData:
+    """What one batch reads, read once: settings, automations, templates, customers."""
+
+    def __init__(self, sends: Iterable[Send]) -> None:
+        sends = list(sends)
+        keys = sorted({(s.tenant_id, s.customer_id) for s in sends})
+        self.customers = {(c.tenant_id, c.customer_id): c for c in Customer.batch_get(keys)} if keys else {}
+        self._settings: dict[str, dict] = {}
+        self._automations: dict[tuple[str, str], AutomationView] = {}
+        self._parts: dict[tuple[str, str], dict] = {}
+
+    def settings(self, tenant_id: str) -> dict:
+        if tenant_id not in self._settings:
+            self._settings[tenant_id] = tenant_settings.load(tenant_id)
+        return self._settings[tenant_id]
+
+    def automation(self, send: Send) -> AutomationView:
+        key = (send.tenant_id, send.automation_id)
+        if key not in self._automations:
+            self._automations[key] = automations.current(send.tenant_id, send.automation_type)
+        return self._automations[key]
+
+    def parts(self, tenant_id: str, template_id: str) -> dict:
+        key = (tenant_id, template_id)
+        if key not in self._parts:
+            self._parts[key] = template_store.parts(tenant_id, template_id)
+        return self._parts[key]
+
+
+class Dispatcher:
+    def __init__(self, providers: Providers, queue: Queue, clock: Callable[[], datetime]) -> None:
+        self.providers, self.queue, self.clock = providers, queue, clock
+
+    # --- a batch of SQS records -----------------------------------------------------------------
+
+    def dispatch_records(self, records: list[Mapping[str, Any]]) -> BatchResult:
+        """Process an SQS batch (Lambda's event records); failed message ids go back in the result."""
+        result = BatchResult()
+        parsed: list[tuple[str, Send]] = []
+        for record in records:
+            try:
+                parsed.append((record["messageId"], parse(record["body"])))
+            except MalformedMessage:
+                # It can never succeed: left on the queue, it goes to the dead-letter queue after its
+                # receives, where an alarm shows it.
+                result.failures.append(record["messageId"])
+                result.outcomes.append(Outcome(None, MALFORMED))
+        data = _BatchData(send for _, send in parsed)
+        rows = ledger.read(send for _, send in parsed)
+        for message_id, send in parsed:
+            try:
+                outcome = self._dispatch(send, rows.get(send.ledger_key), data)
+            except _Busy:
+                result.failures.append(message_id)
+                outcome = Outcome(send, BUSY)
+            except Exception:  # noqa: BLE001 - one bad send must not fail the batch; it is retried alone
+                from chalicelib.observability import logger
+
+                logger.exception("send failed unexpectedly", extra=_ids(send))
+                result.failures.append(message_id)
+                outcome = Outcome(send, ERROR)
+            result.outcomes.append(outcome)
+            rows.pop(send.ledger_key, None)  # a later duplicate in this batch reads the row afresh
+        return result
+
+    # --- one send ---------------------------------------------------------------------------------
+
+    def _dispatch(self, send: Send, row, data: _BatchData) -> Outcome:
+        fresh = row is not None
+        for _ in range(4):
+            if not fresh:
+                row = ledger.read_one(send)
+            fresh = False
+            try:
+                return self._attempt(send, row, data)
+            except (ledger.Superseded, ledger.CapMoved):
+                continue  # someone moved the send (or the customer's cap) on meanwhile: decide again
+        raise _Busy()
+
+    def _attempt(self, send: Send, row, data: _BatchData) -> Outcome:
+        now = self.clock()
+        took_over = False
+        if row is not None:
+            if row.status in ledger.FINAL:
+                return Outcome(send, DUPLICATE)
+            if row.status == ledger.CLAIMED:
+                if not ledger.claim_expired(row, now):
+                    raise _Busy()
+                took_over = True
+            if row.status == ledger.DEFERRED and not send.released:
+                return Outcome(send, DUPLICATE)  # parked; its release will bring it back
+
+        settings = data.settings(send.tenant_id)
+        tz_name = settings["timezone"]
+        automation = data.automation(send)
+        category = catalog.category_of(send.automation_type)
+        customer = data.customers.get((send.tenant_id, send.customer_id))
+        person = person_of(customer) if customer is not None else None
+        address = checks.address_for(person, send.channel) if person else None
+
+        def finish(status: str, reason: str | None, record: ledger.Record = ledger.Record()) -> Outcome:
+            ledger.record(send, row, status, reason, record, now, tz_name)
+            return Outcome(send, status, reason, took_over)
+
+        # 1-2: still enabled, still eligible.
+        if not automation.enabled or send.channel not in automation.channels:
+            return finish(ledger.SKIPPED, checks.AUTOMATION_DISABLED)
+        subject = self._subject(send)
+        if not checks.still_eligible(send.trigger, send.subject_kind, subject, person, tz_name):
+            return finish(ledger.SKIPPED, checks.NO_LONGER_ELIGIBLE)
+
+        # 3-6: address, suppression, consent, frequency cap.
+        cap = settings.get("frequency_cap")
+        log = get_or_none(MarketingLog, tenant_customer(send.tenant_id, send.customer_id)) \
+            if category == catalog.MARKETING else None
+        since = checks.cap_window_start(now, cap)
+        mine = f"#{ledger.send_id(send)}"
+        recent = checks.marketing_sends_since((e for e in (log.sent_at if log else []) if not e.endswith(mine)),
+                                              since) if since else 0
+        reason = checks.first_failing_check(person, send.channel, category,
+                                            is_suppressed=self._suppression_check(send.tenant_id, now),
+                                            frequency_cap=cap, recent_marketing=recent)
+        if reason:
+            return finish(ledger.SKIPPED, reason, ledger.Record(to=address))
+
+        # 7: quiet hours defer marketing SMS.
+        until = checks.quiet_hours_end(send.channel, category, now, tz_name, settings.get("quiet_hours"))
+        if until is not None:
+            ledger.defer(send, row, until, checks.QUIET_HOURS, ledger.Record(to=address), now, tz_name)
+            return Outcome(send, ledger.DEFERRED, checks.QUIET_HOURS, took_over)
+
+        # 8: render.
+        template_id = automation.template_id or templating.system_template_id(send.automation_type)
+        unsubscribe_url = (unsubscribe.url_for(send.tenant_id, send.customer_id, send.channel)
+                           if category == catalog.MARKETING else None)
+        try:
+            variables = content.extras(send, automation.settings, settings, send.subject_kind, subject,
+                                       unsubscribe_url)
+            rendered = content.render(send, data.parts(send.tenant_id, template_id), customer.attribute_values,
+                                      settings, catalog.PER_EVENT[send.automation_type].name, variables)
+        except templating.TemplateRenderError as e:
+            return finish(ledger.FAILED, TEMPLATE_ERROR,
+                          ledger.Record(to=address, template_id=template_id, body=e.cause[:500]))
+        body = rendered.body_text if send.channel == "email" else rendered.sms_body
+        record = ledger.Record(to=address, subject=rendered.subject if send.channel == "email" else None,
+                               body=body, template_id=template_id)
+        if send.channel == "email" and not settings.get("sender_email"):
+            return finish(ledger.FAILED, NO_SENDER, record)
+
+        # 9: claim, send, record.
+        token = uuid.uuid4().hex
+        ledger.claim(send, row, token, now, ledger.log_with(log, send, now) if category == catalog.MARKETING else None)
+        try:
+            message_id = self._send(send, address, rendered, settings, unsubscribe_url, transactional=(
+                category == catalog.TRANSACTIONAL))
+        except TransientProviderError:
+            if send.attempt + 1 >= MAX_ATTEMPTS:
+                return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_UNAVAILABLE, record, now, tz_name,
+                                            took_over)
+            ledger.release(send, token)
+            self.queue.send([send.retried().to_body()], delay_seconds=retry_delay(send.attempt))
+            return Outcome(send, RETRYING, took_over=took_over)
+        except PermanentProviderError:
+            return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_ERROR, record, now, tz_name, took_over)
+        sent = replace(record, provider_message_id=message_id)
+        try:
+            ledger.record(send, None, ledger.SENT, None, sent, now, tz_name, claim_token=token)
+        except ledger.Superseded:
+            # Our claim outlived its lease and another attempt took it over: it records the outcome,
+            # and may send a second time. Counted with the takeovers.
+            return Outcome(send, DUPLICATE, "claim_lost_after_send", took_over)
+        return Outcome(send, ledger.SENT, None, took_over)
+
+    def _finish_claimed(self, send: Send, token: str, status: str, reason: str, record: ledger.Record,
+                        now: datetime, tz_name: str, took_over: bool) -> Outcome:
+        ledger.record(send, None, status, reason, record, now, tz_name, claim_token=token)
+        if content.is_marketing(send):
+            ledger.unlog(send)  # not sent: it does not count against the frequency cap
+        return Outcome(send, status, reason, took_over)
+
+    def _subject(self, send: Send):
+        if send.subject_kind is None:
+            return None
+        return get_or_none(SUBJECT_MODELS[send.subject_kind], send.tenant_id, send.subject_id or "")
+
+    def _suppression_check(self, tenant_id: str, now: datetime) -> checks.SuppressionCheck:
+        def check(channel: str, address: str) -> bool:
+            if is_suppressed(tenant_id, channel, address):
+                return True
+            if channel == "sms" and self.providers.sms.opted_out(address):
+                suppress(tenant_id, channel, address, "sms_opt_out", now)
+                return True
+            return False
+        return check
+
+    def _send(self, send: Send, address: str, rendered: templating.Rendered, settings: Mapping[str, Any],
+              unsubscribe_url: str | None, *, transactional: bool) -> str:
+        if send.channel == "sms":
+            return self.providers.sms.send(Sms(to=address, body=rendered.sms_body,
+                                               sender_id=settings.get("sms_sender_id"), transactional=transactional))
+        return self.providers.email.send(Email(
+            sender=settings["sender_email"], sender_name=settings.get("store_name") or "", to=address,
+            subject=rendered.subject, text=rendered.body_text, html=rendered.body_html,
+            reply_to=settings.get("reply_to"), unsubscribe_url=unsubscribe_url,
+            tags={TENANT_TAG: tag_value(send.tenant_id), AUTOMATION_TAG: tag_value(send.automation_id)}))
+
+
+def _ids(send: Send) -> dict:
+    """What logs may say about a send: ids, never contact details."""
+    return {"tenant_id": send.tenant_id, "customer_id": send.customer_id, "automation_id": send.automation_id,
+            "occurrence_key": send.occurrence_key, "channel": send.channel}
+
+

@@ -1,0 +1,177 @@
+"""The runner under test: real evaluation, dispatcher, ledger and tables (in-process moto), with
+in-memory fakes of our own ports for the providers and the send queue, a clock the test moves, and
+a delivery loop that behaves as SQS with Lambda does (redelivery after the visibility timeout, at
+least once, up to five receives, then the dead-letter queue)."""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from chalicelib import catalog, evaluation
+from chalicelib.dispatch.dispatcher import Dispatcher, Outcome, Providers
+from chalicelib.dispatch.providers import Email, PermanentProviderError, Sms, TransientProviderError
+from chalicelib.matchers.dynamo import DynamoRepository
+from chalicelib.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
+
+
+class Crash(BaseException):
+    """The process dies here: nothing catches it, as nothing survives a killed Lambda."""
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+Fault = Callable[[object], None]
+
+
+class FakeProvider:
+    """Records what it accepted; `before` and `after` may raise to inject faults around acceptance."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.accepted, self.calls = prefix, [], 0
+        self.before: Fault | None = None
+        self.after: Fault | None = None
+        self.opted_out_numbers: set[str] = set()
+
+    def send(self, message: Email | Sms) -> str:
+        self.calls += 1
+        if self.before:
+            self.before(message)
+        self.accepted.append(message)
+        if self.after:
+            self.after(message)
+        return f"{self.prefix}-{len(self.accepted)}"
+
+    def opted_out(self, phone: str) -> bool:
+        return phone in self.opted_out_numbers
+
+    def to(self) -> Counter:
+        return Counter(m.to for m in self.accepted)
+
+
+def throttle_every_other() -> Fault:
+    calls = itertools.count()
+
+    def fault(_message) -> None:
+        if next(calls) % 2 == 0:
+            raise TransientProviderError("Throttling")
+    return fault
+
+
+def reject(_message) -> None:
+    raise PermanentProviderError("MessageRejected")
+
+
+def crash(_message) -> None:
+    raise Crash()
+
+
+def once(fault: Fault) -> Fault:
+    """A fault that happens on the first call only."""
+    fired = []
+
+    def run(message) -> None:
+        if not fired:
+            fired.append(True)
+            fault(message)
+    return run
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, int]] = []
+
+    def send(self, bodies, delay_seconds: int = 0) -> None:
+        self.messages.extend((body, delay_seconds) for body in bodies)
+
+
+@dataclass
+class Delivery:
+    outcomes: list[Outcome] = field(default_factory=list)
+    dead_letters: list[str] = field(default_factory=list)
+    crashes: int = 0
+    receives: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def took_over(self) -> int:
+        return sum(1 for o in self.outcomes if o.took_over)
+
+
+class Runner:
+    """One tenant's runner: the tests share one emulator, so it evaluates only its own tenant's jobs."""
+
+    def __init__(self, tenant_id: str, now: datetime) -> None:
+        self.tenant_id = tenant_id
+        self.clock = Clock(now)
+        self.queue = MemoryQueue()
+        self.email, self.sms = FakeProvider("ses"), FakeProvider("sns")
+        self.dispatcher = Dispatcher(Providers(self.email, self.sms), self.queue, self.clock)
+        self._ids = itertools.count()
+
+    def evaluate(self, at: datetime | None = None, types=None) -> list[evaluation.Evaluation]:
+        """What the schedules do at `at`: release deferred sends, plan each type, evaluate each job."""
+        at = at or self.clock()
+        self.clock.now = max(self.clock.now, at)
+        evaluation.release_deferred(at, self.queue)
+        done = []
+        for type_ in types or catalog.PER_EVENT:
+            for job in evaluation.plan(type_, at):
+                if job.tenant_id != self.tenant_id:
+                    continue
+                done.append(evaluation.evaluate(job, DynamoRepository(), self.queue))
+        return done
+
+    def deliver(self, copies: int = 1, batch_size: int = 10, extra: list[str] = ()) -> Delivery:
+        """Deliver every queued message `copies` times (SQS is at least once), in batches, redelivering
+        what a batch failed or a crash lost after the visibility timeout, until the queue is empty."""
+        result = Delivery()
+        pending = [(f"m{next(self._ids)}", body) for body, _ in self.queue.messages for _ in range(copies)]
+        pending += [(f"m{next(self._ids)}", body) for body in extra]
+        self.queue.messages = []
+        receives: Counter = Counter()
+        while pending:
+            retry = []
+            for start in range(0, len(pending), batch_size):
+                batch = pending[start:start + batch_size]
+                for message_id, _ in batch:
+                    receives[message_id] += 1
+                    result.receives += 1
+                try:
+                    outcome = self.dispatcher.dispatch_records(
+                        [{"messageId": message_id, "body": body} for message_id, body in batch])
+                except Crash:
+                    result.crashes += 1
+                    retry += batch
+                    continue
+                result.outcomes += outcome.outcomes
+                retry += [(m, b) for m, b in batch if m in set(outcome.failures)]
+            # Retries and requeued messages come back after the visibility timeout or their delay.
+            requeued = [(f"m{next(self._ids)}", body) for body, _ in self.queue.messages]
+            self.queue.messages = []
+            if retry or requeued:
+                self.clock.advance(seconds=SEND_VISIBILITY_SECONDS)
+            pending = []
+            for message_id, body in retry:
+                if receives[message_id] >= MAX_RECEIVES:
+                    result.dead_letters.append(body)
+                else:
+                    pending.append((message_id, body))
+            pending += requeued
+        return result
+
+    def run(self, at: datetime, copies: int = 1) -> tuple[list[evaluation.Evaluation], Delivery]:
+        return self.evaluate(at), self.deliver(copies)
