@@ -213,7 +213,7 @@ UNSUBSCRIBE_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data",
 HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
-@app.route("/unsubscribe/{token}", methods=["GET"])
+@app.route("/unsubscribe/{token}", methods=["GET"], content_types=UNSUBSCRIBE_TYPES)
 def unsubscribe_page(token):
     from chalicelib import unsubscribe
 

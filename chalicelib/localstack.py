@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ROOT / ".local"
+#: Secrets and addresses of the local stack (`LOCAL_STATE_DIR` moves it, as the end-to-end tests do).
+STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 SECRET_FILE = STATE_DIR / "jwt-secret"
 UNSUBSCRIBE_SECRET_FILE = STATE_DIR / "unsubscribe-secret"
 #: Where `serve` writes the addresses it chose, for `tick` and `outbox` in another shell.
@@ -47,7 +48,7 @@ def local_secret(path: Path = SECRET_FILE) -> str:
     out of the repository."""
     if path.exists():
         return path.read_text().strip()
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -75,7 +76,7 @@ def configure_environment(endpoint: str, secret: str, api_url: str | None = None
 
 
 def write_stack_file(endpoint: str, api_url: str) -> None:
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url}))
 
 

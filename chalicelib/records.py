@@ -67,6 +67,18 @@ def _derive_customer_keys(item: Customer) -> None:
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
 
 
+def _consent_of(item: Customer | None) -> dict:
+    consent = item.consent.as_dict() if item is not None and item.consent is not None else {}
+    return {channel: bool(consent.get(channel)) for channel in CHANNELS}
+
+
+def _note_consent_change(item: Customer, current: Customer | None, principal: Principal, now: datetime) -> None:
+    """When and by whom consent last changed stays on the record (the unsubscribe link writes it too)."""
+    if current is None or _consent_of(item) != _consent_of(current):
+        if item.consent is not None or current is not None:
+            item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+
+
 def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
     key = tenant_customer(tenant_id, customer_id)
     instants = [created_at]
@@ -101,6 +113,8 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         item = Customer(principal.tenant_id, customer_id, **{**fields, "created_at": created_at})
         if current is not None:
             item.version = current.version
+            item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
+        _note_consent_change(item, current, principal, now)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
         item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
@@ -119,8 +133,11 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
     def change(item: Customer | None) -> Customer:
         if item is None:
             raise NotFound("no such customer", field="customer_id")
+        before = _consent_of(item)
         for name, value in changes.items():
             setattr(item, name, value)
+        if "consent" in changes and _consent_of(item) != before:
+            item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
         item.updated_at = to_iso(now)
         if "created_at" in changes:
             item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)

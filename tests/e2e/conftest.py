@@ -6,6 +6,7 @@ import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,12 +17,18 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 # The test tiers above set these for in-process moto; the real stack must not inherit them.
 _TEST_ONLY = ("LOCAL_JWT_SECRET", "TABLE_PREFIX", "AUTH_MODE", "AWS_ACCOUNT_ID_ENDPOINT_MODE",
-              "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN")
+              "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN", "UNSUBSCRIBE_SECRET", "PUBLIC_API_URL",
+              "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL")
 
 
-def clean_env() -> dict:
-    env = {k: val for k, val in os.environ.items() if k not in _TEST_ONLY}
-    env["PYTHONUNBUFFERED"] = "1"
+#: The stack under test keeps its secrets and addresses here, not in the checkout's `.local/`, so a
+#: developer's own running `make run` is left alone.
+STATE_DIR = tempfile.mkdtemp(prefix="automations-e2e-")
+
+
+def clean_env(**extra: str) -> dict:
+    env = {k: val for k, val in os.environ.items() if k not in _TEST_ONLY and not k.startswith("AWS_ENDPOINT_URL")}
+    env.update({"PYTHONUNBUFFERED": "1", "LOCAL_STATE_DIR": STATE_DIR, **extra})
     return env
 
 
@@ -33,9 +40,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=env or clean_env(), timeout=60)
+                          text=True, env=env or clean_env(), timeout=timeout)
 
 
 class Stack:
@@ -47,16 +54,27 @@ class Stack:
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
+    def tick(self, at: str) -> dict:
+        """`cli tick --at` against this stack, reached through AWS_ENDPOINT_URL as the spec says."""
+        import json
+
+        result = cli("tick", "--at", at, env=clean_env(AWS_ENDPOINT_URL=self.endpoint), timeout=600)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def outbox(self) -> dict:
+        return requests.get(self.api + "/_local/outbox", timeout=30).json()
+
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.request(method, self.api + path, headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def stack():
+def _start(*options: str):
+    """Run `serve` with `options` until it says it is up; yields the Stack, stops it afterwards."""
     port = free_port()
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", "--manual", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", *options, "--port", str(port),
                                 "--aws-port", "0"], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
@@ -78,12 +96,26 @@ def stack():
         process.kill()
         pytest.fail(f"local stack did not start:\n{text}")
     endpoint = re.search(r"AWS_ENDPOINT_URL\s+(\S+)", text).group(1)
-    yield Stack(f"http://127.0.0.1:{port}", endpoint, text, time.monotonic() - started)
+    stack = Stack(f"http://127.0.0.1:{port}", endpoint, text, time.monotonic() - started)
+    stack.lines = lines
+    yield stack
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """`serve --manual`: no clock; the tests tick the instants they choose."""
+    yield from _start("--manual")
+
+
+@pytest.fixture
+def live_stack():
+    """`serve` as `make run` runs it: the clock and the workers on."""
+    yield from _start()
 
 
 @pytest.fixture(scope="session")

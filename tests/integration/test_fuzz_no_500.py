@@ -42,3 +42,17 @@ def test_raw_bytes_never_cause_a_500(owner, route, payload):
     method, path = route
     response = owner.call(method, path.format(tpl="tpl_missing"), raw=payload)
     assert response.status < 500, (method, path, payload, response)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
+                     min_size=1, max_size=300),
+       method=st.sampled_from(["GET", "POST"]), payload=st.binary(max_size=100))
+def test_unsubscribe_links_never_cause_a_500_and_unknown_ones_are_404(gateway, token, method, payload):
+    from urllib.parse import quote
+
+    from chalicelib.localapi import handle
+
+    status, _, _ = handle(gateway, method, f"/unsubscribe/{quote(token, safe='')}",
+                          {"content-type": "application/x-www-form-urlencoded"}, payload)
+    assert status == 404

@@ -1,0 +1,134 @@
+"""The runner through the emulator's real SQS, SES and SNS (in-process moto): what `tick` does, with the
+adapters that run in the cloud."""
+from __future__ import annotations
+
+import email
+import json
+from datetime import datetime
+from email.policy import default
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from chalicelib import clients, resources
+from chalicelib.dispatch.providers import tag_value
+from chalicelib.dispatch.stores import is_suppressed
+from chalicelib.localrunner import tick
+from tests.integration.conftest import SENDER_DOMAIN
+
+DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
+
+
+def outbox_for(domain: str, store_name: str = "") -> tuple[list, list]:
+    mails = [email.message_from_string(m.raw_data, policy=default)
+             for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages if hasattr(m, "raw_data")]
+    mails = [m for m in mails if str(m["To"]).endswith(domain)]
+    sms = [(phone, body) for phone, body in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values()
+           if store_name and store_name in body]
+    return mails, sms
+
+
+@pytest.fixture
+def store(owner, tenant):
+    assert owner.patch("/settings", {"store_name": f"Aurum {tenant}", "timezone": "Australia/Sydney",
+                                     "sender_email": f"hello@{SENDER_DOMAIN}"}).status == 200
+    domain = f"{tenant}.example"
+    for n in range(3):
+        assert owner.put(f"/customers/c{n}", {"first_name": f"C{n}", "email": f"c{n}@{domain}",
+                                              "phone": f"+614111100{n:02d}",
+                                              "birthday": "1991-12-18", "consent": {"email": True, "sms": True},
+                                              "created_at": "2025-01-01T00:00:00Z"}).status == 200
+    return owner, domain
+
+
+def test_tick_sends_through_ses_and_sns_once_with_the_unsubscribe_headers(store, tenant):
+    owner, domain = store
+    assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email", "sms"]}).status == 200
+    summary = tick(DEC18)
+    assert summary["sent"] >= 6 and summary["failed"] == 0
+    mails, sms = outbox_for(domain, f"Aurum {tenant}")
+    assert sorted(str(m["To"]) for m in mails) == [f"c{n}@{domain}" for n in range(3)]
+    assert sorted(phone for phone, _ in sms) == [f"+614111100{n:02d}" for n in range(3)]
+    first = mails[0]
+    assert str(first["From"]) == f"Aurum {tenant} <hello@{SENDER_DOMAIN}>"
+    assert str(first["List-Unsubscribe"]).startswith("<https://api.store.test/unsubscribe/")
+    assert str(first["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    records = owner.get("/customers/c0/communications").json["communications"]
+    assert sorted((r["channel"], r["status"]) for r in records) == [("email", "sent"), ("sms", "sent")]
+    ids = {r["provider_message_id"] for r in records}
+    assert any(m.id in ids for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+    again = tick(DEC18)
+    assert again["sent"] == 0 and again["matched"] == 0
+    assert [len(box) for box in outbox_for(domain, f"Aurum {tenant}")] == [3, 3]
+
+
+def test_an_unverified_sender_is_a_permanent_rejection_recorded_as_failed(store):
+    owner, domain = store
+    assert owner.patch("/settings", {"sender_email": "hello@unverified.example"}).status == 200
+    assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email"]}).status == 200
+    summary = tick(DEC18)
+    assert summary["failed"] >= 3
+    [record] = owner.get("/customers/c1/communications").json["communications"]
+    assert (record["status"], record["reason"]) == ("failed", "provider_error")
+    assert outbox_for(domain)[0] == []
+
+
+def test_a_malformed_message_goes_to_the_dead_letter_queue_after_five_receives():
+    sqs = clients.client("sqs")
+    sqs.send_message(QueueUrl=clients.queue_url(resources.send_queue_name()), MessageBody="garbage")
+    tick(DEC18)
+    dlq = clients.queue_url(resources.dead_letter_queue_name(resources.send_queue_name()))
+    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in messages] == ["garbage"]
+
+
+def test_a_bounce_published_by_ses_suppresses_the_address_for_its_tenant(store, tenant):
+    owner, domain = store
+    sns = boto3.client("sns")
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"]
+                 if t["TopicArn"].endswith(resources.feedback_topic_name()))
+    notification = {
+        "eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": f"c2@{domain}"}]},
+        "mail": {"messageId": "m-1", "destination": [f"c2@{domain}"],
+                 "tags": {"tenant_id": [tag_value(tenant)], "automation": ["birthday"]}},
+    }
+    sns.publish(TopicArn=topic, Message=json.dumps(notification))
+    tick(DEC18)
+    assert is_suppressed(tenant, "email", f"C2@{domain}")
+    assert not is_suppressed(tenant, "email", f"c1@{domain}")
+    assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email"]}).status == 200
+    tick(DEC18)
+    [record] = owner.get("/customers/c2/communications").json["communications"]
+    assert (record["status"], record["reason"]) == ("skipped", "suppressed")
+
+
+def test_logs_and_metrics_name_ids_and_outcomes_never_contact_details(store, tenant, capsys, caplog, monkeypatch):
+    from chalicelib.observability import SERVICE, logger
+
+    owner, domain = store
+    assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email", "sms"]}).status == 200
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        capsys.readouterr()
+        with caplog.at_level("INFO", logger=SERVICE):
+            tick(DEC18)
+        metrics_out = capsys.readouterr().out
+    finally:
+        logger.setLevel(level)
+    # The lines exactly as CloudWatch would receive them, through Powertools' JSON formatter.
+    logged = [logger.registered_formatter.format(r) for r in caplog.records if r.name == SERVICE]
+    lines = [json.loads(line) for line in logged]
+    sends = [line for line in lines if line.get("message") == "send" and line.get("tenant_id") == tenant]
+    assert {(s["customer_id"], s["channel"], s["outcome"]) for s in sends} == {
+        (f"c{n}", channel, "sent") for n in range(3) for channel in ("email", "sms")}
+    metrics = [json.loads(line) for line in metrics_out.splitlines() if line.startswith('{"_aws"')]
+    assert any(m.get("outcome") == "sent" and m.get("Sends") for m in metrics)
+    everything = "\n".join(logged) + metrics_out
+    assert domain not in everything and "+61411110" not in everything
