@@ -78,12 +78,18 @@ def _enabled_on(automation: AutomationView, tz_name: str) -> date | None:
     return local_date(parse_instant(automation.enabled_at), tz_name) if automation.enabled_at else None
 
 
-def _due_dates(at: datetime, tenant: TenantView, automation: AutomationView, state: RunState | None) -> list[date]:
-    return schedule.dates_due(
-        at, tenant.timezone, int(tenant.settings["send_hour"]),
-        first_evaluated_on=_day(state.first_evaluated_on) if state else None,
-        processed_through=_day(state.processed_through) if state else None,
-        enabled_on=_enabled_on(automation, tenant.timezone))
+def due_dates(at: datetime, tenant: TenantView, automation: AutomationView, state: RunState | None, *,
+              test_run: bool = False) -> list[date]:
+    """The dates a daily automation's evaluation at `at` processes, from its stored progress. For a
+    test run: also the local date of `at` itself, and a switched-off automation as if switched on now."""
+    enabled_on = _enabled_on(automation, tenant.timezone)
+    if test_run and not automation.enabled:
+        enabled_on = local_date(at, tenant.timezone)
+    dates = schedule.test_run_dates if test_run else schedule.dates_due
+    return dates(at, tenant.timezone, int(tenant.settings["send_hour"]),
+                 first_evaluated_on=_day(state.first_evaluated_on) if state else None,
+                 processed_through=_day(state.processed_through) if state else None,
+                 enabled_on=enabled_on)
 
 
 def plan(type_: str, at: datetime) -> list[Job]:
@@ -102,7 +108,7 @@ def plan(type_: str, at: datetime) -> list[Job]:
         tenant = TenantView(job.tenant_id, tenant_settings.effective(
             tenants[job.tenant_id].settings.as_dict() if job.tenant_id in tenants else None))
         automation = automations.configuration(spec, enabled[job.tenant_id])
-        if _due_dates(at, tenant, automation, states.get(job.tenant_id)):
+        if due_dates(at, tenant, automation, states.get(job.tenant_id)):
             due.append(job)
     return due
 
@@ -161,7 +167,7 @@ def evaluate(job: Job, repo: Repository, queue: Queue) -> Evaluation:
         return Evaluation(job.tenant_id, job.type, (), len(matches), len(sends), enqueue(sends, queue))
     state = _run_state(tenant, job.type, at)
     dates, matched, total, queued = [], 0, 0, 0
-    for day in _due_dates(at, tenant, automation, state):
+    for day in due_dates(at, tenant, automation, state):
         matches = list(match(tenant, automation, Occasion(at, day), repo))
         sends = sends_of(matches, job.tenant_id, automation)
         queued += enqueue(sends, queue)

@@ -67,16 +67,17 @@ def _derive_customer_keys(item: Customer) -> None:
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
 
 
-def _consent_of(item: Customer | None) -> dict:
-    consent = item.consent.as_dict() if item is not None and item.consent is not None else {}
+def _consent_of(item: Customer) -> dict:
+    consent = item.consent.as_dict() if item.consent is not None else {}
     return {channel: bool(consent.get(channel)) for channel in CHANNELS}
 
 
-def _note_consent_change(item: Customer, current: Customer | None, principal: Principal, now: datetime) -> None:
-    """When and by whom consent last changed stays on the record (the unsubscribe link writes it too)."""
-    if current is None or _consent_of(item) != _consent_of(current):
-        if item.consent is not None or current is not None:
-            item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+def _note_consent_change(item: Customer, before: dict | None, principal: Principal, now: datetime) -> None:
+    """When and by whom consent last changed stays on the record (the unsubscribe link writes it too).
+    `before` is the consent before this write, None for a new customer."""
+    changed = _consent_of(item) != before if before is not None else item.consent is not None
+    if changed:
+        item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
 
 
 def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
@@ -114,7 +115,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         if current is not None:
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
-        _note_consent_change(item, current, principal, now)
+        _note_consent_change(item, _consent_of(current) if current else None, principal, now)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
         item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
@@ -136,8 +137,7 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
         before = _consent_of(item)
         for name, value in changes.items():
             setattr(item, name, value)
-        if "consent" in changes and _consent_of(item) != before:
-            item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+        _note_consent_change(item, before, principal, now)
         item.updated_at = to_iso(now)
         if "created_at" in changes:
             item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)

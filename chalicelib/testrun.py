@@ -6,14 +6,15 @@ at that instant, short of what changes in between.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Iterable
 
-from chalicelib import automations, catalog, schedule
+from chalicelib import automations, catalog
 from chalicelib import settings as tenant_settings
 from chalicelib import validation as v
 from chalicelib.dispatch.checks import cap_window_start, first_failing_check
 from chalicelib.dispatch.stores import TenantSuppressions, recent_marketing_counts
+from chalicelib.evaluation import due_dates
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
 from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 from chalicelib.models import RunState
@@ -35,25 +36,12 @@ def _parse_at(body: dict, now: datetime) -> datetime:
     return at
 
 
-def _optional_date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
 def _occasions(tenant: TenantView, spec: catalog.AutomationType, automation: AutomationView,
                at: datetime) -> list[Occasion]:
-    today = local_date(at, tenant.timezone)
     if not spec.daily:
-        return [Occasion(at, today)]
+        return [Occasion(at, local_date(at, tenant.timezone))]
     state = get_or_none(RunState, tenant.tenant_id, spec.type)
-    # A switched-off automation is shown as if switched on now: it would start today.
-    enabled_on = (local_date(parse_instant(automation.enabled_at), tenant.timezone)
-                  if automation.enabled and automation.enabled_at else today)
-    dates = schedule.test_run_dates(
-        at, tenant.timezone, int(tenant.settings["send_hour"]),
-        first_evaluated_on=_optional_date(state.first_evaluated_on) if state else None,
-        processed_through=_optional_date(state.processed_through) if state else None,
-        enabled_on=enabled_on)
-    return [Occasion(at, d) for d in dates]
+    return [Occasion(at, d) for d in due_dates(at, tenant, automation, state, test_run=True)]
 
 
 def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match],

@@ -342,3 +342,16 @@ def test_the_automations_list_shows_the_last_30_days_of_outcomes(shop, runner):
 
 def test_crash_guard_is_not_swallowed():
     assert issubclass(Crash, BaseException) and not issubclass(Crash, Exception)
+
+
+def test_consent_changes_say_when_and_by_whom(shop):
+    customer(shop, "cc", email="cc@mail.example", consent={"email": True})
+    first = shop.get("/customers/cc").json
+    assert first["consent_updated_by"].endswith(":owner")
+    assert shop.patch("/customers/cc", {"first_name": "Cee"}).json.get("consent_updated_at") == \
+        first["consent_updated_at"]                                          # other fields: unchanged
+    assert shop.put("/customers/cc", {"first_name": "Cee", "email": "cc@mail.example",
+                                      "consent": {"email": True}}).json["consent_updated_at"] == \
+        first["consent_updated_at"]                                          # same consent again: unchanged
+    customer(shop, "none")
+    assert "consent_updated_at" not in shop.get("/customers/none").json

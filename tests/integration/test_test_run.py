@@ -118,10 +118,11 @@ def test_a_test_run_writes_nothing_and_sends_nothing(sydney):
     for n in range(12):
         _customer(sydney, f"c{n}", email=f"c{n}@example.com", consent={"email": True})
     before = _item_counts()
+    sent_before = boto3.client("ses").get_send_quota()["SentLast24Hours"]
     for type_ in ("christmas", "birthday", "reengagement", "appointment_1h"):
         _test_run(sydney, type_, "2026-12-18T01:00:00Z")
     assert _item_counts() == before
-    assert boto3.client("ses").get_send_quota()["SentLast24Hours"] == 0
+    assert boto3.client("ses").get_send_quota()["SentLast24Hours"] == sent_before
 
 
 def test_the_sample_holds_at_most_ten_customers(sydney):
