@@ -265,14 +265,14 @@ def release_deferred(event):
     return {"released": handlers.release_deferred(_scheduled_instant(event))}
 
 
-@app.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=1, name="evaluate")
+@app.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=1, name=resources.EVALUATE_FUNCTION)
 def evaluate(event):
     from chalicelib import handlers
 
     return handlers.evaluate_records(event.to_dict()["Records"])[0].response()
 
 
-@app.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name="dispatch")
+@app.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name=resources.DISPATCH_FUNCTION)
 def dispatch(event):
     from chalicelib import handlers
 

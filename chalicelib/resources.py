@@ -13,6 +13,8 @@ SEND_VISIBILITY_SECONDS = 60
 #: Longer than one tenant's evaluation can take (a Lambda runs at most 15 minutes).
 EVALUATION_VISIBILITY_SECONDS = 960
 RETENTION_SECONDS = 1_209_600  # 14 days, the most SQS keeps a message
+#: The Lambda functions that consume the queues (their Chalice names).
+DISPATCH_FUNCTION, EVALUATE_FUNCTION = "dispatch", "evaluate"
 
 
 def send_queue_name() -> str:

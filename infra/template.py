@@ -49,12 +49,27 @@ def table_resources() -> dict:
     return resources
 
 
+def partial_batch_responses() -> dict:
+    """Amend Chalice's SQS event sources: Chalice does not turn on `ReportBatchItemFailures`, without
+    which Lambda ignores the failed message ids the handlers return and deletes the whole batch."""
+    from chalice.utils import to_cfn_resource_name
+
+    from chalicelib.resources import DISPATCH_FUNCTION, EVALUATE_FUNCTION
+
+    resources = {}
+    for name in (DISPATCH_FUNCTION, EVALUATE_FUNCTION):
+        function = to_cfn_resource_name(name)
+        resources[function] = {"Properties": {"Events": {f"{function}SqsEventSource": {
+            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}}
+    return resources
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args(argv)
     os.environ.update(stage_environment(args.stage))
-    json.dump({"Resources": table_resources()}, sys.stdout, indent=2, sort_keys=True)
+    json.dump({"Resources": {**table_resources(), **partial_batch_responses()}}, sys.stdout, indent=2, sort_keys=True)
     print()
     return 0
 

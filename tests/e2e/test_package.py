@@ -1,6 +1,7 @@
 """The Lambda package built by `make package` holds the system templates and no development tools."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -46,8 +47,6 @@ def test_the_packaged_code_finds_its_templates(package, tmp_path):
 
 
 def test_the_packaged_template_creates_the_tables_the_models_define(package):
-    import json
-
     from chalicelib import config
     from chalicelib.schema import all_table_definitions
 
@@ -69,3 +68,11 @@ def test_the_packaged_template_passes_cfn_lint(package):
     lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run([str(lint), str(ROOT / "build" / "package" / "sam.json")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_both_queue_consumers_report_partial_batch_failures(package):
+    template = json.loads((ZIP.parent / "sam.json").read_text())
+    for function, batch in (("Dispatch", 10), ("Evaluate", 1)):
+        source = template["Resources"][function]["Properties"]["Events"][f"{function}SqsEventSource"]["Properties"]
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert source["BatchSize"] == batch and "Queue" in source   # merged into Chalice's own, not replacing it
