@@ -28,11 +28,16 @@ def count_sends(outcomes: Iterable) -> None:
         with single_metric(name="Sends", unit=MetricUnit.Count, value=n, namespace=NAMESPACE) as metric:
             metric.add_dimension(name="outcome", value=status)
             metric.add_dimension(name="reason", value=reason)
-    took_over = sum(1 for o in outcomes if getattr(o, "took_over", False))
-    if took_over:
-        # Each is a send whose first dispatcher died holding the claim: if it died after the provider
-        # accepted the message, the customer received it twice. This bounds the duplicates.
-        metrics.add_metric(name="ClaimsTakenOver", unit=MetricUnit.Count, value=took_over)
+
+
+def claim_taken_over(ids: dict) -> None:
+    """A send whose first dispatcher died holding its claim is being sent again. If that dispatcher died
+    after the provider accepted the message, the customer receives it twice: these bound the
+    duplicates. Logged and counted at once, so a batch that dies afterwards cannot lose the count."""
+    logger.warning("expired claim taken over: the message may have been sent already", extra=ids)
+    if not is_metrics_disabled():
+        with single_metric(name="ClaimsTakenOver", unit=MetricUnit.Count, value=1, namespace=NAMESPACE):
+            pass
 
 
 def timing(name: str, milliseconds: float, **dimensions: str) -> None:

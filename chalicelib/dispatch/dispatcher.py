@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
-from chalicelib import automations, catalog, template_store, templating, unsubscribe
+from chalicelib import automations, catalog, observability, template_store, templating, unsubscribe
 from chalicelib import settings as tenant_settings
 from chalicelib.dispatch import checks, content, ledger
 from chalicelib.dispatch.messages import MalformedMessage, Send, parse
@@ -117,6 +117,9 @@ class _BatchData:
 class Dispatcher:
     def __init__(self, providers: Providers, queue: Queue, clock: Callable[[], datetime]) -> None:
         self.providers, self.queue, self.clock = providers, queue, clock
+        #: Expired claims taken over by this process, counted as they happen (a batch that then dies
+        #: loses its outcomes, not this count).
+        self.takeovers = 0
 
     # --- a batch of SQS records -----------------------------------------------------------------
 
@@ -141,9 +144,7 @@ class Dispatcher:
                 result.failures.append(message_id)
                 outcome = Outcome(send, BUSY)
             except Exception:  # noqa: BLE001 - one bad send must not fail the batch; it is retried alone
-                from chalicelib.observability import logger
-
-                logger.exception("send failed unexpectedly", extra=_ids(send))
+                observability.logger.exception("send failed unexpectedly", extra=_ids(send))
                 result.failures.append(message_id)
                 outcome = Outcome(send, ERROR)
             result.outcomes.append(outcome)
@@ -174,6 +175,8 @@ class Dispatcher:
                 if not ledger.claim_expired(row, now):
                     raise _Busy()
                 took_over = True
+                self.takeovers += 1
+                observability.claim_taken_over(_ids(send))
             if row.status == ledger.DEFERRED and not send.released:
                 return Outcome(send, DUPLICATE)  # parked; its release will bring it back
 

@@ -8,6 +8,7 @@ the day's stats in the same transaction, so an outcome is recorded exactly once 
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Iterable
@@ -75,7 +76,9 @@ def claim_expired(row: SendLedger, now: datetime) -> bool:
     return row.status == CLAIMED and (not row.claimed_at or parse_instant(row.claimed_at) + LEASE <= now)
 
 
+@lru_cache(maxsize=1)
 def _connection() -> Connection:
+    """One connection for every transaction of a warm process (building one builds a botocore client)."""
     return Connection(region=config.region())
 
 

@@ -1,0 +1,126 @@
+"""Fault figures for the runner: each fault of issue 4 at scale, counting sends expected, provider
+calls, messages the providers accepted, duplicates delivered and sends lost.
+
+    .venv/bin/python -m bench.faults [--customers 100]
+
+Runs in process against moto (the same tables, evaluation, dispatcher and ledger as the tests), with
+the fault-injecting provider and queue fakes of tests/integration/runner_kit.py.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import datetime
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_PREFIX": "bench-",
+                   "UNSUBSCRIBE_SECRET": "bench-only-secret", "POWERTOOLS_METRICS_DISABLED": "true",
+                   "POWERTOOLS_LOG_LEVEL": "ERROR"})
+for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(name, None)
+
+DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
+
+
+def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = False) -> dict:
+    from chalicelib import records
+    from chalicelib.auth import Principal
+    from chalicelib.automations import patch
+    from chalicelib.settings import patch as patch_settings
+    from tests.integration.runner_kit import Runner
+
+    tenant = f"f-{uuid.uuid4().hex[:10]}"
+    owner = Principal(tenant, "owner", "bench")
+    patch_settings(owner, {"timezone": "Australia/Sydney", "sender_email": "hello@store.example"}, DEC18)
+    for n in range(customers):
+        records.put_customer(owner, f"c{n}", {"email": f"c{n}@mail.example", "phone": f"+6140{n:07d}",
+                                              "birthday": "1990-12-18", "consent": {"email": True, "sms": True},
+                                              "created_at": "2025-01-01T00:00:00Z"}, DEC18)
+    patch(owner, "birthday", {"enabled": True, "channels": ["email", "sms"]}, DEC18, "Australia/Sydney")
+    runner = Runner(tenant, DEC18)
+    setup(runner)
+    started = time.monotonic()
+    _, delivery = runner.run(DEC18, copies=copies)
+    if twice:
+        from chalicelib.models import RunState
+
+        RunState.get(tenant, "birthday").delete()       # the second evaluation does not know of the first
+        _, again = runner.run(DEC18, copies=copies)
+        delivery.outcomes += again.outcomes
+    from chalicelib.models import Communication, tenant_customer
+
+    delivered = runner.email.to() + runner.sms.to()
+    # What the customers' histories say, read from the table (a crashed batch returns no outcomes).
+    outcomes: Counter = Counter()
+    per_send: Counter = Counter()
+    for n in range(customers):
+        for record in Communication.query(tenant_customer(tenant, f"c{n}")):
+            outcomes[record.status] += 1
+            per_send[(record.customer_id, record.channel, record.status)] += 1
+    recorded = {(c, ch) for c, ch, _ in per_send}
+    return {
+        "scenario": name, "sends": 2 * customers,
+        "provider calls": runner.email.calls + runner.sms.calls,
+        "accepted": sum(delivered.values()),
+        "duplicates delivered": sum(n - 1 for n in delivered.values() if n > 1),
+        "sent records": outcomes["sent"], "failed records": outcomes["failed"],
+        "sends with 2+ sent records": sum(1 for (_, _, status), n in per_send.items() if status == "sent" and n > 1),
+        "lost (no record)": 2 * customers - len(recorded),
+        "crashes": delivery.crashes, "takeovers": runner.dispatcher.takeovers,
+        "dead letters": len(delivery.dead_letters),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from moto import mock_aws
+
+    from tests.integration.runner_kit import crash, once, reject, throttle_every_other
+
+    def crash_every(fault, n: int):
+        calls = iter(range(10**9))
+        return lambda message: fault(message) if next(calls) % n == 0 else None
+
+    def nothing(runner) -> None:
+        pass
+
+    def before(fault):
+        return lambda runner: (setattr(runner.email, "before", fault()), setattr(runner.sms, "before", fault()))
+
+    def after(fault):
+        return lambda runner: (setattr(runner.email, "after", fault()), setattr(runner.sms, "after", fault()))
+
+    with mock_aws():
+        from chalicelib.localstack import create_resources
+
+        create_resources(["store.example"])
+        rows = [
+            scenario("no fault", args.customers, nothing),
+            scenario("every message delivered 3 times", args.customers, nothing, copies=3),
+            scenario("one instant evaluated twice", args.customers, nothing, twice=True),
+            scenario("crash between claim and provider call (1 in 25 calls)", args.customers,
+                     before(lambda: crash_every(crash, 25))),
+            scenario("crash between provider call and record (1 in 25 calls)", args.customers,
+                     after(lambda: crash_every(crash, 25))),
+            scenario("throttling on every other call", args.customers, before(throttle_every_other)),
+            scenario("permanent rejection of every call", args.customers, before(lambda: reject)),
+            scenario("one crash after acceptance", args.customers, after(lambda: once(crash))),
+        ]
+    columns = list(rows[0])
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
