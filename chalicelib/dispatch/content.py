@@ -67,9 +67,3 @@ def render(send: Send, parts: Mapping[str, str | None], customer: Mapping[str, A
     context = templating.build_context(send.automation_type, customer=customer, settings=tenant_settings,
                                        automation_name=automation_name, extras=variables)
     return templating.render(parts, context)
-
-
-def is_marketing(send: Send) -> bool:
-    return catalog.category_of(send.automation_type) == catalog.MARKETING
-
-

@@ -264,7 +264,7 @@ class Dispatcher:
     def _finish_claimed(self, send: Send, token: str, status: str, reason: str, record: ledger.Record,
                         now: datetime, tz_name: str, took_over: bool) -> Outcome:
         ledger.record(send, None, status, reason, record, now, tz_name, claim_token=token)
-        if content.is_marketing(send):
+        if catalog.category_of(send.automation_type) == catalog.MARKETING:
             ledger.unlog(send)  # not sent: it does not count against the frequency cap
         return Outcome(send, status, reason, took_over)
 
