@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
 from chalicelib import clients, config, evaluation, feedback, resources
 from chalicelib.dispatch.dispatcher import BatchResult, Dispatcher, Providers
 from chalicelib.dispatch.providers import SesEmailSender, SnsSmsSender
+from chalicelib.http import utcnow
 from chalicelib.matchers.dynamo import DynamoRepository
 from chalicelib.observability import count_sends, flush, logger, timing
 from chalicelib.queues import SqsQueue
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @lru_cache(maxsize=None)

@@ -137,9 +137,12 @@ class Dispatcher:
                 result.outcomes.append(Outcome(None, MALFORMED))
         data = _BatchData(send for _, send in parsed)
         rows = ledger.read(send for _, send in parsed)
+        # Keys whose row (or its absence) the batch read still tells truly: a send processed earlier
+        # in this batch may have changed its row, so a duplicate of it reads the row afresh.
+        read_truly = {send.ledger_key for _, send in parsed}
         for message_id, send in parsed:
             try:
-                outcome = self._dispatch(send, rows.get(send.ledger_key), data)
+                outcome = self._dispatch(send, rows.get(send.ledger_key), send.ledger_key in read_truly, data)
             except _Busy:
                 result.failures.append(message_id)
                 outcome = Outcome(send, BUSY)
@@ -148,17 +151,18 @@ class Dispatcher:
                 result.failures.append(message_id)
                 outcome = Outcome(send, ERROR)
             result.outcomes.append(outcome)
-            rows.pop(send.ledger_key, None)  # a later duplicate in this batch reads the row afresh
+            read_truly.discard(send.ledger_key)
         return result
 
     # --- one send ---------------------------------------------------------------------------------
 
-    def _dispatch(self, send: Send, row, data: _BatchData) -> Outcome:
-        fresh = row is not None
+    def _dispatch(self, send: Send, row, row_is_current: bool, data: _BatchData) -> Outcome:
+        """`row` is the batch's read of the ledger row (None: absent); `row_is_current` says whether it
+        can be trusted, else the row is read again. After a lost race it is always read again."""
         for _ in range(4):
-            if not fresh:
+            if not row_is_current:
                 row = ledger.read_one(send)
-            fresh = False
+            row_is_current = False
             try:
                 return self._attempt(send, row, data)
             except (ledger.Superseded, ledger.CapMoved):
