@@ -85,6 +85,11 @@ ACTION_NAMES: Mapping[str, str] = MappingProxyType({
 TEMPLATE_TYPES: tuple[str, ...] = tuple(PER_EVENT) + ACTION_TYPES
 
 
+def name_of(type_: str) -> str:
+    """The type's display name (an action-taken automation also has a name of its own)."""
+    return PER_EVENT[type_].name if type_ in PER_EVENT else ACTION_NAMES[type_]
+
+
 def category_of(type_: str) -> str:
     if type_ in PER_EVENT:
         return PER_EVENT[type_].category

@@ -18,6 +18,7 @@ the records it can match:
 | valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
 | runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
 | runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
+| stream: a tenant's action-taken  | ActionAutomation table itself           | tenant (a handful per tenant)               |
 
 Each matcher's reads are in `chalicelib.matchers.dynamo`.
 
@@ -149,6 +150,25 @@ class ActionAutomation(Model):
     updated_by = UnicodeAttribute(null=True)
 
 
+class ActionFiring(Model):
+    """That a customer's "added" event (birthday_add, email_add, interest_add, app_download) has fired,
+    and with what: spec section 4's "once ever per customer". Written with a condition that it does
+    not exist before any send is queued; the stream record that wrote it (`event_id`) may queue its
+    sends again when it is retried, any other record finds it and fires nothing."""
+
+    class Meta(BaseMeta):
+        table_name = _table("action_firings")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: The action type.
+    event = UnicodeAttribute(range_key=True)
+    event_id = UnicodeAttribute()
+    automation_id = UnicodeAttribute()
+    channels = ListAttribute(of=UnicodeAttribute)
+    occurrence_key = UnicodeAttribute()
+    fired_at = UnicodeAttribute()
+
+
 # --- templates -----------------------------------------------------------------------------------
 
 class Template(Model):
@@ -248,6 +268,9 @@ class Customer(Model):
     consent_updated_at = UnicodeAttribute(null=True)
     consent_updated_by = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)
+    #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
+    #: stream consumer can tell the write that produced an image: imports fire nothing (spec section 4).
+    import_write = BooleanAttribute(null=True)
     #: Optimistic locking: a write fails if someone else wrote since we read.
     version = VersionAttribute()
     created_at = UnicodeAttribute()
@@ -513,7 +536,7 @@ class AutomationStats(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Tenant, Automation, RunState, ActionAutomation, Template, Customer, Sale, Repair, Appointment,
+    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Sale, Repair, Appointment,
     Communication, SendLedger, Suppression, MarketingLog, AutomationStats,
 )
 

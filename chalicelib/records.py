@@ -51,7 +51,7 @@ APPOINTMENT_FIELDS = {
 }
 #: Records whose writes can change a customer's last activity.
 ACTIVITY_MODELS = (Sale, Repair)
-_INTERNAL = {"tenant_id", "version", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
+_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
              "ready_since", "booked_starts_at"}
 
 
@@ -78,6 +78,16 @@ def _note_consent_change(item: Customer, before: dict | None, principal: Princip
     changed = _consent_of(item) != before if before is not None else item.consent is not None
     if changed:
         item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+
+
+#: A write whose body says `source: "import"` is an import: it fires no action-taken automation.
+IMPORT = "import"
+
+
+def _mark_write(item: Customer, fields: dict) -> None:
+    """Say on the item whether this write is an import, for the stream consumer (the `source` field
+    itself stays as the caller set it, and may say where the customer came from long after)."""
+    item.import_write = True if fields.get("source") == IMPORT else None
 
 
 def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
@@ -116,6 +126,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
         _note_consent_change(item, _consent_of(current) if current else None, principal, now)
+        _mark_write(item, fields)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
         item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
@@ -138,6 +149,7 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
         for name, value in changes.items():
             setattr(item, name, value)
         _note_consent_change(item, before, principal, now)
+        _mark_write(item, changes)
         item.updated_at = to_iso(now)
         if "created_at" in changes:
             item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)

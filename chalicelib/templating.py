@@ -231,7 +231,7 @@ def sample_context(type_: str, customer: Mapping[str, Any] | None = None,
     """A context with every variable filled, for save-time checks and previews."""
     names = catalog.template_variables(type_)
     extras = {name: value for name, value in SAMPLE_EXTRAS.items() if name in names}
-    name = catalog.PER_EVENT[type_].name if type_ in catalog.PER_EVENT else catalog.ACTION_NAMES[type_]
+    name = catalog.name_of(type_)
     return build_context(type_, customer=customer or SAMPLE_CUSTOMER,
                          settings=settings or {"store_name": "Your Store"},
                          automation_name=name, extras=extras)
@@ -257,5 +257,5 @@ def system_template(type_: str) -> dict:
     for part, filename in _FILES.items():
         path = folder / filename
         parts[part] = path.read_text(encoding="utf-8").strip() if path.exists() else None
-    name = catalog.PER_EVENT[type_].name if type_ in catalog.PER_EVENT else catalog.ACTION_NAMES[type_]
+    name = catalog.name_of(type_)
     return {"template_id": system_template_id(type_), "type": type_, "name": name, "system": True, **parts}
