@@ -9,7 +9,7 @@ from datetime import datetime
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import automations, catalog, records, resources, settings, template_store, testrun
+from chalicelib import action_automations, automations, catalog, records, resources, settings, template_store, testrun
 from chalicelib.auth import verify_token
 from chalicelib.errors import Unauthorized
 from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
@@ -81,6 +81,45 @@ def test_run_automation(type):  # noqa: A002
     now = utcnow()
     tenant_id = caller(app.current_request, now).tenant_id
     return testrun.test_run(tenant_id, type, body(app.current_request, required=False), now, DynamoRepository())
+
+
+# --- action-taken automations ------------------------------------------------------------------
+
+@_route("/action-automations", ["GET"])
+def list_action_automations():
+    now = utcnow()
+    return {"action_automations": action_automations.list_automations(caller(app.current_request, now).tenant_id, now)}
+
+
+@_route("/action-automations", ["POST"])
+def create_action_automation():
+    now = utcnow()
+    record = action_automations.create(caller(app.current_request, now), body(app.current_request), now)
+    return Response(body=record, status_code=201)
+
+
+@_route("/action-automations/test-run", ["POST"])
+def test_run_action_automations():
+    now = utcnow()
+    return action_automations.test_run(caller(app.current_request, now).tenant_id, body(app.current_request), now)
+
+
+@_route("/action-automations/{automation_id}", ["GET"])
+def get_action_automation(automation_id):
+    now = utcnow()
+    return action_automations.get(caller(app.current_request, now).tenant_id, automation_id, now)
+
+
+@_route("/action-automations/{automation_id}", ["PATCH"])
+def patch_action_automation(automation_id):
+    now = utcnow()
+    return action_automations.patch(caller(app.current_request, now), automation_id, body(app.current_request), now)
+
+
+@_route("/action-automations/{automation_id}", ["DELETE"])
+def delete_action_automation(automation_id):
+    action_automations.delete(caller(app.current_request, utcnow()), automation_id)
+    return Response(body="", status_code=204)
 
 
 # --- templates ------------------------------------------------------------------------------------
@@ -277,6 +316,16 @@ def dispatch(event):
     from chalicelib import handlers
 
     return handlers.dispatch_records(event.to_dict()["Records"]).response()
+
+
+@app.on_dynamodb_record(stream_arn=resources.customers_stream_arn(), batch_size=resources.STREAM_BATCH_SIZE,
+                        starting_position="TRIM_HORIZON", name=resources.CUSTOMER_CHANGES_FUNCTION)
+def customer_changes(event):
+    """Action-taken automations (spec section 4). From the stream's oldest record on first deploy, so no
+    change made before the consumer existed is missed."""
+    from chalicelib import handlers
+
+    return handlers.customer_changes(event.to_dict()["Records"]).response()
 
 
 @app.on_sns_message(topic=resources.feedback_topic_name(), name="ses_feedback")

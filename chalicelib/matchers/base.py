@@ -77,7 +77,8 @@ class TenantView:
 
 @dataclass(frozen=True)
 class AutomationView:
-    """One per-event automation's effective configuration."""
+    """One automation's effective configuration: a per-event one, or an action-taken one as the
+    dispatcher sees it (its offer text in `settings`, its own `name`)."""
 
     type: str
     settings: Mapping[str, Any]
@@ -86,6 +87,8 @@ class AutomationView:
     template_id: str | None = None
     #: When it was last switched on (None if never): no date before that day is processed.
     enabled_at: str | None = None
+    #: Set where the automation has a name of its own (action-taken ones); else the type's name.
+    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,21 @@ ROUTES = [
     ("PUT", "/customers/c1"), ("PATCH", "/customers/c1"), ("PUT", "/sales/s1"), ("PUT", "/repairs/r1"),
     ("PATCH", "/repairs/r1"), ("PUT", "/appointments/a1"), ("PATCH", "/appointments/a1"),
     ("POST", "/automations/birthday/test-run"), ("POST", "/automations/appointment_1h/test-run"),
+    ("POST", "/action-automations"), ("PATCH", "/action-automations/act_missing"),
+    ("POST", "/action-automations/test-run"),
 ]
 FIELDS = ["store_name", "timezone", "send_hour", "quiet_hours", "frequency_cap", "enabled", "settings", "channels",
           "template_id", "type", "name", "subject", "body_text", "body_html", "sms_body", "customer_id",
           "first_name", "email", "phone", "birthday", "consent", "tags", "points_balance", "completed_at",
-          "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at"]
+          "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at",
+          "priority", "audience", "tags_any", "interests_any", "min_points", "points_threshold", "offer_text",
+          "change", "automation_id"]
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20)
            | st.floats(allow_nan=False) | st.text(max_size=40)
            | st.sampled_from(["{{", "{% if %}", "--02-29", "2026-02-30T10:00:00Z", "+61400000000", "a@b.co",
-                              "ready", "email", "sms", "birthday", "\x00", "{{ customer.__class__ }}"]))
+                              "ready", "email", "sms", "birthday", "\x00", "{{ customer.__class__ }}",
+                              "reward_available", "email_add", "c1"]))
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=4),
                       max_leaves=12)

@@ -15,7 +15,8 @@ def _fixtures(owner):
     owner.put("/appointments/a1", {"customer_id": "c1", "starts_at": "2026-12-01T10:00:00+11:00"})
     template = owner.post("/templates", {"type": "birthday", "name": "Ours", "subject": "Hi",
                                          "body_text": "Hello", "sms_body": "Hello"}).json
-    return template["template_id"]
+    action = owner.post("/action-automations", {"type": "email_add", "name": "Welcome"}).json
+    return {"tpl": template["template_id"], "act": action["automation_id"]}
 
 
 # (method, path, body, who may, a GET that shows whether it changed)
@@ -27,6 +28,9 @@ WRITE_ROUTES = [
     ("PATCH", "/templates/{tpl}", {"name": "Renamed"}, CONFIGURERS, "/templates/{tpl}"),
     ("DELETE", "/templates/{tpl}", None, CONFIGURERS, "/templates/{tpl}"),
     ("POST", "/templates/{tpl}/duplicate", {}, CONFIGURERS, "/templates"),
+    ("POST", "/action-automations", {"type": "birthday_add"}, CONFIGURERS, "/action-automations"),
+    ("PATCH", "/action-automations/{act}", {"enabled": True}, CONFIGURERS, "/action-automations/{act}"),
+    ("DELETE", "/action-automations/{act}", None, CONFIGURERS, "/action-automations/{act}"),
     ("PUT", "/customers/c2", {"first_name": "Bo"}, RECORD_WRITERS, "/customers/c2"),
     ("PATCH", "/customers/c1", {"first_name": "Bea"}, RECORD_WRITERS, "/customers/c1"),
     ("DELETE", "/customers/c1", None, RECORD_WRITERS, "/customers/c1"),
@@ -44,8 +48,8 @@ WRITE_ROUTES = [
                          ids=[f"{r[0]} {r[1]}" for r in WRITE_ROUTES])
 def test_each_role_may_write_exactly_what_the_spec_allows(client_for, owner, tenant, role, method, path, body,
                                                           allowed, probe):
-    tpl = _fixtures(owner)
-    path, probe = path.format(tpl=tpl), probe.format(tpl=tpl)
+    ids = _fixtures(owner)
+    path, probe = path.format(**ids), probe.format(**ids)
     before = owner.get(probe)
     response = client_for(tenant, role).call(method, path, body)
     if role in allowed:
@@ -65,6 +69,8 @@ def test_every_role_can_read(client_for, owner, tenant, role):
     assert len(api.get("/automations").json["automations"]) == 10
     assert api.get("/customers/c1").status == 200
     assert api.get("/settings").status == 200
+    assert len(api.get("/action-automations").json["action_automations"]) == 1
+    assert api.post("/action-automations/test-run", {"customer_id": "c1", "change": {"birthday": "--05-01"}}).status == 200
 
 
 def test_requests_without_a_valid_token_are_401(gateway):
@@ -87,11 +93,13 @@ def test_a_token_signed_with_another_secret_is_401(gateway):
 # --- isolation ----------------------------------------------------------------------------------
 
 def test_another_tenant_gets_404_for_every_record_and_changes_nothing(client_for, owner):
-    tpl = _fixtures(owner)
+    ids = _fixtures(owner)
+    tpl, act = ids["tpl"], ids["act"]
     owner.put("/sales/s1", {"customer_id": "c1", "completed_at": "2026-11-01T10:00:00Z", "total": 100})
     owner.patch("/automations/birthday", {"template_id": tpl})
     snapshot = {p: owner.get(p).json for p in ("/customers/c1", "/sales/s1", "/repairs/r1", "/appointments/a1",
-                                               f"/templates/{tpl}", "/automations/birthday", "/settings")}
+                                               f"/templates/{tpl}", "/automations/birthday", "/settings",
+                                               f"/action-automations/{act}")}
     other = client_for("t-other-store", "owner")
     attempts = [
         ("GET", "/customers/c1", None), ("PATCH", "/customers/c1", {"first_name": "X"}),
@@ -107,12 +115,16 @@ def test_another_tenant_gets_404_for_every_record_and_changes_nothing(client_for
         ("PUT", "/appointments/a9", {"customer_id": "c1", "starts_at": "2026-12-01T10:00:00Z"}),
         ("PATCH", "/automations/birthday", {"template_id": tpl}),
         ("POST", "/templates/system:birthday/preview", {"customer_id": "c1"}),
+        ("GET", f"/action-automations/{act}", None), ("PATCH", f"/action-automations/{act}", {"enabled": True}),
+        ("DELETE", f"/action-automations/{act}", None),
+        ("POST", "/action-automations/test-run", {"customer_id": "c1", "change": {}, "automation_id": act}),
     ]
     for method, path, body in attempts:
         response = other.call(method, path, body)
         assert response.status == 404, (method, path, response)
     assert [t for t in other.get("/templates").json["templates"] if not t["system"]] == []
     assert other.get("/automations/birthday").json["template_id"] is None
+    assert other.get("/action-automations").json["action_automations"] == []
     for path, before in snapshot.items():
         assert owner.get(path).json == before, path
 

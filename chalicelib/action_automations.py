@@ -1,0 +1,235 @@
+"""A tenant's action-taken automations (spec section 4): configuration, stats and the test-run."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import actions, catalog, records, templating
+from chalicelib import settings as tenant_settings
+from chalicelib import validation as v
+from chalicelib.auth import Principal, require_write
+from chalicelib.automations import STATS_DAYS, empty_stats, stats_since
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.matchers.base import AutomationView, Match, TenantView
+from chalicelib.matchers.dynamo import person_of
+from chalicelib.models import ActionAutomation, ActionFiring, Customer, tenant_customer
+from chalicelib.persistence import create_only, delete_current, get_or_none, mutate
+from chalicelib.template_store import exists_for_type
+from chalicelib.testrun import rehearse
+from chalicelib.timeutil import local_date, to_iso
+
+#: Enough for every type and audience a store could want; bounds what one customer change reads.
+MAX_PER_TENANT = 50
+MAX_PRIORITY = 1_000_000
+
+AUDIENCE = v.obj({
+    "tags_any": v.string_list(50, 50),
+    "interests_any": v.string_list(50, 50),
+    "min_points": v.integer(0, 10**9),
+})
+FIELDS = {
+    "type": v.choice(catalog.ACTION_TYPES),
+    "name": v.string(100, min_len=1),
+    "enabled": v.boolean(),
+    "channels": v.choice_list(catalog.CHANNELS),
+    "template_id": v.string(80),
+    "offer_text": v.string(500),
+    "priority": v.integer(-MAX_PRIORITY, MAX_PRIORITY),
+    "audience": AUDIENCE,
+    "points_threshold": v.integer(1, 10**9),
+}
+THRESHOLD = "points_threshold"
+
+
+def _audience(value: dict | None) -> dict | None:
+    """Stored without empty parts; nothing left means everyone (stored as absent)."""
+    kept = {k: val for k, val in (value or {}).items() if val not in (None, [])}
+    return kept or None
+
+
+def _check_threshold(type_: str, threshold: int | None) -> None:
+    if type_ == actions.REWARD and threshold is None:
+        raise v.fail(THRESHOLD, "is required for reward_available automations")
+    if type_ != actions.REWARD and threshold is not None:
+        raise v.fail(THRESHOLD, "is only for reward_available automations")
+
+
+def new_id(now: datetime) -> str:
+    """Sorts in creation order to the microsecond, so that "ties: earliest created" holds between two
+    automations created within one second (`created_at` keeps whole seconds)."""
+    return f"act_{int(now.timestamp() * 1_000_000):014x}{uuid.uuid4().hex[:6]}"
+
+
+def view_of(item: ActionAutomation) -> actions.ActionView:
+    return actions.ActionView(
+        automation_id=item.automation_id, type=item.type, name=item.name, created_at=item.created_at,
+        enabled=bool(item.enabled), channels=tuple(item.channels or ("email",)), template_id=item.template_id,
+        offer_text=item.offer_text, priority=int(item.priority or 0),
+        audience=item.audience.as_dict() if item.audience else {},
+        points_threshold=int(item.points_threshold) if item.points_threshold is not None else None)
+
+
+def _record(item: ActionAutomation, stats: dict) -> dict:
+    body = {
+        "automation_id": item.automation_id, "type": item.type, "type_name": catalog.ACTION_NAMES[item.type],
+        "category": catalog.MARKETING, "name": item.name, "enabled": bool(item.enabled),
+        "channels": list(item.channels or ["email"]), "template_id": item.template_id,
+        "effective_template_id": item.template_id or templating.system_template_id(item.type),
+        "offer_text": item.offer_text, "priority": int(item.priority or 0),
+        "audience": item.audience.as_dict() if item.audience else {},
+        "created_at": item.created_at, "updated_at": item.updated_at, "updated_by": item.updated_by,
+        "stats": stats,
+    }
+    if item.type == actions.REWARD:
+        body[THRESHOLD] = int(item.points_threshold)
+    return body
+
+
+def _order(item: ActionAutomation) -> tuple:
+    """Types in the spec's order, then in the order an event chooses among them."""
+    return catalog.ACTION_TYPES.index(item.type), -int(item.priority or 0), item.created_at, item.automation_id
+
+
+def _stats(tenant_id: str, now: datetime) -> dict[str, dict]:
+    first_day = local_date(now, tenant_settings.load(tenant_id)["timezone"]) - timedelta(days=STATS_DAYS - 1)
+    return stats_since(tenant_id, first_day.isoformat())
+
+
+def all_of(tenant_id: str) -> list[ActionAutomation]:
+    return sorted(ActionAutomation.query(tenant_id), key=_order)
+
+
+def list_automations(tenant_id: str, now: datetime) -> list[dict]:
+    stats = _stats(tenant_id, now)
+    return [_record(item, stats.get(item.automation_id, empty_stats())) for item in all_of(tenant_id)]
+
+
+def _load(tenant_id: str, automation_id: str) -> ActionAutomation:
+    item = get_or_none(ActionAutomation, tenant_id, v.check_id(automation_id, "automation_id"))
+    if item is None:
+        raise NotFound("no such action-taken automation", field="automation_id")
+    return item
+
+
+def get(tenant_id: str, automation_id: str, now: datetime) -> dict:
+    item = _load(tenant_id, automation_id)
+    return _record(item, _stats(tenant_id, now).get(item.automation_id, empty_stats()))
+
+
+def current(tenant_id: str, automation_id: str) -> AutomationView:
+    """As the dispatcher sees it: a deleted automation is a switched-off one."""
+    item = get_or_none(ActionAutomation, tenant_id, automation_id)
+    if item is None:
+        return AutomationView(type="", settings={}, enabled=False, channels=())
+    return AutomationView(type=item.type, settings={"offer_text": item.offer_text}, enabled=bool(item.enabled),
+                          channels=tuple(item.channels or ("email",)), template_id=item.template_id, name=item.name)
+
+
+def create(principal: Principal, body: dict, now: datetime) -> dict:
+    require_write(principal, "action_automations")
+    fields = v.parse(body, FIELDS, required=("type",))
+    type_ = fields["type"]
+    _check_threshold(type_, fields.get(THRESHOLD))
+    if fields.get("template_id") is not None:
+        exists_for_type(principal.tenant_id, fields["template_id"], type_)
+    if ActionAutomation.count(principal.tenant_id) >= MAX_PER_TENANT:
+        raise Conflict(f"a store may have at most {MAX_PER_TENANT} action-taken automations; delete one first")
+    item = ActionAutomation(
+        principal.tenant_id, new_id(now), type=type_,
+        name=fields.get("name") or catalog.ACTION_NAMES[type_], enabled=fields.get("enabled", False),
+        channels=fields.get("channels") or ["email"], template_id=fields.get("template_id"),
+        offer_text=fields.get("offer_text"), priority=fields.get("priority", 0),
+        audience=_audience(fields.get("audience")), points_threshold=fields.get(THRESHOLD),
+        created_at=to_iso(now), updated_at=to_iso(now), updated_by=principal.subject)
+    return _record(create_only(item), empty_stats())
+
+
+def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -> dict:
+    require_write(principal, "action_automations")
+    current_item = _load(principal.tenant_id, automation_id)
+    changes = v.parse(body, FIELDS, required=("name", "enabled", "channels"), partial=True)
+    if "type" in changes and changes["type"] != current_item.type:
+        raise v.fail("type", "cannot be changed; create an automation of the other type instead")
+    changes.pop("type", None)
+    if THRESHOLD in changes:
+        _check_threshold(current_item.type, changes[THRESHOLD])
+    if changes.get("template_id") is not None:
+        exists_for_type(principal.tenant_id, changes["template_id"], current_item.type)
+
+    def change(item: ActionAutomation | None) -> ActionAutomation:
+        if item is None:
+            raise NotFound("no such action-taken automation", field="automation_id")
+        for name, value in changes.items():
+            if name == "audience":
+                value = _audience(value)
+            elif name == "priority" and value is None:
+                value = 0  # removed: the default
+            setattr(item, name, value)
+        item.updated_at, item.updated_by = to_iso(now), principal.subject
+        return item
+
+    item = mutate(lambda: get_or_none(ActionAutomation, principal.tenant_id, automation_id), change)
+    return _record(item, _stats(principal.tenant_id, now).get(item.automation_id, empty_stats()))
+
+
+def delete(principal: Principal, automation_id: str) -> None:
+    """Sends already queued for it are recorded as skipped (`automation_disabled`) at dispatch."""
+    require_write(principal, "action_automations")
+    v.check_id(automation_id, "automation_id")
+    delete_current(lambda: get_or_none(ActionAutomation, principal.tenant_id, automation_id),
+                   NotFound("no such action-taken automation", field="automation_id"))
+
+
+def fired_before(tenant_id: str, customer_id: str) -> set[str]:
+    """The "added" events that have fired for this customer already (once ever)."""
+    return {f.event for f in ActionFiring.query(tenant_customer(tenant_id, customer_id))}
+
+
+# --- the test-run: which automations one proposed change would fire -------------------------------
+
+def _change(value: Any, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise v.fail(field, "must be an object of customer fields, as PATCH /customers/{id} takes")
+    return v.parse(value, records.CUSTOMER_FIELDS, partial=True, prefix=f"{field}.")
+
+
+TEST_RUN_FIELDS = {"customer_id": v.check_id, "change": _change, "automation_id": v.check_id}
+
+
+def test_run(tenant_id: str, body: dict, now: datetime) -> dict:
+    """What the stream consumer would do with the change (a PATCH of the customer, or a new customer):
+    its events, the automation each fires or why none, and for each firing the dispatch checks 3-6.
+    With `automation_id`, that automation counts as switched on. Writes nothing."""
+    fields = v.parse(body, TEST_RUN_FIELDS, required=("customer_id", "change"))
+    customer_id, changes = fields["customer_id"], fields["change"]
+    views = [view_of(item) for item in ActionAutomation.query(tenant_id)]
+    if "automation_id" in fields:
+        _load(tenant_id, fields["automation_id"])
+        views = [replace(a, enabled=True) if a.automation_id == fields["automation_id"] else a for a in views]
+    existing = get_or_none(Customer, tenant_id, customer_id)
+    before = dict(existing.attribute_values) if existing is not None else None
+    after = {**(before or {}), **changes, "import_write": changes.get("source") == records.IMPORT}
+    after = {k: val for k, val in after.items() if val is not None and k not in ("tenant_id", "customer_id")}
+    decisions = actions.decide(actions.CustomerState.of(before) if before is not None else None,
+                               actions.CustomerState.of(after), views)
+    fired = fired_before(tenant_id, customer_id)
+    tenant = TenantView(tenant_id, tenant_settings.load(tenant_id))
+    person = person_of(Customer(tenant_id, customer_id, **after))
+    events = []
+    for decision in decisions:
+        automation = decision.automation
+        reason = actions.ALREADY_FIRED if decision.fires and decision.event in fired else decision.reason
+        event: dict[str, Any] = {"event": decision.event, "fires": reason is None, "reason": reason}
+        if automation is not None:
+            event.update(automation_id=automation.automation_id, name=automation.name)
+            if automation.points_threshold is not None:
+                event[THRESHOLD] = automation.points_threshold
+        if reason is None:
+            match = Match(customer_id, decision.occurrence_key("test-run"), local_date(now, tenant.timezone), person)
+            would_send, skipped = rehearse(tenant, catalog.MARKETING, automation.channels, [match], now)
+            event.update(channels=list(automation.channels), would_send=would_send, skipped=dict(sorted(skipped.items())))
+        events.append(event)
+    return {"customer_id": customer_id, "new_customer": existing is None, "events": events,
+            "would_fire": [e["automation_id"] for e in events if e["fires"]]}
