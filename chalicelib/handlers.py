@@ -113,6 +113,18 @@ def release_deferred(at: datetime) -> int:
     return released
 
 
+@_flushed
+def customer_changes(records: list[Mapping[str, Any]]):
+    """Customers stream consumer: the action-taken automations each change fires."""
+    from chalicelib import customer_changes as consumer
+
+    result = consumer.handle(records, send_queue(), utcnow())
+    if result.changes or result.failures:
+        logger.info("customer changes", extra={"changes": result.changes, "fired": len(result.fired),
+                                               "queued": result.queued, "failed_at": result.failures})
+    return result
+
+
 def feedback_message(message: str) -> int:
     """An SNS message of SES feedback (bounce, complaint)."""
     return feedback.handle(message, utcnow())

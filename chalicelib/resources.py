@@ -13,8 +13,15 @@ SEND_VISIBILITY_SECONDS = 60
 #: Longer than one tenant's evaluation can take (a Lambda runs at most 15 minutes).
 EVALUATION_VISIBILITY_SECONDS = 960
 RETENTION_SECONDS = 1_209_600  # 14 days, the most SQS keeps a message
-#: The Lambda functions that consume the queues (their Chalice names).
-DISPATCH_FUNCTION, EVALUATE_FUNCTION = "dispatch", "evaluate"
+#: The Lambda functions that consume the queues and the customers stream (their Chalice names).
+DISPATCH_FUNCTION, EVALUATE_FUNCTION, CUSTOMER_CHANGES_FUNCTION = "dispatch", "evaluate", "customer_changes"
+#: Stream records of one customer-changes invocation (each is one customer write, small).
+STREAM_BATCH_SIZE = 100
+#: Lambda retries a failing stream record this many times (bisecting its batch), then hands the
+#: record's shard and sequence numbers to the on-failure queue and moves on.
+STREAM_MAX_RETRIES = 5
+#: A record older than this is not retried any more (the stream itself keeps records 24 hours).
+STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
 
 
 def send_queue_name() -> str:
@@ -23,6 +30,19 @@ def send_queue_name() -> str:
 
 def evaluation_queue_name() -> str:
     return os.environ.get("EVALUATION_QUEUE_NAME", f"{config.table_prefix()}evaluations")
+
+
+def customers_stream_arn() -> str:
+    """The customers table's stream, which the customer-changes function consumes. Read when app.py is
+    imported (Chalice's decorator needs it); the packaged template replaces it with the table's own
+    stream, and the local stack reads the stream itself, so a placeholder serves elsewhere."""
+    return os.environ.get("CUSTOMERS_STREAM_ARN") or (
+        f"arn:aws:dynamodb:{config.region()}:000000000000:table/{config.table_prefix()}customers/stream/unset")
+
+
+def stream_failure_queue_name() -> str:
+    """Cloud only: where Lambda sends the shard and sequence numbers of a record that exhausted its retries."""
+    return f"{config.table_prefix()}customer-changes-failed"
 
 
 def feedback_topic_name() -> str:

@@ -54,6 +54,8 @@ def extras(send: Send, automation_settings: Mapping[str, Any], tenant_settings: 
         values["discount_code"] = discount_code(send)
     if send.automation_type == "reengagement" and automation_settings.get("include_special_offer"):
         values["offer"] = tenant_settings.get("special_offer")
+    if send.automation_type in catalog.ACTION_TYPES:
+        values["offer"] = automation_settings.get("offer_text")
     if send.automation_type == "post_purchase" and automation_settings.get("request_review"):
         values["review_url"] = tenant_settings.get("review_url") or tenant_settings.get("store_website")
     if unsubscribe_url:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
-from chalicelib import automations, catalog, observability, template_store, templating, unsubscribe
+from chalicelib import action_automations, automations, catalog, observability, template_store, templating
+from chalicelib import unsubscribe
 from chalicelib import settings as tenant_settings
 from chalicelib.dispatch import checks, content, ledger
-from chalicelib.dispatch.messages import MalformedMessage, Send, parse
+from chalicelib.dispatch.messages import ACTION_SOURCE, MalformedMessage, Send, parse
 from chalicelib.dispatch.providers import (
     AUTOMATION_TAG, TENANT_TAG, Email, EmailSender, PermanentProviderError, Sms, SmsSender, TransientProviderError,
     tag_value,
@@ -104,7 +105,9 @@ class _BatchData:
     def automation(self, send: Send) -> AutomationView:
         key = (send.tenant_id, send.automation_id)
         if key not in self._automations:
-            self._automations[key] = automations.current(send.tenant_id, send.automation_type)
+            self._automations[key] = (
+                action_automations.current(send.tenant_id, send.automation_id) if send.source == ACTION_SOURCE
+                else automations.current(send.tenant_id, send.automation_type))
         return self._automations[key]
 
     def parts(self, tenant_id: str, template_id: str) -> dict:
@@ -231,7 +234,8 @@ class Dispatcher:
             variables = content.extras(send, automation.settings, settings, send.subject_kind, subject,
                                        unsubscribe_url)
             rendered = content.render(send, data.parts(send.tenant_id, template_id), customer.attribute_values,
-                                      settings, catalog.PER_EVENT[send.automation_type].name, variables)
+                                      settings, automation.name or catalog.name_of(send.automation_type),
+                                      variables)
         except templating.TemplateRenderError as e:
             return finish(ledger.FAILED, TEMPLATE_ERROR,
                           ledger.Record(to=address, template_id=template_id, body=e.cause[:500]))

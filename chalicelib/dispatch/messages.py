@@ -10,7 +10,8 @@ from chalicelib.catalog import CHANNELS
 from chalicelib.models import ledger_key
 
 VERSION = 1
-SOURCES = ("automation", "action_automation")
+AUTOMATION_SOURCE, ACTION_SOURCE = "automation", "action_automation"
+SOURCES = (AUTOMATION_SOURCE, ACTION_SOURCE)
 SUBJECT_KINDS = ("sale", "repair", "appointment")
 
 
@@ -28,7 +29,7 @@ class Send:
     automation_id: str
     occurrence_key: str
     channel: str
-    source: str = "automation"
+    source: str = AUTOMATION_SOURCE
     #: The tenant-local date processed (daily types) or of the evaluation (continuous ones).
     day: str | None = None
     #: Facts the dispatcher re-checks (spec section 5, check 2).
@@ -70,7 +71,7 @@ def parse(body: str) -> Send:
             raise MalformedMessage(f"{name} is missing")
     if data["channel"] not in CHANNELS:
         raise MalformedMessage("unknown channel")
-    if data.get("source", "automation") not in SOURCES:
+    if data.get("source", AUTOMATION_SOURCE) not in SOURCES:
         raise MalformedMessage("unknown source")
     if data.get("subject_kind") not in (None, *SUBJECT_KINDS):
         raise MalformedMessage("unknown subject kind")
