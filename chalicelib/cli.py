@@ -36,7 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
     from chalicelib.http import utcnow
     from chalicelib.localapi import OUTBOX_PATH, make_server
 
+    from chalicelib.localrunner import stream_checkpoint
+
     localstack.create_resources([demo.SENDER_DOMAIN])
+    stream_checkpoint().reset()  # a new emulator: its stream starts afresh
     seeded = demo.seed(utcnow()) if not args.no_seed else None
     server = make_server(app, host, args.port)
     localstack.write_stack_file(emulator.endpoint, api)
@@ -52,7 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
                                                           "appointments" if seeded else " (not seeded: --no-seed)"),
         f"  Demo automations  {', '.join(seeded['enabled'])} (send hour {seeded['send_hour']}:00 Sydney)"
         if seeded else None,
-        f"  Runner            {'manual: no clock, no background workers; run `tick --at ...`' if args.manual else 'a clock evaluates every minute; workers send as messages arrive'}",
+        f"  Action-taken      {', '.join(seeded['actions'])}: PUT a new customer with an email and a birthday (README: Action-taken)"
+        if seeded else None,
+        f"  Runner            {'manual: no clock, no background workers; run `tick --at ...`' if args.manual else 'a clock evaluates every minute; workers send as messages and customer changes arrive'}",
         f"  Outbox            {api}{OUTBOX_PATH}   (what the emulator's SES and SNS accepted; or `cli outbox`)",
         "",
         "Get a token (any tenant, any role):",

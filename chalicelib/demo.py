@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from chalicelib import automations, records, settings
+from chalicelib import action_automations, automations, records, settings
 from chalicelib.auth import Principal
 from chalicelib.timeutil import local_date, to_iso, zone
 
@@ -28,6 +28,15 @@ LAST = ["Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "Ma
 INTERESTS = ["engagement rings", "pearls", "watches", "gold chains", "custom design", "vintage", "gemstones"]
 REPAIRS = ["Ring resize", "Chain solder", "Watch battery", "Clasp replacement", "Prong retip", "Pearl restring"]
 PURPOSES = ["Engagement ring consultation", "Custom design meeting", "Valuation", "Ring fitting"]
+#: Action-taken automations of the demo store, switched on: adding a birthday or an email through the
+#: API, or raising a customer's points past 2,500, sends a message within seconds under `make run`.
+ACTIONS = [
+    {"type": "birthday_add", "name": "Thanks for your birthday", "enabled": True, "channels": ["email", "sms"],
+     "offer_text": "a complimentary clean and polish in your birthday month"},
+    {"type": "email_add", "name": "Welcome to our letters", "enabled": True},
+    {"type": "reward_available", "name": "Gold reward ready", "enabled": True, "points_threshold": 2500,
+     "offer_text": "$50 off your next piece"},
+]
 #: Switched on at seeding, so a newcomer sees messages go out within a minute of `make run`.
 ENABLED = {
     "birthday": {"enabled": True, "channels": ["email", "sms"], "settings": {"include_discount_code": True}},
@@ -59,6 +68,8 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
             "is_vip": rng.random() < 0.12,
             "points_balance": rng.randint(0, 3000),
             "interests": rng.sample(INTERESTS, k=rng.randint(0, 2)),
+            # The store's existing customers arrive as an import: they fire no action-taken automation.
+            "source": "import",
         }
         if rng.random() < 0.92:
             body["email"] = f"{first}.{last}.{n}@customers.example".lower()
@@ -95,4 +106,6 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
             counts["appointments"] += 1
     for type_, change in ENABLED.items():
         automations.patch(owner, type_, change, now, STORE["timezone"])
-    return {**counts, "enabled": list(ENABLED), "send_hour": send_hour}
+    for action in ACTIONS:
+        action_automations.create(owner, action, now)
+    return {**counts, "enabled": list(ENABLED), "actions": [a["type"] for a in ACTIONS], "send_hour": send_hour}

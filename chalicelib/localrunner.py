@@ -1,18 +1,22 @@
 """The runner on this machine: what EventBridge and Lambda's event source mappings do in the cloud.
 
 moto has no schedules and invokes no functions, so the local stack drives the same entry points
-(`chalicelib.handlers`) itself: `tick(at)` plans and evaluates every type at an instant and drains
-the queues to completion, as `cli tick` and the dev clock do; `Workers` poll the queues in the
-background under `serve`. Messages go through the emulator's real SQS queues, with their
-visibility timeouts and dead-letter queues, exactly as in the cloud.
+(`chalicelib.handlers`) itself: `tick(at)` reads the customers stream, plans and evaluates every
+type at an instant and drains the queues to completion, as `cli tick` and the dev clock do;
+`Workers` poll the queues and the stream in the background under `serve`. Messages go through the
+emulator's real SQS queues, with their visibility timeouts and dead-letter queues, and customer
+changes through the emulator's real DynamoDB stream, exactly as in the cloud.
 """
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections import Counter
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
 
 from chalicelib import catalog, clients, handlers, resources
 from chalicelib.dispatch.dispatcher import BatchResult
@@ -63,11 +67,142 @@ def drain(queue_url: str, handler: Handler, limit_seconds: float = DRAIN_LIMIT_S
     raise TimeoutError(f"{queue_url} still had messages after {limit_seconds:.0f}s")
 
 
+# --- the customers stream, as Lambda's DynamoDB event source mapping reads it ---------------------
+
+class Checkpoint(Protocol):
+    """The last stream record processed, per shard."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, sequence_number: str) -> None: ...
+
+
+class MemoryCheckpoint(dict):
+    def set(self, key: str, sequence_number: str) -> None:
+        self[key] = sequence_number
+
+
+class FileCheckpoint:
+    """Kept in the local stack's state folder, so `tick` in one process carries on where `serve`'s
+    worker or an earlier `tick` stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def get(self, key: str) -> str | None:
+        return self._read().get(key)
+
+    def set(self, key: str, sequence_number: str) -> None:
+        data = self._read()
+        data[key] = sequence_number
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        scratch.write_text(json.dumps(data))
+        scratch.replace(self.path)
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+StreamHandler = Callable[[list[Mapping[str, Any]]], Any]  # returns an object with `failures` (sequence numbers)
+
+
+class StreamReader:
+    """Reads a DynamoDB stream in order, a batch per shard at a time, as the event source mapping does:
+    after a batch, the checkpoint moves past the records before the first failure the handler reports,
+    and the next read starts at that record. A record that fails `max_attempts` times is skipped and
+    reported (in the cloud it goes to the on-failure queue)."""
+
+    def __init__(self, stream_arn: str, checkpoint: Checkpoint, *, start: str = "TRIM_HORIZON",
+                 max_attempts: int = resources.STREAM_MAX_RETRIES + 1,
+                 report: Callable[[str], None] = lambda line: None) -> None:
+        self.arn, self.checkpoint, self.start = stream_arn, checkpoint, start
+        self.max_attempts, self.report = max_attempts, report
+        self._next: dict[str, str] = {}
+        self._attempts: Counter = Counter()
+        self._client = clients.client("dynamodbstreams")
+        # A reader that starts at the end takes its position now, not at its first read.
+        for shard in self._shards():
+            self._iterator(shard)
+
+    @classmethod
+    def for_customers(cls, checkpoint: Checkpoint, **kwargs) -> "StreamReader":
+        from chalicelib.models import Customer
+
+        table = clients.client("dynamodb").describe_table(TableName=Customer.Meta.table_name)["Table"]
+        return cls(table["LatestStreamArn"], checkpoint, **kwargs)
+
+    def _shards(self) -> list[str]:
+        return [s["ShardId"] for s in self._client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]]
+
+    def _key(self, shard: str) -> str:
+        return f"{self.arn}|{shard}"
+
+    def _iterator(self, shard: str) -> str:
+        key = self._key(shard)
+        if key not in self._next:
+            after = self.checkpoint.get(key)
+            position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after
+                        else {"ShardIteratorType": self.start})
+            self._next[key] = self._client.get_shard_iterator(StreamArn=self.arn, ShardId=shard,
+                                                              **position)["ShardIterator"]
+        return self._next[key]
+
+    def poll(self, handler: StreamHandler) -> int:
+        """One batch from each shard; returns how many records were read."""
+        read = 0
+        for shard in self._shards():
+            key = self._key(shard)
+            answer = self._client.get_records(ShardIterator=self._iterator(shard), Limit=resources.STREAM_BATCH_SIZE)
+            records = [{**r, "eventSourceARN": self.arn} for r in answer.get("Records", [])]
+            if not records:
+                self._next[key] = answer["NextShardIterator"]
+                continue
+            read += len(records)
+            failures = handler(records).failures
+            if not failures:
+                self.checkpoint.set(key, records[-1]["dynamodb"]["SequenceNumber"])
+                self._next[key] = answer["NextShardIterator"]
+                continue
+            failed = min(failures, key=int)
+            done = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
+            if done:
+                self.checkpoint.set(key, done[-1]["dynamodb"]["SequenceNumber"])
+            self._attempts[failed] += 1
+            kind = "AT_SEQUENCE_NUMBER"
+            if self._attempts[failed] >= self.max_attempts:
+                self.report(f"customers stream record {failed} failed {self._attempts[failed]} times and was "
+                            "skipped (in the cloud it would go to the on-failure queue)")
+                self.checkpoint.set(key, failed)
+                kind = "AFTER_SEQUENCE_NUMBER"
+            self._next[key] = self._client.get_shard_iterator(StreamArn=self.arn, ShardId=shard, ShardIteratorType=kind,
+                                                              SequenceNumber=failed)["ShardIterator"]
+        return read
+
+    def drain(self, handler: StreamHandler) -> None:
+        while self.poll(handler):
+            pass
+
+
+def stream_checkpoint() -> FileCheckpoint:
+    from chalicelib.localstack import STATE_DIR
+
+    return FileCheckpoint(STATE_DIR / "stream-checkpoint.json")
+
+
 class Summary:
     """What a tick did (spec section 9)."""
 
     def __init__(self) -> None:
         self.evaluated = self.matched = self.released = 0
+        #: Customer changes read from the stream, and the action-taken automations they fired.
+        self.changes = self.actions_fired = 0
         self.outcomes: Counter = Counter()
         self.skipped: Counter = Counter()
         self.took_over = 0
@@ -84,6 +219,11 @@ class Summary:
             self.took_over += outcome.took_over
         return result
 
+    def add_changes(self, result):
+        self.changes += result.changes
+        self.actions_fired += len(result.fired)
+        return result
+
     def as_dict(self, at: datetime) -> dict:
         from chalicelib.timeutil import to_iso
 
@@ -91,7 +231,8 @@ class Summary:
                 "sent": self.outcomes["sent"], "skipped": dict(sorted(self.skipped.items())),
                 "failed": self.outcomes["failed"], "deferred": self.outcomes["deferred"],
                 "released": self.released, "duplicates": self.outcomes["duplicate"],
-                "retries": self.outcomes["retrying"], "claims_taken_over": self.took_over}
+                "retries": self.outcomes["retrying"], "claims_taken_over": self.took_over,
+                "customer_changes": self.changes, "actions_fired": self.actions_fired}
 
 
 def _evaluation_handler(summary: Summary) -> Handler:
@@ -114,10 +255,17 @@ def evaluate_at(at: datetime, summary: Summary) -> None:
     drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary))
 
 
+def read_customer_changes(summary: Summary, reader: StreamReader | None = None) -> None:
+    """Every customer change not read yet: the action-taken automations they fire, queued."""
+    reader = reader or StreamReader.for_customers(stream_checkpoint(), report=print)
+    reader.drain(lambda records: summary.add_changes(handlers.customer_changes(records)))
+
+
 def tick(at: datetime) -> dict:
-    """One evaluation of everything due at `at` for every tenant, then every resulting send (and any
-    waiting feedback) processed to completion."""
+    """Every pending customer change, one evaluation of everything due at `at` for every tenant, then
+    every resulting send (and any waiting feedback) processed to completion."""
     summary = Summary()
+    read_customer_changes(summary)
     evaluate_at(at, summary)
     drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary))
     drain(clients.queue_url(resources.feedback_queue_name()), handlers.feedback_records)
@@ -141,6 +289,7 @@ class Workers:
         self._spawn(self._clock_loop)
         self._spawn(lambda: self._poll_loop(send_url, self._record_sends))
         self._spawn(lambda: self._poll_loop(feedback_url, handlers.feedback_records))
+        self._spawn(self._stream_loop)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -164,6 +313,28 @@ class Workers:
                 poll_once(url, handler, wait_seconds=1)
             except Exception as e:  # noqa: BLE001 - keep the worker alive; say what happened
                 self.report(f"worker error: {type(e).__name__}: {e}")
+                self.stopping.wait(2)
+
+    def _stream_loop(self) -> None:
+        """Customer changes, as they happen: a change's sends reach the send worker within seconds."""
+        reader = None
+        while not self.stopping.is_set():
+            try:
+                reader = reader or StreamReader.for_customers(stream_checkpoint(), report=self.report)
+                with self._lock:
+                    before = self.summary.actions_fired
+                changes = Summary()
+                if not reader.poll(lambda records: changes.add_changes(handlers.customer_changes(records))):
+                    self.stopping.wait(0.5)
+                with self._lock:
+                    self.summary.changes += changes.changes
+                    self.summary.actions_fired += changes.actions_fired
+                if changes.actions_fired:
+                    self.report(f"customer changes fired {changes.actions_fired} action-taken automation(s) "
+                                f"({before + changes.actions_fired} since start)")
+            except Exception as e:  # noqa: BLE001 - keep the worker alive; say what happened
+                self.report(f"stream worker error: {type(e).__name__}: {e}")
+                reader = None
                 self.stopping.wait(2)
 
     def _clock_loop(self) -> None:

@@ -1,5 +1,6 @@
 """Test-wide environment, set before any project module is imported (models read it at import)."""
 import os
+import tempfile
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
@@ -17,6 +18,8 @@ os.environ.update({
     "PUBLIC_API_URL": "https://api.store.test",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # The local stack's state (secrets, the stream checkpoint) goes to a scratch folder, not the checkout.
+    "LOCAL_STATE_DIR": tempfile.mkdtemp(prefix="automations-test-state-"),
 })
 # The integration tier uses in-process moto; a real endpoint would bypass it.
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):

@@ -13,6 +13,7 @@ from typing import Callable
 from chalicelib import catalog, evaluation
 from chalicelib.dispatch.dispatcher import Dispatcher, Outcome, Providers
 from chalicelib.dispatch.providers import Email, PermanentProviderError, Sms, TransientProviderError
+from chalicelib.localrunner import MemoryCheckpoint, StreamReader
 from chalicelib.matchers.dynamo import DynamoRepository
 from chalicelib.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
 
@@ -121,6 +122,9 @@ class Runner:
         self.email, self.sms = FakeProvider("ses"), FakeProvider("sns")
         self.dispatcher = Dispatcher(Providers(self.email, self.sms), self.queue, self.clock)
         self._ids = itertools.count()
+        # The customers stream from here on (the emulator's stream is shared by every test).
+        self.stream = StreamReader.for_customers(MemoryCheckpoint(), start="LATEST")
+        self.stream_records: list[dict] = []
 
     def evaluate(self, at: datetime | None = None, types=None) -> list[evaluation.Evaluation]:
         """What the schedules do at `at`: release deferred sends, plan each type, evaluate each job."""
@@ -172,6 +176,23 @@ class Runner:
                     pending.append((message_id, body))
             pending += requeued
         return result
+
+    def changes(self, copies: int = 1) -> list:
+        """What the customers stream's event source does: hand this tenant's new stream records to the
+        consumer, in order, in batches (each batch `copies` times, as a retried batch is), queueing the
+        sends they fire; returns the consumer's results."""
+        from chalicelib import customer_changes
+
+        results = []
+
+        def handle(records):
+            mine = [r for r in records if r["dynamodb"]["Keys"]["tenant_id"]["S"] == self.tenant_id]
+            self.stream_records += mine
+            for _ in range(copies):
+                results.append(customer_changes.handle(mine, self.queue, self.clock()))
+            return results[-1]
+        self.stream.drain(handle)
+        return results
 
     def run(self, at: datetime, copies: int = 1) -> tuple[list[evaluation.Evaluation], Delivery]:
         return self.evaluate(at), self.deliver(copies)
