@@ -64,12 +64,50 @@ def partial_batch_responses() -> dict:
     return resources
 
 
+def customer_changes_event_source() -> dict:
+    """Amend Chalice's event source on the customers stream: the table's own stream (Chalice takes a
+    literal ARN), partial batch responses, bisection of a failing batch, bounded retries, and an SQS
+    queue that receives the shard and sequence numbers of a record that exhausted them."""
+    from chalice.utils import to_cfn_resource_name
+
+    from chalicelib import config
+    from chalicelib.resources import (
+        CUSTOMER_CHANGES_FUNCTION, RETENTION_SECONDS, STREAM_MAX_RECORD_AGE_SECONDS, STREAM_MAX_RETRIES,
+        stream_failure_queue_name,
+    )
+
+    function = to_cfn_resource_name(CUSTOMER_CHANGES_FUNCTION)
+    queue = "CustomerChangesFailedQueue"
+    queue_arn = {"Fn::GetAtt": [queue, "Arn"]}
+    return {
+        queue: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": stream_failure_queue_name(), "MessageRetentionPeriod": RETENTION_SECONDS}},
+        function: {"Properties": {"Events": {f"{function}DynamodbEventSource": {"Properties": {
+            "Stream": {"Fn::GetAtt": [logical_id(f"{config.table_prefix()}customers", config.table_prefix()),
+                                      "StreamArn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+            "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_SECONDS,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": queue_arn}},
+        }}}}},
+        # The function runs with Chalice's role, to which SAM adds no destination permission itself.
+        f"{function}FailureDestinationPolicy": {"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": f"{function}FailureDestination",
+            "Roles": [{"Ref": "DefaultRole"}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]},
+        }},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args(argv)
     os.environ.update(stage_environment(args.stage))
-    json.dump({"Resources": {**table_resources(), **partial_batch_responses()}}, sys.stdout, indent=2, sort_keys=True)
+    resources = {**table_resources(), **partial_batch_responses(), **customer_changes_event_source()}
+    json.dump({"Resources": resources}, sys.stdout, indent=2, sort_keys=True)
     print()
     return 0
 

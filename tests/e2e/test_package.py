@@ -76,3 +76,23 @@ def test_both_queue_consumers_report_partial_batch_failures(package):
         source = template["Resources"][function]["Properties"]["Events"][f"{function}SqsEventSource"]["Properties"]
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert source["BatchSize"] == batch and "Queue" in source   # merged into Chalice's own, not replacing it
+
+
+def test_the_customers_stream_consumer_bisects_retries_a_bounded_number_of_times_then_hands_over(package):
+    template = json.loads((ZIP.parent / "sam.json").read_text())
+    resources = template["Resources"]
+    source = resources["CustomerChanges"]["Properties"]["Events"]["CustomerChangesDynamodbEventSource"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["CustomersTable", "StreamArn"]}   # the table's own stream
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BisectBatchOnFunctionError"] is True
+    assert 0 < source["MaximumRetryAttempts"] <= 10 and source["MaximumRecordAgeInSeconds"] <= 86400
+    assert source["StartingPosition"] == "TRIM_HORIZON" and source["BatchSize"] == 100
+    destination = source["DestinationConfig"]["OnFailure"]
+    assert destination["Destination"] == {"Fn::GetAtt": ["CustomerChangesFailedQueue", "Arn"]}
+    assert resources["CustomerChangesFailedQueue"]["Type"] == "AWS::SQS::Queue"
+    policy = resources["CustomerChangesFailureDestinationPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": resources["CustomerChanges"]["Properties"]["Role"]["Fn::GetAtt"][0]}]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": destination["Destination"]}]
+    customers = resources["CustomersTable"]["Properties"]
+    assert customers["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
