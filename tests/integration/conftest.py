@@ -20,6 +20,9 @@ def aws():
 
 #: The sender domain verified in the emulator's SES for these tests.
 SENDER_DOMAIN = "store.example"
+#: The settings of the runner tests' store.
+STORE = {"store_name": "Opal & Co", "timezone": "Australia/Sydney", "country": "AU",
+         "sender_email": f"hello@{SENDER_DOMAIN}", "sms_sender_id": "OpalCo"}
 
 
 class Api:
@@ -95,3 +98,15 @@ def tenant() -> str:
 @pytest.fixture
 def owner(client_for, tenant) -> Api:
     return client_for(tenant, "owner")
+
+
+@pytest.fixture
+def shop(owner) -> Api:
+    """The owner of a store in Sydney that can send (STORE)."""
+    assert owner.patch("/settings", STORE).status == 200
+    return owner
+
+
+def history(owner: Api, customer_id: str) -> list[dict]:
+    """A customer's communication records, newest first."""
+    return owner.get(f"/customers/{customer_id}/communications").json["communications"]

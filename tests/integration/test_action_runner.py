@@ -11,20 +11,12 @@ import pytest
 from chalicelib import customer_changes
 from chalicelib.auth import Principal
 from chalicelib.models import ActionFiring, tenant_customer
-from tests.integration.conftest import SENDER_DOMAIN
+from tests.integration.conftest import history
 from tests.integration.runner_kit import Runner
 
 #: 11:00 in Sydney (AEDT): outside quiet hours.
 MORNING = datetime.fromisoformat("2026-12-01T00:00:00+00:00")
-STORE = {"store_name": "Opal & Co", "timezone": "Australia/Sydney", "country": "AU",
-         "sender_email": f"hello@{SENDER_DOMAIN}", "sms_sender_id": "OpalCo"}
 REACHABLE = {"email": "ada@mail.example", "phone": "+61400000123", "consent": {"email": True, "sms": True}}
-
-
-@pytest.fixture
-def shop(owner):
-    assert owner.patch("/settings", STORE).status == 200
-    return owner
 
 
 @pytest.fixture
@@ -48,10 +40,6 @@ def step(shop, runner: Runner, customer_id: str, change: dict, *, method: str = 
 
 def fired(outcomes) -> list[tuple[str, str]]:
     return sorted((o.send.automation_type, o.send.channel) for o in outcomes)
-
-
-def history(shop, customer_id: str) -> list[dict]:
-    return shop.get(f"/customers/{customer_id}/communications").json["communications"]
 
 
 # --- each type, exactly once on its transition ------------------------------------------------------

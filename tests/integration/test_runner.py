@@ -9,15 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib.models import SendLedger, ledger_key
-from tests.integration.conftest import SENDER_DOMAIN
+from tests.integration.conftest import history
 from tests.integration.runner_kit import (
     Crash, Runner, crash, once, reject, throttle_every_other,
 )
 
 #: 11:00 in Sydney (AEDT) on Dec 18: after the default send hour, on Christmas's date.
 DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
-STORE = {"store_name": "Opal & Co", "timezone": "Australia/Sydney", "country": "AU",
-         "sender_email": f"hello@{SENDER_DOMAIN}", "sms_sender_id": "OpalCo"}
 
 
 def customer(owner, customer_id: str, **fields) -> None:
@@ -34,16 +32,6 @@ def reachable(owner, customer_id: str, **fields) -> None:
 def enable(owner, type_: str, **change) -> None:
     response = owner.patch(f"/automations/{type_}", {"enabled": True, **change})
     assert response.status == 200, response
-
-
-def history(owner, customer_id: str) -> list[dict]:
-    return owner.get(f"/customers/{customer_id}/communications").json["communications"]
-
-
-@pytest.fixture
-def shop(owner):
-    assert owner.patch("/settings", STORE).status == 200
-    return owner
 
 
 @pytest.fixture
