@@ -1,6 +1,11 @@
 """Test-wide environment, set before any project module is imported (models read it at import)."""
+import atexit
 import os
+import shutil
 import tempfile
+
+_STATE_DIR = tempfile.mkdtemp(prefix="automations-test-state-")
+atexit.register(shutil.rmtree, _STATE_DIR, ignore_errors=True)
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
@@ -19,7 +24,7 @@ os.environ.update({
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     # The local stack's state (secrets, the stream checkpoint) goes to a scratch folder, not the checkout.
-    "LOCAL_STATE_DIR": tempfile.mkdtemp(prefix="automations-test-state-"),
+    "LOCAL_STATE_DIR": _STATE_DIR,
 })
 # The integration tier uses in-process moto; a real endpoint would bypass it.
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
