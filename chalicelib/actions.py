@@ -86,8 +86,8 @@ class Decision:
         return self.reason is None and self.automation is not None
 
     def occurrence_key(self, event_id: str) -> str:
-        """"Added" events happen once per customer; a reward each time the threshold is crossed upwards,
-        which the stream record that crossed it names (the same record delivered twice, the same key)."""
+        """An "added" event happens once per customer; a reward each time its threshold is crossed
+        upwards, which the stream record that crossed it names (a record delivered twice: one key)."""
         if self.event == REWARD:
             return f"reward:{self.automation.points_threshold}@{event_id}"
         return self.event
@@ -125,11 +125,10 @@ def decide(old: CustomerState | None, new: CustomerState, automations: Iterable[
     old = old or CustomerState()
     automations = list(automations)
     events = added_events(old, new)
-    rewards = [a for a in automations if a.type == REWARD and a.enabled and a.points_threshold
-               and old.points < a.points_threshold <= new.points]
+    rewards = sorted((a for a in automations if a.type == REWARD and a.enabled and a.points_threshold
+                      and old.points < a.points_threshold <= new.points),
+                     key=lambda a: (a.points_threshold, a.created_at, a.automation_id))
     if new.import_write:
         return [Decision(event, reason=IMPORT) for event in events] + [Decision(REWARD, a, IMPORT) for a in rewards]
-    decisions = [_choose(event, automations, new) for event in events]
-    for automation in sorted(rewards, key=lambda a: (a.points_threshold, a.created_at, a.automation_id)):
-        decisions.append(Decision(REWARD, automation, None if audience_matches(automation.audience, new) else AUDIENCE))
-    return decisions
+    return [_choose(event, automations, new) for event in events] + [
+        Decision(REWARD, a, None if audience_matches(a.audience, new) else AUDIENCE) for a in rewards]

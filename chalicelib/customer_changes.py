@@ -125,14 +125,15 @@ def sends_for(change: Change, automations: _Automations, now: datetime) -> list[
     for decision in actions.decide(change.old, change.new, automations.of(change.tenant_id)):
         if not decision.fires:
             continue
-        automation, occurrence_key, channels = decision.automation, decision.occurrence_key(change.event_id), None
+        automation = decision.automation
+        automation_id, occurrence_key, channels = (automation.automation_id, decision.occurrence_key(change.event_id),
+                                                   automation.channels)
         if decision.event in actions.ADDED:
+            # What the once-ever place holds wins: a redelivered record sends what it first chose.
             held = _claim_once(change, decision.event, automation, now)
             if held is None:
                 continue  # fired once already, by another change
-            automation_id, occurrence_key, channels = held.automation_id, held.occurrence_key, tuple(held.channels)
-        else:
-            automation_id, channels = automation.automation_id, automation.channels
+            automation_id, occurrence_key, channels = held.automation_id, held.occurrence_key, held.channels
         for channel in channels:
             sends.append((decision.event, Send(
                 tenant_id=change.tenant_id, customer_id=change.customer_id, automation_type=decision.event,
