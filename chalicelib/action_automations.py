@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib import actions, catalog, records, templating
 from chalicelib import settings as tenant_settings
 from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
-from chalicelib.automations import STATS_DAYS, empty_stats, stats_since
+from chalicelib.automations import empty_stats, stats_since_window
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.matchers.base import AutomationView, Match, TenantView
 from chalicelib.matchers.dynamo import person_of
@@ -63,6 +63,7 @@ def new_id(now: datetime) -> str:
 
 
 def view_of(item: ActionAutomation) -> actions.ActionView:
+    """A stored automation with its defaults filled in: what the rules, the dispatcher and the API read."""
     return actions.ActionView(
         automation_id=item.automation_id, type=item.type, name=item.name, created_at=item.created_at,
         enabled=bool(item.enabled), channels=tuple(item.channels or ("email",)), template_id=item.template_id,
@@ -71,19 +72,24 @@ def view_of(item: ActionAutomation) -> actions.ActionView:
         points_threshold=int(item.points_threshold) if item.points_threshold is not None else None)
 
 
+def views(tenant_id: str) -> list[actions.ActionView]:
+    """Every action-taken automation of a tenant (a handful: one query)."""
+    return [view_of(item) for item in ActionAutomation.query(tenant_id)]
+
+
 def _record(item: ActionAutomation, stats: dict) -> dict:
+    view = view_of(item)
     body = {
-        "automation_id": item.automation_id, "type": item.type, "type_name": catalog.ACTION_NAMES[item.type],
-        "category": catalog.MARKETING, "name": item.name, "enabled": bool(item.enabled),
-        "channels": list(item.channels or ["email"]), "template_id": item.template_id,
-        "effective_template_id": item.template_id or templating.system_template_id(item.type),
-        "offer_text": item.offer_text, "priority": int(item.priority or 0),
-        "audience": item.audience.as_dict() if item.audience else {},
+        "automation_id": view.automation_id, "type": view.type, "type_name": catalog.ACTION_NAMES[view.type],
+        "category": catalog.MARKETING, "name": view.name, "enabled": view.enabled,
+        "channels": list(view.channels), "template_id": view.template_id,
+        "effective_template_id": view.template_id or templating.system_template_id(view.type),
+        "offer_text": view.offer_text, "priority": view.priority, "audience": dict(view.audience),
         "created_at": item.created_at, "updated_at": item.updated_at, "updated_by": item.updated_by,
         "stats": stats,
     }
-    if item.type == actions.REWARD:
-        body[THRESHOLD] = int(item.points_threshold)
+    if view.type == actions.REWARD:
+        body[THRESHOLD] = view.points_threshold
     return body
 
 
@@ -93,8 +99,7 @@ def _order(item: ActionAutomation) -> tuple:
 
 
 def _stats(tenant_id: str, now: datetime) -> dict[str, dict]:
-    first_day = local_date(now, tenant_settings.load(tenant_id)["timezone"]) - timedelta(days=STATS_DAYS - 1)
-    return stats_since(tenant_id, first_day.isoformat())
+    return stats_since_window(tenant_id, now, tenant_settings.load(tenant_id)["timezone"])
 
 
 def all_of(tenant_id: str) -> list[ActionAutomation]:
@@ -123,8 +128,9 @@ def current(tenant_id: str, automation_id: str) -> AutomationView:
     item = get_or_none(ActionAutomation, tenant_id, automation_id)
     if item is None:
         return AutomationView(type="", settings={}, enabled=False, channels=())
-    return AutomationView(type=item.type, settings={"offer_text": item.offer_text}, enabled=bool(item.enabled),
-                          channels=tuple(item.channels or ("email",)), template_id=item.template_id, name=item.name)
+    view = view_of(item)
+    return AutomationView(type=view.type, settings={"offer_text": view.offer_text}, enabled=view.enabled,
+                          channels=view.channels, template_id=view.template_id, name=view.name)
 
 
 def create(principal: Principal, body: dict, now: datetime) -> dict:
@@ -204,16 +210,17 @@ def test_run(tenant_id: str, body: dict, now: datetime) -> dict:
     With `automation_id`, that automation counts as switched on. Writes nothing."""
     fields = v.parse(body, TEST_RUN_FIELDS, required=("customer_id", "change"))
     customer_id, changes = fields["customer_id"], fields["change"]
-    views = [view_of(item) for item in ActionAutomation.query(tenant_id)]
+    configured = views(tenant_id)
     if "automation_id" in fields:
         _load(tenant_id, fields["automation_id"])
-        views = [replace(a, enabled=True) if a.automation_id == fields["automation_id"] else a for a in views]
+        configured = [replace(a, enabled=True) if a.automation_id == fields["automation_id"] else a
+                      for a in configured]
     existing = get_or_none(Customer, tenant_id, customer_id)
     before = dict(existing.attribute_values) if existing is not None else None
     after = {**(before or {}), **changes, "import_write": changes.get("source") == records.IMPORT}
     after = {k: val for k, val in after.items() if val is not None and k not in ("tenant_id", "customer_id")}
     decisions = actions.decide(actions.CustomerState.of(before) if before is not None else None,
-                               actions.CustomerState.of(after), views)
+                               actions.CustomerState.of(after), configured)
     fired = fired_before(tenant_id, customer_id)
     tenant = TenantView(tenant_id, tenant_settings.load(tenant_id))
     person = person_of(Customer(tenant_id, customer_id, **after))

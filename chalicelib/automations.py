@@ -83,20 +83,25 @@ def stats_since(tenant_id: str, first_day: str) -> dict[str, dict]:
     return result
 
 
+def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> dict[str, dict]:
+    """Outcome counts per automation id over the last STATS_DAYS tenant-local days."""
+    return stats_since(tenant_id, _stats_window_start(now, tz_name))
+
+
 def _stats_window_start(now: datetime, tz_name: str) -> str:
     return (local_date(now, tz_name) - timedelta(days=STATS_DAYS - 1)).isoformat()
 
 
 def list_automations(tenant_id: str, now: datetime, tz_name: str) -> list[dict]:
     stored = {item.type: item for item in Automation.query(tenant_id)}
-    stats = stats_since(tenant_id, _stats_window_start(now, tz_name))
+    stats = stats_since_window(tenant_id, now, tz_name)
     return [_view(spec, stored.get(spec.type), stats.get(spec.type, empty_stats()))
             for spec in catalog.PER_EVENT_TYPES]
 
 
 def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
     spec = automation_type(type_)
-    stats = stats_since(tenant_id, _stats_window_start(now, tz_name)).get(type_, empty_stats())
+    stats = stats_since_window(tenant_id, now, tz_name).get(type_, empty_stats())
     return _view(spec, get_or_none(Automation, tenant_id, type_), stats)
 
 

@@ -35,7 +35,6 @@ def _serve(args: argparse.Namespace) -> int:
     from chalicelib.auth import issue_local_token
     from chalicelib.http import utcnow
     from chalicelib.localapi import OUTBOX_PATH, make_server
-
     from chalicelib.localrunner import stream_checkpoint
 
     localstack.create_resources([demo.SENDER_DOMAIN])

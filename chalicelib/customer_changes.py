@@ -23,9 +23,9 @@ from typing import Any, Iterable, Mapping
 from pynamodb.exceptions import PutError
 
 from chalicelib import actions, evaluation
-from chalicelib.action_automations import view_of
+from chalicelib.action_automations import views
 from chalicelib.dispatch.messages import ACTION_SOURCE, Send
-from chalicelib.models import ActionAutomation, ActionFiring, Customer, tenant_customer
+from chalicelib.models import ActionFiring, Customer, tenant_customer
 from chalicelib.observability import logger
 from chalicelib.persistence import is_conditional_failure
 from chalicelib.queues import Queue
@@ -110,7 +110,7 @@ class _Automations:
 
     def of(self, tenant_id: str) -> list[actions.ActionView]:
         if tenant_id not in self._by_tenant:
-            self._by_tenant[tenant_id] = [view_of(item) for item in ActionAutomation.query(tenant_id)]
+            self._by_tenant[tenant_id] = views(tenant_id)
         return self._by_tenant[tenant_id]
 
 
