@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAGE ?= dev
 
-.PHONY: run test install unit integration e2e package clean
+.PHONY: run test install unit integration e2e package deploy deploy-preflight clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,16 +31,34 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
-# The Lambda package and its CloudFormation template, in build/. Chalice zips only app.py,
-# chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land
-# at the zip's root as templates/, beside app.py, where chalicelib.templating looks for them.
+# The Lambda package and its CloudFormation template, in build/package/. Chalice zips only app.py,
+# chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land at the
+# zip's root as templates/, beside app.py, where chalicelib.templating looks for them. infra.template
+# completes Chalice's template (tables, queues, roles, alarms...). No AWS credentials are needed.
+BUILD ?= build
 package: $(STAMP)
-	rm -rf vendor/templates build/package
-	mkdir -p vendor build
+	rm -rf vendor/templates $(BUILD)/chalice $(BUILD)/package
+	mkdir -p vendor $(BUILD)/package
 	cp -R templates vendor/templates
-	$(PY) -m infra.template --stage $(STAGE) > build/resources.json
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
-		--merge-template build/resources.json build/package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(BUILD)/chalice
+	$(PY) -m infra.template --stage $(STAGE) $(BUILD)/chalice/sam.json > $(BUILD)/package/template.json
+	mv $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip
+
+# Deploy the package to the AWS account of the current credentials (see README, "Deploy").
+#   make deploy STAGE=prod BUCKET=<S3 bucket for the package> PARAMS="SenderIdentity=store.example AlarmEmail=ops@store.example"
+AWS ?= aws
+STACK ?= automations-$(STAGE)
+deploy: deploy-preflight package
+	$(AWS) cloudformation package --template-file $(BUILD)/package/template.json --s3-bucket $(BUCKET) \
+		--s3-prefix $(STACK) --output-template-file $(BUILD)/package/packaged.json
+	$(AWS) cloudformation deploy --template-file $(BUILD)/package/packaged.json --stack-name $(STACK) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+		$(if $(PARAMS),--parameter-overrides $(PARAMS))
+	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
+
+deploy-preflight:
+	@test -n "$(BUCKET)" || { echo "error: BUCKET=<an S3 bucket in the stack's region for the Lambda package> is required" >&2; exit 2; }
+	@command -v $(AWS) >/dev/null || { echo "error: the AWS CLI ($(AWS)) is not installed: https://aws.amazon.com/cli/" >&2; exit 2; }
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis vendor build

@@ -1,19 +1,73 @@
-"""CloudFormation resources generated from the PynamoDB models, merged into `chalice package`'s template.
+"""The deployable template: Chalice's SAM template for the functions and the API, completed with
+everything else the runner needs in a real account.
 
-Usage: python -m infra.template --stage dev > build/resources.json
+Usage: python -m infra.template --stage dev build/chalice/sam.json > build/package/template.json
 
-The stage's environment (TABLE_PREFIX and friends) is read from .chalice/config.json before
-the models are imported, so the tables carry the names the deployed functions will use.
+Added to what `chalice package` writes: every table (from the PynamoDB models), the queues and their
+dead-letter queues, the SES configuration set and its feedback topic, the Cognito user pool (or an
+existing one) and its app client, the unsubscribe signing secret, one role and one log group per
+function (granting only `infra/permissions.py`), event sources that report partial batch failures,
+alarms, and API Gateway errors in the API's own shape. Chalice's shared `DefaultRole` is removed.
+
+The stage's environment (TABLE_PREFIX and friends) is read from .chalice/config.json before the
+models are imported, so resources carry the names the deployed functions will use.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
 from pathlib import Path
 
+from infra.permissions import Grants, grants_for
+
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Logical ids of what this module adds (the functions keep Chalice's).
+SEND_QUEUE, SEND_DLQ = "SendQueue", "SendDeadLetterQueue"
+EVALUATION_QUEUE, EVALUATION_DLQ = "EvaluationQueue", "EvaluationDeadLetterQueue"
+FAILED_CHANGES_QUEUE = "CustomerChangesFailedQueue"
+FEEDBACK_TOPIC, CONFIGURATION_SET, ALARM_TOPIC = "FeedbackTopic", "SesConfigurationSet", "AlarmTopic"
+USER_POOL, USER_POOL_CLIENT, UNSUBSCRIBE_SECRET = "UserPool", "UserPoolClient", "UnsubscribeSecret"
+QUEUE_IDS = {"sends": SEND_QUEUE, "evaluations": EVALUATION_QUEUE}
+
+#: A stream record waiting longer than this (its function is failing or too slow) raises an alarm.
+ITERATOR_AGE_ALARM_MS = 15 * 60 * 1000
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653]
+
+PARAMETERS = {
+    "UserPoolId": {
+        "Type": "String", "Default": "", "AllowedPattern": "^([\\w-]+_[0-9a-zA-Z]+)?$",
+        "Description": "An existing Cognito user pool whose users sign in (it must have the custom attributes "
+                       "tenant_id and role). Empty: the stack creates one."},
+    "SenderIdentity": {
+        "Type": "String", "Default": "*", "AllowedPattern": "^[^\\s/]+$",
+        "Description": "The SES identity (a verified domain) the stores' sender addresses belong to; the "
+                       "dispatcher may send only from it. '*' allows any identity verified in this account."},
+    "PublicApiUrl": {
+        "Type": "String", "Default": "", "AllowedPattern": "^(https://\\S+[^/])?$",
+        "Description": "Where customers reach the API (unsubscribe links), e.g. a custom domain, without a "
+                       "trailing slash. Empty: the API Gateway URL."},
+    "DispatchConcurrency": {
+        "Type": "Number", "Default": 2, "MinValue": 2, "MaxValue": 1000,
+        "Description": "At most this many dispatchers run at once. Each sends about 5 to 8 messages a second; "
+                       "keep it near the SES maximum send rate divided by 7 (2 for the default rate of 14)."},
+    "AlarmEmail": {
+        "Type": "String", "Default": "",
+        "Description": "Who is mailed when an alarm fires (confirm the subscription). Empty: alarms only."},
+    "LogRetentionDays": {
+        "Type": "Number", "Default": 30, "AllowedValues": LOG_RETENTION_DAYS,
+        "Description": "How long the functions' logs are kept."},
+}
+
+CONDITIONS = {
+    "CreateUserPool": {"Fn::Equals": [{"Ref": "UserPoolId"}, ""]},
+    "AlarmByEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+    "PublicApiUrlGiven": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]},
+}
 
 
 def stage_environment(stage: str) -> dict[str, str]:
@@ -25,6 +79,14 @@ def stage_environment(stage: str) -> dict[str, str]:
 
 def logical_id(table_name: str, prefix: str) -> str:
     return "".join(part.capitalize() for part in table_name[len(prefix):].split("_")) + "Table"
+
+
+def arn(resource: str) -> dict:
+    return {"Fn::GetAtt": [resource, "Arn"]}
+
+
+def sub(text: str, **variables) -> dict:
+    return {"Fn::Sub": [text, variables]} if variables else {"Fn::Sub": text}
 
 
 def table_resources() -> dict:
@@ -40,6 +102,7 @@ def table_resources() -> dict:
         if "StreamSpecification" in definition:
             properties["StreamSpecification"] = {"StreamViewType": definition["StreamSpecification"]["StreamViewType"]}
         properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        properties["SSESpecification"] = {"SSEEnabled": True}
         resources[logical_id(definition["TableName"], config.table_prefix())] = {
             "Type": "AWS::DynamoDB::Table",
             "DeletionPolicy": "Retain",
@@ -49,65 +112,319 @@ def table_resources() -> dict:
     return resources
 
 
-def partial_batch_responses() -> dict:
-    """Amend Chalice's SQS event sources: Chalice does not turn on `ReportBatchItemFailures`, without
-    which Lambda ignores the failed message ids the handlers return and deletes the whole batch."""
-    from chalice.utils import to_cfn_resource_name
+def table_id(name: str) -> str:
+    from chalicelib import config
 
-    from chalicelib.resources import DISPATCH_FUNCTION, EVALUATE_FUNCTION
+    return logical_id(f"{config.table_prefix()}{name}", config.table_prefix())
 
+
+def queue_resources() -> dict:
+    """The send and evaluation queues with their dead-letter queues (as the local stack makes them), and
+    the queue that receives the position of a customers stream record that exhausted its retries."""
+    from chalicelib import resources as r
+
+    def queue(name: str, visibility: int | None = None, dlq: str | None = None) -> dict:
+        properties: dict = {"QueueName": name, "MessageRetentionPeriod": r.RETENTION_SECONDS,
+                            "SqsManagedSseEnabled": True}
+        if visibility is not None:
+            properties["VisibilityTimeout"] = visibility
+        if dlq:
+            properties["RedrivePolicy"] = {"deadLetterTargetArn": arn(dlq), "maxReceiveCount": r.MAX_RECEIVES}
+        return {"Type": "AWS::SQS::Queue", "Properties": properties}
+
+    return {
+        SEND_DLQ: queue(r.dead_letter_queue_name(r.send_queue_name())),
+        SEND_QUEUE: queue(r.send_queue_name(), r.SEND_VISIBILITY_SECONDS, SEND_DLQ),
+        EVALUATION_DLQ: queue(r.dead_letter_queue_name(r.evaluation_queue_name())),
+        EVALUATION_QUEUE: queue(r.evaluation_queue_name(), r.EVALUATION_VISIBILITY_SECONDS, EVALUATION_DLQ),
+        FAILED_CHANGES_QUEUE: queue(r.stream_failure_queue_name()),
+    }
+
+
+def feedback_resources() -> dict:
+    """SES publishes bounces and complaints of mail sent through the configuration set to a topic, which
+    invokes the feedback function (it suppresses the address for the tenant in the mail's tags)."""
+    from chalicelib import config
+    from chalicelib import resources as r
+
+    return {
+        FEEDBACK_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": r.feedback_topic_name()}},
+        "FeedbackTopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": FEEDBACK_TOPIC}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "SesPublishesFeedback", "Effect": "Allow", "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": "sns:Publish", "Resource": {"Ref": FEEDBACK_TOPIC},
+                "Condition": {"StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}},
+        CONFIGURATION_SET: {"Type": "AWS::SES::ConfigurationSet", "Properties": {
+            "Name": f"{config.table_prefix()}sends"}},
+        "SesFeedbackDestination": {"Type": "AWS::SES::ConfigurationSetEventDestination", "Properties": {
+            "ConfigurationSetName": {"Ref": CONFIGURATION_SET},
+            "EventDestination": {"Name": "bounces-and-complaints", "Enabled": True,
+                                 "MatchingEventTypes": ["bounce", "complaint"],
+                                 "SnsDestination": {"TopicARN": {"Ref": FEEDBACK_TOPIC}}}}},
+    }
+
+
+def sign_in_resources() -> dict:
+    """The user pool (unless an existing one is named), the app client the admin signs in with, and the
+    secret that signs unsubscribe links. Users are created by an administrator, never by themselves,
+    and nobody can write their own tenant or role: those claims are what isolates the stores."""
+    return {
+        USER_POOL: {"Type": "AWS::Cognito::UserPool", "Condition": "CreateUserPool",
+                    "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+                        "UserPoolName": sub("${AWS::StackName}-users"),
+                        "UsernameAttributes": ["email"],
+                        "AutoVerifiedAttributes": ["email"],
+                        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+                        "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireLowercase": True,
+                                                        "RequireUppercase": True, "RequireNumbers": True,
+                                                        "RequireSymbols": False}},
+                        "MfaConfiguration": "OPTIONAL",
+                        "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                        "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+                        "Schema": [
+                            {"Name": "tenant_id", "AttributeDataType": "String", "Mutable": True,
+                             "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
+                            {"Name": "role", "AttributeDataType": "String", "Mutable": True,
+                             "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "32"}},
+                        ]}},
+        USER_POOL_CLIENT: {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+            "UserPoolId": user_pool_id(),
+            "ClientName": sub("${AWS::StackName}-admin"),
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "PreventUserExistenceErrors": "ENABLED",
+            "IdTokenValidity": 60, "AccessTokenValidity": 60, "RefreshTokenValidity": 30,
+            "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"},
+            "ReadAttributes": ["email", "email_verified", "custom:tenant_id", "custom:role"],
+            "WriteAttributes": ["email"],
+        }},
+        UNSUBSCRIBE_SECRET: {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Description": "Signs the one-click unsubscribe links in marketing mail.",
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}}},
+    }
+
+
+def user_pool_id() -> dict:
+    return {"Fn::If": ["CreateUserPool", {"Ref": USER_POOL}, {"Ref": "UserPoolId"}]}
+
+
+def function_names(chalice: dict) -> dict[str, str]:
+    """Chalice's function name (`dispatch`, `api_handler`) -> the function's logical id."""
+    names = {}
+    for logical, resource in chalice["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            handler = resource["Properties"]["Handler"].split(".", 1)[1]
+            names["api_handler" if handler == "app" else handler] = logical
+    return names
+
+
+def policy(grants: Grants, name: str, function: str) -> list[dict]:
+    """The statements of one function's role: its log group, then exactly its grants."""
+    statements = [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                   "Resource": arn(f"{function}Logs")}]
+    for access in grants.tables:
+        resources = []
+        for table in access.tables:
+            resources.append(arn(table_id(table)))
+            if access.indexes:
+                resources.append(sub(f"${{{table_id(table)}.Arn}}/index/*"))
+        statements.append({"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in access.actions],
+                           "Resource": resources})
+    if grants.sends_to:
+        statements.append({"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+                           "Resource": [arn(QUEUE_IDS[q]) for q in grants.sends_to]})
+    if grants.email:
+        statements.append({"Effect": "Allow", "Action": ["ses:SendRawEmail"], "Resource": [
+            sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}"),
+            sub(f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:configuration-set/"
+                f"${{{CONFIGURATION_SET}}}")]})
+    if grants.sms:
+        # SMS to a phone number, and the opt-out check, have no resource to name.
+        statements.append({"Effect": "Allow", "Action": ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"],
+                           "Resource": "*"})
+    # What Lambda's event source itself reads with the function's role (SAM adds this only to roles
+    # it creates).
+    if name == "dispatch" or name == "evaluate":
+        queue = SEND_QUEUE if name == "dispatch" else EVALUATION_QUEUE
+        statements.append({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                         "sqs:GetQueueAttributes"], "Resource": arn(queue)})
+    if name == "customer_changes":
+        statements.append({"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                         "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                           "Resource": sub(f"${{{table_id('customers')}.Arn}}/stream/*")})
+        statements.append({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": arn(FAILED_CHANGES_QUEUE)})
+    return statements
+
+
+def function_resources(names: dict[str, str]) -> dict:
+    """A role and a log group per function, and what each function's definition gains."""
     resources = {}
-    for name in (DISPATCH_FUNCTION, EVALUATE_FUNCTION):
-        function = to_cfn_resource_name(name)
-        resources[function] = {"Properties": {"Events": {f"{function}SqsEventSource": {
-            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}}
+    api_url = {"Fn::If": ["PublicApiUrlGiven", {"Ref": "PublicApiUrl"},
+                          sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api")]}
+    secret = sub(f"{{{{resolve:secretsmanager:${{{UNSUBSCRIBE_SECRET}}}:SecretString}}}}")
+    extra_environment = {
+        "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url},
+        "jwt_auth": {"COGNITO_ISSUER": sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}",
+                                           Pool=user_pool_id()),
+                     "COGNITO_AUDIENCE": {"Ref": USER_POOL_CLIENT}},
+        "dispatch": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
+                     "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}},
+    }
+    for name, function in names.items():
+        short = name.replace("_", "-")
+        resources[f"{function}Logs"] = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "Properties": {
+            "LogGroupName": sub(f"/aws/lambda/${{AWS::StackName}}-{short}"),
+            "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+        resources[f"{function}Role"] = {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": short,
+                          "PolicyDocument": {"Version": "2012-10-17",
+                                             "Statement": policy(grants_for(name), name, function)}}]}}
+        resources[function] = {"DependsOn": [f"{function}Logs"], "Properties": {
+            "FunctionName": sub(f"${{AWS::StackName}}-{short}"),
+            "Role": arn(f"{function}Role"),
+            "Environment": {"Variables": extra_environment.get(name, {})},
+        }}
     return resources
 
 
-def customer_changes_event_source() -> dict:
-    """Amend Chalice's event source on the customers stream: the table's own stream (Chalice takes a
-    literal ARN), partial batch responses, bisection of a failing batch, bounded retries, and an SQS
-    queue that receives the shard and sequence numbers of a record that exhausted them."""
-    from chalice.utils import to_cfn_resource_name
+def event_sources(names: dict[str, str]) -> dict:
+    """Chalice's event sources, pointed at the resources this template creates (Chalice only names
+    them, which leaves CloudFormation free to create a mapping before its queue), with partial batch
+    responses, the dispatcher's concurrency bound, and the customers stream's retry policy."""
+    from chalicelib import resources as r
 
-    from chalicelib import config
-    from chalicelib.resources import (
-        CUSTOMER_CHANGES_FUNCTION, RETENTION_SECONDS, STREAM_MAX_RECORD_AGE_SECONDS, STREAM_MAX_RETRIES,
-        stream_failure_queue_name,
-    )
-
-    function = to_cfn_resource_name(CUSTOMER_CHANGES_FUNCTION)
-    queue = "CustomerChangesFailedQueue"
-    queue_arn = {"Fn::GetAtt": [queue, "Arn"]}
+    dispatch, evaluate = names[r.DISPATCH_FUNCTION], names[r.EVALUATE_FUNCTION]
+    changes, feedback = names[r.CUSTOMER_CHANGES_FUNCTION], names["ses_feedback"]
     return {
-        queue: {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": stream_failure_queue_name(), "MessageRetentionPeriod": RETENTION_SECONDS}},
-        function: {"Properties": {"Events": {f"{function}DynamodbEventSource": {"Properties": {
-            "Stream": {"Fn::GetAtt": [logical_id(f"{config.table_prefix()}customers", config.table_prefix()),
-                                      "StreamArn"]},
+        dispatch: {"Properties": {"Events": {f"{dispatch}SqsEventSource": {"Properties": {
+            "Queue": arn(SEND_QUEUE), "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": {"Ref": "DispatchConcurrency"}}}}}}},
+        evaluate: {"Properties": {"Events": {f"{evaluate}SqsEventSource": {"Properties": {
+            "Queue": arn(EVALUATION_QUEUE), "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
+        changes: {"Properties": {"Events": {f"{changes}DynamodbEventSource": {"Properties": {
+            "Stream": {"Fn::GetAtt": [table_id("customers"), "StreamArn"]},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BisectBatchOnFunctionError": True,
-            "MaximumRetryAttempts": STREAM_MAX_RETRIES,
-            "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_SECONDS,
-            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": queue_arn}},
+            "MaximumRetryAttempts": r.STREAM_MAX_RETRIES,
+            "MaximumRecordAgeInSeconds": r.STREAM_MAX_RECORD_AGE_SECONDS,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": arn(FAILED_CHANGES_QUEUE)}},
         }}}}},
-        # The function runs with Chalice's role, to which SAM adds no destination permission itself.
-        f"{function}FailureDestinationPolicy": {"Type": "AWS::IAM::Policy", "Properties": {
-            "PolicyName": f"{function}FailureDestination",
-            "Roles": [{"Ref": "DefaultRole"}],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]},
-        }},
+        feedback: {"Properties": {"Events": {f"{feedback}SnsSubscription": {"Properties": {
+            "Topic": {"Ref": FEEDBACK_TOPIC}}}}}},
+    }
+
+
+def alarm_resources(names: dict[str, str]) -> dict:
+    """Alarms on what needs a person: messages parked in a dead-letter queue, stream records handed
+    over after their retries, the customers stream falling behind, and functions failing."""
+    from chalicelib import resources as r
+
+    actions = {"AlarmActions": [{"Ref": ALARM_TOPIC}], "OKActions": [{"Ref": ALARM_TOPIC}],
+               "TreatMissingData": "notBreaching"}
+
+    def alarm(description: str, namespace: str, metric: str, dimension: tuple[str, object], statistic: str,
+              threshold: int, periods: int = 1) -> dict:
+        return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmDescription": description, "Namespace": namespace, "MetricName": metric,
+            "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}], "Statistic": statistic,
+            "Period": 300, "EvaluationPeriods": periods, "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold", **actions}}
+
+    resources = {
+        ALARM_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": sub("${AWS::StackName}-alarms")}},
+        "AlarmEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "AlarmByEmail", "Properties": {
+            "TopicArn": {"Ref": ALARM_TOPIC}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}},
+    }
+    for queue, about in ((SEND_DLQ, "Sends failed five deliveries and wait in the dead-letter queue"),
+                         (EVALUATION_DLQ, "Evaluations failed five times and wait in the dead-letter queue"),
+                         (FAILED_CHANGES_QUEUE, "Customer changes exhausted their retries; replay them from the "
+                                                "stream within 24 hours (see the README)")):
+        resources[f"{queue}DepthAlarm"] = alarm(about, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                                ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]}), "Maximum", 1)
+    changes = names[r.CUSTOMER_CHANGES_FUNCTION]
+    resources["CustomerChangesIteratorAgeAlarm"] = alarm(
+        "The customers stream is read more than 15 minutes late: action-taken messages are delayed",
+        "AWS/Lambda", "IteratorAge", ("FunctionName", {"Ref": changes}), "Maximum", ITERATOR_AGE_ALARM_MS, 3)
+    for name in (r.DISPATCH_FUNCTION, r.EVALUATE_FUNCTION, r.CUSTOMER_CHANGES_FUNCTION, "ses_feedback"):
+        function = names[name]
+        resources[f"{function}ErrorsAlarm"] = alarm(
+            f"The {name} function failed (an invocation error, not a failed send)", "AWS/Lambda", "Errors",
+            ("FunctionName", {"Ref": function}), "Sum", 1)
+    return resources
+
+
+def gateway_responses() -> dict:
+    """API Gateway's own refusals (a rejected token, an unknown path, a throttle) in the API's error shape."""
+    def response(kind: str, code: str) -> dict:
+        return {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
+            "RestApiId": {"Ref": "RestAPI"}, "ResponseType": kind,
+            "ResponseTemplates": {"application/json":
+                                  f'{{"error": {{"code": "{code}", "message": $context.error.messageString}}}}'}}}
+
+    return {
+        "UnauthorizedResponse": response("UNAUTHORIZED", "unauthorized"),
+        "AccessDeniedResponse": response("ACCESS_DENIED", "forbidden"),
+        "Default4xxResponse": response("DEFAULT_4XX", "error"),
+        "Default5xxResponse": response("DEFAULT_5XX", "error"),
+    }
+
+
+OUTPUTS = {
+    "UserPoolId": {"Value": user_pool_id(), "Description": "Where the stores' users are created"},
+    "UserPoolClientId": {"Value": {"Ref": USER_POOL_CLIENT}, "Description": "The admin's app client"},
+    "SesConfigurationSetName": {"Value": {"Ref": CONFIGURATION_SET}},
+    "AlarmTopicArn": {"Value": {"Ref": ALARM_TOPIC}, "Description": "Subscribe more people or tools here"},
+    "SendDeadLetterQueueUrl": {"Value": {"Ref": SEND_DLQ}},
+    "CustomerChangesFailedQueueUrl": {"Value": {"Ref": FAILED_CHANGES_QUEUE}},
+}
+
+
+def _intrinsic(value) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in INTRINSICS
+
+
+INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::ImportValue"}
+
+
+def merge(base, extra):
+    """`extra` laid over `base`: dictionaries merge key by key; anything else, and an intrinsic function
+    (`{"Ref": ...}` over `{"Fn::Sub": ...}`), is replaced whole."""
+    if isinstance(base, dict) and isinstance(extra, dict) and not _intrinsic(base) and not _intrinsic(extra):
+        return {**base, **{key: merge(base.get(key), value) for key, value in extra.items()}}
+    return copy.deepcopy(extra)
+
+
+def build(chalice: dict) -> dict:
+    """The complete template from the one `chalice package` wrote (the stage's environment must be set)."""
+    names = function_names(chalice)
+    resources = {name: body for name, body in chalice["Resources"].items() if name != "DefaultRole"}
+    for part in (table_resources(), queue_resources(), feedback_resources(), sign_in_resources(),
+                 function_resources(names), event_sources(names), alarm_resources(names), gateway_responses()):
+        resources = merge(resources, part)
+    left = [name for name, body in resources.items() if "DefaultRole" in json.dumps(body)]
+    if left:
+        raise SystemExit(f"error: still using Chalice's shared role: {', '.join(left)}")
+    return {
+        **{key: value for key, value in chalice.items() if key not in ("Resources", "Outputs")},
+        "Description": "Marketing automations runner: API, matchers, dispatcher and action-taken automations",
+        "Parameters": PARAMETERS,
+        "Conditions": CONDITIONS,
+        "Resources": resources,
+        "Outputs": {**chalice.get("Outputs", {}), **OUTPUTS},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="dev")
+    parser.add_argument("chalice_template", type=Path, help="the sam.json that `chalice package` wrote")
     args = parser.parse_args(argv)
     os.environ.update(stage_environment(args.stage))
-    resources = {**table_resources(), **partial_batch_responses(), **customer_changes_event_source()}
-    json.dump({"Resources": resources}, sys.stdout, indent=2, sort_keys=True)
+    template = build(json.loads(args.chalice_template.read_text()))
+    json.dump(template, sys.stdout, indent=2, sort_keys=True)
     print()
     return 0
 

@@ -1,0 +1,83 @@
+"""What each Lambda function may do: the actions it calls on the resources it uses, and nothing else.
+
+Tables are named by their model's table name without the stage prefix; a table listed with indexes
+may also be queried through its global secondary indexes. `tests/integration/test_least_privilege.py`
+runs a store's day through every entry point and checks that each call made is allowed here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GET, PUT, UPDATE, DELETE, QUERY, BATCH_GET = "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """DynamoDB actions on some tables (and, with `indexes`, on their indexes)."""
+
+    actions: tuple[str, ...]
+    tables: tuple[str, ...]
+    indexes: bool = False
+
+
+@dataclass(frozen=True)
+class Grants:
+    tables: tuple[Tables, ...] = ()
+    #: Queues (by role: "sends", "evaluations") the function puts messages on.
+    sends_to: tuple[str, ...] = ()
+    #: SES raw email through the configuration set, and SMS through SNS.
+    email: bool = False
+    sms: bool = False
+
+
+#: What each matcher reads: the customers table and every record type's indexes.
+MATCHER_READS = Tables((QUERY,), ("customers", "sales", "repairs", "appointments"), indexes=True)
+
+PLANNER = Grants(
+    tables=(Tables((QUERY,), ("automations",), indexes=True), Tables((BATCH_GET,), ("tenants", "run_state"))),
+    sends_to=("evaluations",))
+
+GRANTS: dict[str, Grants] = {
+    # The API: configuration, records, test-runs (the matchers and the dispatch checks, read only),
+    # communications history and the unsubscribe page.
+    "api_handler": Grants(tables=(
+        Tables((GET, PUT), ("tenants",)),
+        Tables((GET, PUT, QUERY), ("automations",)),
+        Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates")),
+        Tables((GET, PUT, DELETE), ("customers",)),
+        Tables((GET, PUT), ("sales", "repairs", "appointments")),
+        MATCHER_READS,
+        Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),
+        Tables((GET, BATCH_GET), ("run_state", "send_ledger", "marketing_log")),
+    )),
+    # Verifies tokens against the user pool's public keys (HTTPS); no AWS call.
+    "jwt_auth": Grants(),
+    "evaluate": Grants(tables=(
+        Tables((GET,), ("tenants", "automations")),
+        Tables((GET, PUT), ("run_state",)),
+        MATCHER_READS,
+        Tables((BATCH_GET,), ("send_ledger",)),
+    ), sends_to=("sends",)),
+    "dispatch": Grants(tables=(
+        # The send's customer (for a batch), its sale, repair or appointment, and the current configuration.
+        Tables((BATCH_GET,), ("customers",)),
+        Tables((GET,), ("sales", "repairs", "appointments", "tenants", "automations", "action_automations",
+                        "templates", "suppressions")),
+        Tables((GET, BATCH_GET, PUT, UPDATE, DELETE), ("send_ledger",)),
+        Tables((GET, PUT), ("marketing_log",)),
+        Tables((PUT,), ("communications",)),
+        Tables((UPDATE,), ("automation_stats",)),
+    ), sends_to=("sends",), email=True, sms=True),
+    "release_deferred": Grants(tables=(Tables((QUERY, UPDATE), ("send_ledger",), indexes=True),), sends_to=("sends",)),
+    "customer_changes": Grants(tables=(
+        Tables((QUERY,), ("action_automations",)),
+        Tables((GET, PUT), ("action_firings",)),
+        Tables((BATCH_GET,), ("send_ledger",)),
+    ), sends_to=("sends",)),
+    "ses_feedback": Grants(tables=(Tables((PUT,), ("suppressions",)),)),
+}
+
+
+def grants_for(function: str) -> Grants:
+    """A planner's grants (one per per-event type) or a named function's."""
+    return PLANNER if function.startswith("plan_") else GRANTS[function]
