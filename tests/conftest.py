@@ -29,3 +29,19 @@ os.environ.update({
 # The integration tier uses in-process moto; a real endpoint would bypass it.
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
+
+
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def packaged() -> Path:
+    """`make package` once per session: the folder holding template.json and deployment.zip."""
+    result = subprocess.run(["make", "package"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return ROOT / "build" / "package"

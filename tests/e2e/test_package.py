@@ -1,7 +1,11 @@
-"""The Lambda package built by `make package` holds the system templates and no development tools."""
+"""What `make package` builds: a Lambda package with the system templates and no development tools, and
+one complete template that passes cfn-lint, creates the models' tables, wires every event source, and
+grants each function only named actions on named resources. And what `make deploy` asks the AWS CLI."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -9,17 +13,36 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import catalog
+from chalicelib import catalog, resources
 
 ROOT = Path(__file__).resolve().parents[2]
-ZIP = ROOT / "build" / "package" / "deployment.zip"
+#: Services that hold the stores' data or send their messages: no wildcard action on any of them.
+DATA_SERVICES = ("dynamodb", "sqs", "sns", "ses", "secretsmanager", "s3", "cognito-idp", "kms", "logs")
 
 
 @pytest.fixture(scope="module")
-def package() -> zipfile.ZipFile:
-    result = subprocess.run(["make", "package"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return zipfile.ZipFile(ZIP)
+def package(packaged) -> zipfile.ZipFile:
+    return zipfile.ZipFile(packaged / "deployment.zip")
+
+
+@pytest.fixture(scope="module")
+def template(packaged) -> dict:
+    return json.loads((packaged / "template.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def functions(template) -> dict[str, str]:
+    from infra.template import function_names
+
+    return function_names(template)
+
+
+def statements(template: dict, role: str) -> list[dict]:
+    return [s for p in template["Resources"][role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def listed(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def test_the_package_holds_every_system_template(package):
@@ -30,10 +53,11 @@ def test_the_package_holds_every_system_template(package):
 
 
 def test_the_package_holds_no_development_tools(package):
-    tops = {name.split("/", 1)[0] for name in package.namelist()}
-    for tool in ("moto", "pytest", "_pytest", "hypothesis", "cfnlint", "chalice/cli", "tests"):
-        assert tool.split("/")[0] not in tops or tool == "chalice/cli" and not any(
-            n.startswith("chalice/cli/") for n in package.namelist()), tool
+    names = package.namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    for tool in ("moto", "pytest", "_pytest", "hypothesis", "cfnlint", "tests", "bench", "infra", "requests"):
+        assert tool not in tops, tool
+    assert not any(n.startswith("chalice/cli/") for n in names)
 
 
 def test_the_packaged_code_finds_its_templates(package, tmp_path):
@@ -46,42 +70,88 @@ def test_the_packaged_code_finds_its_templates(package, tmp_path):
     assert result.stdout.strip() == str(tmp_path / "templates")
 
 
-def test_the_packaged_template_creates_the_tables_the_models_define(package):
+def test_the_packaged_template_creates_the_tables_the_models_define(template):
     from chalicelib import config
     from chalicelib.schema import all_table_definitions
 
-    template = json.loads((ROOT / "build" / "package" / "sam.json").read_text())
-    tables = {r["Properties"]["TableName"]: r["Properties"] for r in template["Resources"].values()
+    tables = {r["Properties"]["TableName"]: r for r in template["Resources"].values()
               if r["Type"] == "AWS::DynamoDB::Table"}
     for definition in all_table_definitions():
         name = "automations-dev-" + definition["TableName"][len(config.table_prefix()):]
         table = tables.pop(name)
+        properties = table["Properties"]
         for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
-            assert table[key] == definition[key], (name, key)
-        assert table.get("GlobalSecondaryIndexes") == definition.get("GlobalSecondaryIndexes"), name
+            assert properties[key] == definition[key], (name, key)
+        assert properties.get("GlobalSecondaryIndexes") == definition.get("GlobalSecondaryIndexes"), name
         stream = definition.get("StreamSpecification", {}).get("StreamViewType")
-        assert table.get("StreamSpecification", {}).get("StreamViewType") == stream, name
+        assert properties.get("StreamSpecification", {}).get("StreamViewType") == stream, name
+        assert table["DeletionPolicy"] == "Retain"   # deleting the stack never deletes a store's data
     assert tables == {}
 
 
-def test_the_packaged_template_passes_cfn_lint(package):
+def test_the_packaged_template_passes_cfn_lint(packaged):
     lint = Path(sys.executable).with_name("cfn-lint")
-    result = subprocess.run([str(lint), str(ROOT / "build" / "package" / "sam.json")], capture_output=True, text=True)
+    result = subprocess.run([str(lint), str(packaged / "template.json")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_both_queue_consumers_report_partial_batch_failures(package):
-    template = json.loads((ZIP.parent / "sam.json").read_text())
-    for function, batch in (("Dispatch", 10), ("Evaluate", 1)):
+def test_every_function_has_its_own_role_and_log_group_and_chalices_shared_role_is_gone(template, functions):
+    assert "DefaultRole" not in template["Resources"] and "DefaultRole" not in json.dumps(template)
+    assert set(functions) >= {"api_handler", "jwt_auth", "dispatch", "evaluate", "customer_changes", "ses_feedback",
+                              "release_deferred", *(f"plan_{t}" for t in catalog.PER_EVENT)}
+    roles = {template["Resources"][f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert len(roles) == len(functions)
+    for function in functions.values():
+        properties = template["Resources"][function]["Properties"]
+        logs = template["Resources"][f"{function}Logs"]["Properties"]
+        assert logs["LogGroupName"]["Fn::Sub"] == "/aws/lambda/" + properties["FunctionName"]["Fn::Sub"]
+        assert logs["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_no_statement_grants_a_wildcard_action_on_a_data_service(template):
+    roles = [name for name, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    for role in roles:
+        for statement in statements(template, role):
+            assert statement["Effect"] == "Allow"
+            for action in listed(statement["Action"]):
+                service, _, name = action.partition(":")
+                assert "*" not in name and "?" not in name, (role, action)
+                assert service in DATA_SERVICES, (role, action)
+            if listed(statement["Resource"]) == ["*"]:
+                # Only what AWS cannot scope to a resource: SMS to a phone number and its opt-out check.
+                assert sorted(listed(statement["Action"])) == ["sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish"]
+                assert role == "DispatchRole"
+
+
+def test_only_the_dispatcher_sends_and_only_from_the_named_identity_through_the_configuration_set(template):
+    senders = {role for role in (n for n, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role")
+               for s in statements(template, role) for a in listed(s["Action"]) if a.startswith(("ses:", "sns:"))}
+    assert senders == {"DispatchRole"}
+    [ses] = [s for s in statements(template, "DispatchRole") if "ses:SendRawEmail" in listed(s["Action"])]
+    texts = [r["Fn::Sub"] for r in ses["Resource"]]
+    assert texts[0].endswith(":identity/${SenderIdentity}") and texts[1].endswith(":configuration-set/"
+                                                                                    "${SesConfigurationSet}")
+
+
+def test_both_queue_consumers_read_their_own_queue_and_report_partial_batch_failures(template):
+    for function, batch, queue in (("Dispatch", 10, "SendQueue"), ("Evaluate", 1, "EvaluationQueue")):
         source = template["Resources"][function]["Properties"]["Events"][f"{function}SqsEventSource"]["Properties"]
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert source["BatchSize"] == batch and "Queue" in source   # merged into Chalice's own, not replacing it
+        assert source["BatchSize"] == batch and source["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
+        timeout = template["Resources"][function]["Properties"]["Timeout"]
+        # Lambda refuses a queue whose visibility timeout is shorter than the function's timeout.
+        assert template["Resources"][queue]["Properties"]["VisibilityTimeout"] >= timeout
+        redrive = template["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == resources.MAX_RECEIVES
+    scaling = template["Resources"]["Dispatch"]["Properties"]["Events"]["DispatchSqsEventSource"]["Properties"]
+    assert scaling["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "DispatchConcurrency"}}
+    assert template["Parameters"]["DispatchConcurrency"]["MinValue"] == 2   # Lambda's own minimum
 
 
-def test_the_customers_stream_consumer_bisects_retries_a_bounded_number_of_times_then_hands_over(package):
-    template = json.loads((ZIP.parent / "sam.json").read_text())
-    resources = template["Resources"]
-    source = resources["CustomerChanges"]["Properties"]["Events"]["CustomerChangesDynamodbEventSource"]["Properties"]
+def test_the_customers_stream_consumer_bisects_retries_a_bounded_number_of_times_then_hands_over(template):
+    resources_ = template["Resources"]
+    source = resources_["CustomerChanges"]["Properties"]["Events"]["CustomerChangesDynamodbEventSource"]["Properties"]
     assert source["Stream"] == {"Fn::GetAtt": ["CustomersTable", "StreamArn"]}   # the table's own stream
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BisectBatchOnFunctionError"] is True
@@ -89,10 +159,95 @@ def test_the_customers_stream_consumer_bisects_retries_a_bounded_number_of_times
     assert source["StartingPosition"] == "TRIM_HORIZON" and source["BatchSize"] == 100
     destination = source["DestinationConfig"]["OnFailure"]
     assert destination["Destination"] == {"Fn::GetAtt": ["CustomerChangesFailedQueue", "Arn"]}
-    assert resources["CustomerChangesFailedQueue"]["Type"] == "AWS::SQS::Queue"
-    policy = resources["CustomerChangesFailureDestinationPolicy"]["Properties"]
-    assert policy["Roles"] == [{"Ref": resources["CustomerChanges"]["Properties"]["Role"]["Fn::GetAtt"][0]}]
-    assert policy["PolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": destination["Destination"]}]
-    customers = resources["CustomersTable"]["Properties"]
-    assert customers["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    granted = statements(template, "CustomerChangesRole")
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": destination["Destination"]} in granted
+    [reads] = [s for s in granted if "dynamodb:GetRecords" in s["Action"]]
+    assert reads["Resource"] == {"Fn::Sub": "${CustomersTable.Arn}/stream/*"}
+    assert resources_["CustomersTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_ses_bounces_and_complaints_reach_the_feedback_function(template):
+    resources_ = template["Resources"]
+    destination = resources_["SesFeedbackDestination"]["Properties"]
+    assert destination["ConfigurationSetName"] == {"Ref": "SesConfigurationSet"}
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert destination["EventDestination"]["SnsDestination"]["TopicARN"] == {"Ref": "FeedbackTopic"}
+    event = resources_["SesFeedback"]["Properties"]["Events"]["SesFeedbackSnsSubscription"]
+    assert event["Type"] == "SNS" and event["Properties"]["Topic"] == {"Ref": "FeedbackTopic"}
+    variables = resources_["Dispatch"]["Properties"]["Environment"]["Variables"]
+    assert variables["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+
+
+def test_alarms_watch_dead_letters_failed_changes_the_streams_age_and_the_dispatchers_errors(template):
+    alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["MetricName"], json.dumps(a["Dimensions"][0]["Value"])) for a in alarms}
+    for queue in ("SendDeadLetterQueue", "EvaluationDeadLetterQueue", "CustomerChangesFailedQueue"):
+        assert ("ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": [queue, "QueueName"]})) in watched
+    assert ("IteratorAge", json.dumps({"Ref": "CustomerChanges"})) in watched
+    assert ("Errors", json.dumps({"Ref": "Dispatch"})) in watched
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+
+
+def test_users_cannot_sign_themselves_up_or_change_their_own_tenant_or_role(template):
+    resources_ = template["Resources"]
+    pool = resources_["UserPool"]
+    assert pool["Condition"] == "CreateUserPool" and pool["DeletionPolicy"] == "Retain"
+    assert pool["Properties"]["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    client = resources_["UserPoolClient"]["Properties"]
+    assert client["WriteAttributes"] == ["email"]
+    assert {"custom:tenant_id", "custom:role"} <= set(client["ReadAttributes"])
+    variables = resources_["JwtAuth"]["Properties"]["Environment"]["Variables"]
+    assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
+    assert variables["AUTH_MODE"] == "cognito"
+
+
+def test_the_unsubscribe_secret_is_generated_in_the_account_never_written_in_the_template(template):
+    resources_ = template["Resources"]
+    assert "GenerateSecretString" in resources_["UnsubscribeSecret"]["Properties"]
+    for function in ("Dispatch", "APIHandler"):
+        secret = resources_[function]["Properties"]["Environment"]["Variables"]["UNSUBSCRIBE_SECRET"]
+        assert secret == {"Fn::Sub": "{{resolve:secretsmanager:${UnsubscribeSecret}:SecretString}}"}
+    given = {name for name, r in resources_.items() if "UNSUBSCRIBE_SECRET" in
+             r.get("Properties", {}).get("Environment", {}).get("Variables", {})}
+    assert given == {"Dispatch", "APIHandler"}
+
+
+def test_api_gateway_refusals_take_the_apis_error_shape(template):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    body = responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"]
+    filled = body.replace("$context.error.messageString", '"Unauthorized"')
+    assert json.loads(filled) == {"error": {"code": "unauthorized", "message": "Unauthorized"}}
+
+
+def test_make_deploy_packages_uploads_and_deploys_with_the_given_parameters(tmp_path):
+    calls = tmp_path / "calls"
+    fake = tmp_path / "aws"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    build = tmp_path / "build"
+    result = subprocess.run(["make", "deploy", "STAGE=prod", "BUCKET=artifacts-bucket", f"AWS={fake}", f"BUILD={build}",
+                             "PARAMS=SenderIdentity=store.example AlarmEmail=ops@store.example"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    package, deploy, outputs = calls.read_text().splitlines()
+    assert package.startswith(f"cloudformation package --template-file {build}/package/template.json "
+                              "--s3-bucket artifacts-bucket --s3-prefix automations-prod")
+    assert deploy.startswith(f"cloudformation deploy --template-file {build}/package/packaged.json "
+                             "--stack-name automations-prod --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND")
+    assert deploy.endswith("--parameter-overrides SenderIdentity=store.example AlarmEmail=ops@store.example")
+    assert outputs.startswith("cloudformation describe-stacks --stack-name automations-prod")
+    template = json.loads((build / "package" / "template.json").read_text())
+    assert template["Resources"]["CustomersTable"]["Properties"]["TableName"] == "automations-prod-customers"
+
+
+def test_make_deploy_without_a_bucket_or_the_aws_cli_says_what_is_missing_and_builds_nothing(tmp_path):
+    build = tmp_path / "build"
+    no_bucket = subprocess.run(["make", "deploy", f"BUILD={build}"], cwd=ROOT, capture_output=True, text=True)
+    assert no_bucket.returncode != 0 and "error: BUCKET=" in no_bucket.stderr
+    no_cli = subprocess.run(["make", "deploy", "BUCKET=b", f"AWS={tmp_path / 'aws'}", f"BUILD={build}"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert no_cli.returncode != 0 and "the AWS CLI" in no_cli.stderr
+    assert not build.exists()

@@ -1,0 +1,277 @@
+"""Each Lambda function's role in the packaged template allows every AWS call the function makes.
+
+A store's day is run through the real entry points of app.py (Chalice's test client, in-process moto):
+the API used as the admin would use it, a planner, the evaluation and dispatch consumers fed from the
+emulator's real queues, the release of deferred sends, the customers stream and SES feedback. Every
+botocore call is turned into the IAM action and ARN that AWS would authorise, and checked against the
+statements of that function's own role, as IAM would evaluate them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections import defaultdict
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+from fnmatch import fnmatchcase
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import catalog, clients, resources
+from tests.integration.aws_calls import ACCOUNT, REGION, Permission, recorded
+from tests.integration.conftest import SENDER_DOMAIN, Api
+from tests.integration.test_customer_changes_handler import event_for
+
+DEC18 = "2026-12-18T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def lambdas():
+    from app import app
+
+    with Client(app, stage_name="test") as client:
+        yield client
+
+
+def sqs_event(queue: str, messages: list[dict]) -> dict:
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                         "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                         "eventSourceARN": arn, "awsRegion": REGION} for m in messages]}
+
+
+def take(queue: str, tenant: str) -> list[dict]:
+    """This tenant's messages on a queue, taken off it; other tests' messages are left visible."""
+    sqs = clients.client("sqs")
+    url = clients.queue_url(queue)
+    mine, others = [], []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
+        for message in batch:
+            (mine if tenant in message["Body"] else others).append(message)
+    for message in mine:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for message in others:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return mine
+
+
+@contextmanager
+def cold():
+    """As in a fresh Lambda: no client or queue URL kept from an earlier invocation."""
+    from chalicelib import handlers
+
+    handlers.reset()
+    yield
+
+
+def dispatch_all(lambdas, tenant: str, calls: dict) -> None:
+    sends = take(resources.send_queue_name(), tenant)
+    assert sends
+    for offset in range(0, len(sends), 10):
+        with cold(), recorded() as made:
+            lambdas.lambda_.invoke("dispatch", sqs_event(resources.send_queue_name(), sends[offset:offset + 10]))
+        calls["dispatch"] += made
+
+
+def scheduled(at: str) -> dict:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT, "time": at, "region": REGION, "resources": [], "detail": {}}
+
+
+def use_the_api(owner, tenant: str) -> None:
+    """Every route, as the admin and the store's systems use them."""
+    from chalicelib.localapi import handle
+    from chalicelib.unsubscribe import token_for
+
+    domain = f"{tenant}.example"
+    # Quiet hours around the dispatcher's own (wall) clock, so the store's SMS are deferred and released.
+    local = datetime.now(ZoneInfo("Australia/Sydney"))
+    quiet = {"start": (local - timedelta(hours=1)).strftime("%H:%M"), "end": (local + timedelta(hours=2)).strftime("%H:%M")}
+    assert owner.patch("/settings", {"store_name": "Least & Co", "timezone": "Australia/Sydney", "quiet_hours": quiet,
+                                     "sender_email": f"hello@{SENDER_DOMAIN}", "sms_sender_id": "Least"}).status == 200
+    assert owner.get("/settings").status == 200
+    for n in range(2):
+        assert owner.put(f"/customers/c{n}", {
+            "first_name": f"C{n}", "email": f"c{n}@{domain}", "phone": f"+61411120{n:03d}", "birthday": "1990-12-18",
+            "consent": {"email": True, "sms": True}, "created_at": "2025-01-01T00:00:00Z"}).status == 200
+    assert owner.patch("/customers/c1", {"points_balance": 10}).status == 200
+    assert owner.get("/customers/c1").status == 200
+    assert owner.put("/sales/s1", {"customer_id": "c0", "completed_at": "2026-12-01T01:00:00Z",
+                                   "total": 120}).status == 200
+    assert owner.get("/sales/s1").status == 200
+    assert owner.put("/repairs/r1", {"customer_id": "c0", "status": "in_progress", "description": "Ring resize"}).status == 200
+    assert owner.patch("/repairs/r1", {"status": "ready"}).status == 200
+    assert owner.get("/repairs/r1").status == 200
+    assert owner.put("/appointments/a1", {"customer_id": "c0", "starts_at": "2026-12-20T01:00:00Z"}).status == 200
+    assert owner.patch("/appointments/a1", {"starts_at": "2026-12-20T02:00:00Z"}).status == 200
+    assert owner.get("/appointments/a1").status == 200
+    assert owner.get("/automations").status == 200
+    for type_ in catalog.PER_EVENT:
+        assert owner.patch(f"/automations/{type_}", {"enabled": True, "channels": ["email", "sms"]}).status == 200
+        assert owner.post(f"/automations/{type_}/test-run", {"at": DEC18}).status == 200
+    assert owner.get("/automations/birthday").status == 200
+    created = owner.post("/action-automations", {"type": "birthday_add", "enabled": True, "channels": ["email"]})
+    assert created.status == 201
+    automation = created.json["automation_id"]
+    assert owner.get("/action-automations").status == 200
+    assert owner.patch(f"/action-automations/{automation}", {"priority": 2}).status == 200
+    assert owner.get(f"/action-automations/{automation}").status == 200
+    assert owner.post("/action-automations/test-run", {"customer_id": "c1",
+                                                       "change": {"birthday": "--03-03"}}).status == 200
+    assert owner.post("/action-automations", {"type": "email_add", "enabled": True}).status == 201
+    spare = owner.post("/action-automations", {"type": "interest_add"}).json["automation_id"]
+    assert owner.delete(f"/action-automations/{spare}").status == 204
+    template = owner.post("/templates/system:birthday/duplicate").json["template_id"]
+    assert owner.get("/templates").status == 200
+    assert owner.patch(f"/templates/{template}", {"subject": "Happy birthday {{ customer.first_name }}"}).status == 200
+    assert owner.get(f"/templates/{template}").status == 200
+    assert owner.post(f"/templates/{template}/preview", {"customer_id": "c0"}).status == 200
+    other = owner.post("/templates/system:christmas/duplicate").json["template_id"]
+    assert owner.delete(f"/templates/{other}").status == 204
+    assert owner.get("/customers/c0/communications").status == 200
+    token = token_for(tenant, "c1", "email")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert handle(owner.gateway, "GET", f"/unsubscribe/{token}", {}, b"")[0] == 200
+    assert handle(owner.gateway, "POST", f"/unsubscribe/{token}", form, b"List-Unsubscribe=One-Click")[0] == 200
+    assert owner.put("/customers/gone", {"first_name": "Gone", "email": f"gone@{domain}"}).status == 200
+    assert owner.delete("/customers/gone").status == 204
+
+
+@pytest.fixture(scope="module")
+def needed(gateway, lambdas) -> dict[str, list[Permission]]:
+    """Function name -> every permission its calls needed during the store's day."""
+    from chalicelib.auth import issue_local_token
+
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    owner = Api(gateway, issue_local_token(os.environ["LOCAL_JWT_SECRET"], tenant, "owner"))
+    calls: dict[str, list[Permission]] = defaultdict(list)
+
+    with recorded() as made:
+        use_the_api(owner, tenant)
+    calls["api_handler"] += made
+
+    with recorded() as made:
+        from chalicelib.auth import verify_token
+
+        verify_token(owner.token)
+    calls["jwt_auth"] += made
+
+    for type_ in catalog.PER_EVENT:
+        with cold(), recorded() as made:
+            lambdas.lambda_.invoke(f"plan_{type_}", scheduled(DEC18))
+        calls[f"plan_{type_}"] += made
+    jobs = take(resources.evaluation_queue_name(), tenant)
+    assert len(jobs) == len(catalog.PER_EVENT), "a planner queued no evaluation for the store"
+
+    for job in jobs:
+        with cold(), recorded() as made:
+            assert lambdas.lambda_.invoke("evaluate", sqs_event(resources.evaluation_queue_name(), [job])).payload \
+                == {"batchItemFailures": []}
+        calls["evaluate"] += made
+    dispatch_all(lambdas, tenant, calls)
+    assert any(p.action == "ses:SendRawEmail" for p in calls["dispatch"])
+
+    later = (datetime.now(timezone.utc) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with cold(), recorded() as made:
+        assert lambdas.lambda_.invoke("release_deferred", scheduled(later)).payload["released"] >= 2
+    calls["release_deferred"] += made
+    dispatch_all(lambdas, tenant, calls)
+
+    with cold(), recorded() as made:
+        lambdas.lambda_.invoke("customer_changes", event_for(tenant, 0))
+    calls["customer_changes"] += made
+    assert any(p.action == "dynamodb:PutItem" for p in calls["customer_changes"]), "nothing fired"
+    take(resources.send_queue_name(), tenant)
+
+    bounce = {"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
+                                                "bouncedRecipients": [{"emailAddress": f"c0@{tenant}.example"}]},
+              "mail": {"messageId": "m-1", "tags": {"tenant_id": [tenant]}}}
+    with cold(), recorded() as made:
+        lambdas.lambda_.invoke("ses_feedback", lambdas.events.generate_sns_event(message=json.dumps(bounce)))
+    calls["ses_feedback"] += made
+    assert calls["ses_feedback"]
+    return dict(calls)
+
+
+@pytest.fixture(scope="module")
+def roles(packaged) -> dict[str, list[dict]]:
+    """Function name -> the statements of its role in the packaged template, with every intrinsic
+    function resolved as CloudFormation would in this account (names carry this run's table prefix)."""
+    from infra.template import function_names
+
+    template = json.loads((packaged / "template.json").read_text())
+    resources = template["Resources"]
+    stage_prefix = resources["Dispatch"]["Properties"]["Environment"]["Variables"]["TABLE_PREFIX"]
+
+    def attribute(name: str, attr: str) -> str:
+        properties = resources[name]["Properties"]
+        kind = resources[name]["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{properties['TableName']}"
+            return table if attr == "Arn" else f"{table}/stream/*"
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{properties['QueueName']}"
+        if kind == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        raise AssertionError(f"no ARN for {name} in this test")
+
+    def ref(name: str) -> str:
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        if name in pseudo:
+            return pseudo[name]
+        if name in template["Parameters"]:
+            return str(template["Parameters"][name]["Default"])
+        return resources[name]["Properties"]["Name"]   # the SES configuration set
+
+    def resolve(value) -> str:
+        if isinstance(value, str):
+            return value
+        if "Fn::GetAtt" in value:
+            return attribute(*value["Fn::GetAtt"])
+        if "Ref" in value:
+            return ref(value["Ref"])
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([^}]+)\}", lambda m: attribute(*m.group(1).split(".")) if "." in m.group(1)
+                      else ref(m.group(1)), text)
+
+    statements = {}
+    for name, function in function_names(template).items():
+        role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        [document] = [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]]
+        statements[name] = [{
+            "Effect": s["Effect"],
+            "Action": s["Action"] if isinstance(s["Action"], list) else [s["Action"]],
+            "Resource": [resolve(r).replace(stage_prefix, os.environ["TABLE_PREFIX"])
+                         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])],
+        } for s in document["Statement"]]
+    return statements
+
+
+def allowed(statements: list[dict], needed: Permission) -> bool:
+    """IAM's evaluation for Allow statements: an action and a resource pattern must both match."""
+    return any(s["Effect"] == "Allow"
+               and any(fnmatchcase(needed.action.lower(), a.lower()) for a in s["Action"])
+               and any(fnmatchcase(needed.resource, r) for r in s["Resource"])
+               for s in statements)
+
+
+def test_every_function_is_allowed_every_call_it_makes_during_a_stores_day(needed, roles):
+    assert set(needed) == set(roles)   # every entry point of app.py took part
+    refused = {name: sorted({f"{p.action} {p.resource}" for p in calls if not allowed(roles[name], p)})
+               for name, calls in needed.items()}
+    assert {name: calls for name, calls in refused.items() if calls} == {}
+
+
+def test_a_role_does_not_allow_what_another_function_needs(needed, roles):
+    """The check above can fail: the feedback function may not send mail, nor the API write the ledger."""
+    for permission in needed["dispatch"]:
+        if permission.action in ("ses:SendRawEmail", "sns:Publish", "dynamodb:PutItem"):
+            assert not allowed(roles["ses_feedback"], permission) or "suppressions" in permission.resource
+    assert not any(allowed(roles["api_handler"], p) for p in needed["dispatch"]
+                   if p.action.startswith(("ses:", "sns:")) or "send_ledger" in p.resource and "Put" in p.action)
+    assert roles["jwt_auth"] == [s for s in roles["jwt_auth"] if all(a.startswith("logs:") for a in s["Action"])]
