@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-
-import jwt
+from typing import TYPE_CHECKING
 
 from chalicelib import config
 from chalicelib.errors import Forbidden, Unauthorized
 from chalicelib.validation import ID_RE
+
+if TYPE_CHECKING:
+    import jwt
 
 ROLES = ("owner", "manager", "salesperson", "workshop", "accountant", "integration")
 
@@ -69,12 +71,18 @@ def principal_from_claims(claims: dict) -> Principal:
 
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
+    import jwt
+
     # Keys are cached by the client across warm invocations.
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
 def verify_token(token: str) -> Principal:
     """Verify a bearer token and return the caller; raises Unauthorized."""
+    # PyJWT brings in `cryptography` (about 0.1 s): only the authorizer pays for it, not every
+    # function that imports app.py.
+    import jwt
+
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
     if not token:
@@ -106,6 +114,8 @@ def verify_token(token: str) -> Principal:
 def issue_local_token(secret: str, tenant_id: str, role: str, *, subject: str | None = None,
                       ttl_seconds: int = 12 * 3600, now: float | None = None) -> str:
     """A token the local stack accepts (never valid in the cloud, which verifies RS256 only)."""
+    import jwt
+
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not ID_RE.match(tenant_id):
