@@ -34,7 +34,8 @@ e2e: $(STAMP)
 # The Lambda package and its CloudFormation template, in build/package/. Chalice zips only app.py,
 # chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land at the
 # zip's root as templates/, beside app.py, where chalicelib.templating looks for them. infra.template
-# completes Chalice's template (tables, queues, roles, alarms...). No AWS credentials are needed.
+# completes Chalice's template (tables, queues, roles, alarms...); infra.bytecode adds compiled
+# modules, which a read-only Lambda would otherwise compile at every cold start. No AWS credentials.
 BUILD ?= build
 package: $(STAMP)
 	rm -rf vendor/templates $(BUILD)/chalice $(BUILD)/package
@@ -42,7 +43,7 @@ package: $(STAMP)
 	cp -R templates vendor/templates
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(BUILD)/chalice
 	$(PY) -m infra.template --stage $(STAGE) $(BUILD)/chalice/sam.json > $(BUILD)/package/template.json
-	mv $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip
+	$(PY) -m infra.bytecode $(BUILD)/chalice/sam.json $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip
 
 # Deploy the package to the AWS account of the current credentials (see README, "Deploy").
 #   make deploy STAGE=prod BUCKET=<S3 bucket for the package> PARAMS="SenderIdentity=store.example AlarmEmail=ops@store.example"

@@ -60,6 +60,24 @@ def test_the_package_holds_no_development_tools(package):
     assert not any(n.startswith("chalice/cli/") for n in names)
 
 
+def test_every_module_ships_compiled_for_the_functions_runtime_so_no_cold_start_compiles_it(package, template):
+    """Lambda's code folder is read-only: a module without bytecode is compiled again at every cold start."""
+    import importlib.util
+
+    names = set(package.namelist())
+    tag = sys.implementation.cache_tag
+    sources = [n for n in names if n.endswith(".py")]
+    assert "app.py" in sources and len(sources) > 100
+    missing = [n for n in sources if f"{n.rpartition('/')[0]}/__pycache__/{Path(n).stem}.{tag}.pyc".lstrip("/")
+               not in names]
+    assert missing == []
+    header = package.read(f"__pycache__/app.{tag}.pyc")[:8]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0b01   # hash-based, source never checked (PEP 552)
+    assert template["Resources"]["Dispatch"]["Properties"]["Runtime"] == f"python{sys.version_info.major}." \
+                                                                           f"{sys.version_info.minor}"
+
+
 def test_the_packaged_code_finds_its_templates(package, tmp_path):
     package.extractall(tmp_path)
     probe = ("from chalicelib import templating; t = templating.system_template('birthday'); "
