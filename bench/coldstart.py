@@ -1,0 +1,122 @@
+"""Cold-start import time of each Lambda entry point, against importing its dependencies alone, from
+the Lambda package itself, in one run.
+
+    make package && .venv/bin/python -m bench.coldstart [--rounds 9]
+
+The package (build/package/deployment.zip) is unzipped and each measurement runs in a fresh
+interpreter without site-packages (`python -S`), with the unzipped package first on the path as
+Lambda has it, and nothing compiled at run time kept (Lambda's code folder is read-only). It is
+measured twice: as packaged (with the bytecode `infra.bytecode` adds) and with the bytecode removed,
+as Chalice alone would ship it. An entry point's imports are `import app` plus what its handler imports on its first
+call. Its dependencies are every module that left loaded that is not ours (third-party and standard
+library), imported alone in the same order. Rounds alternate entry and dependencies; medians are
+reported, so a noisy machine moves both alike.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "build" / "package" / "deployment.zip"
+
+#: Entry points -> what a cold invocation imports (app.py, then the handler's own lazy imports).
+#: Entry points that import the same modules are measured once.
+ENTRY_POINTS = {
+    "api_handler": ["app"],
+    "jwt_auth": ["app", "jwt"],
+    "plan_*, release_deferred, evaluate, dispatch, ses_feedback": ["app", "chalicelib.handlers"],
+    "customer_changes": ["app", "chalicelib.handlers", "chalicelib.customer_changes"],
+}
+#: As Lambda runs it: its code folder is read-only, so nothing compiled at run time is kept.
+ENVIRONMENT = {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "bench-", "AUTH_MODE": "cognito",
+               "POWERTOOLS_SERVICE_NAME": "marketing-automations-runner", "PATH": "/usr/bin:/bin",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+
+_TIMED = """
+import importlib, json, sys, time
+sys.path.insert(0, {root!r})
+names = {names!r}
+started = time.perf_counter()
+for name in names:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+elapsed = (time.perf_counter() - started) * 1000
+ours = [m for m in sys.modules if m == "app" or m.startswith("chalicelib")]
+loaded = [m for m in sys.modules if m not in ours and m not in {before!r}]
+print(json.dumps({{"ms": elapsed, "loaded": loaded}}))
+"""
+
+
+def _run(root: Path, names: list[str], before: list[str]) -> dict:
+    code = _TIMED.format(root=str(root), names=names, before=before)
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=ENVIRONMENT,
+                            cwd=root, check=True)
+    return json.loads(result.stdout)
+
+
+def measure(root: Path, rounds: int) -> list[dict]:
+    """Medians over `rounds`; each round runs every entry point and its dependencies in turn."""
+    # What a bare interpreter already has loaded is not anybody's import cost.
+    baseline = _run(root, [], [])["loaded"]
+    dependencies = {entry: _run(root, names, baseline)["loaded"] for entry, names in ENTRY_POINTS.items()}
+    times: dict[str, tuple[list, list]] = {entry: ([], []) for entry in ENTRY_POINTS}
+    for _ in range(rounds):
+        for entry, names in ENTRY_POINTS.items():
+            times[entry][0].append(_run(root, names, baseline)["ms"])
+            times[entry][1].append(_run(root, dependencies[entry], baseline)["ms"])
+    figures = []
+    for entry, (entry_ms, deps_ms) in times.items():
+        entry_median, deps_median = statistics.median(entry_ms), statistics.median(deps_ms)
+        figures.append({"entry_point": entry, "entry_ms": round(entry_median, 1), "dependencies_ms": round(deps_median, 1),
+                        "ratio": round(entry_median / deps_median, 3), "modules": len(dependencies[entry])})
+    return figures
+
+
+def without_bytecode(root: Path) -> None:
+    for cache in list(root.rglob("__pycache__")):
+        shutil.rmtree(cache)
+
+
+def package_size(path: Path) -> dict:
+    with zipfile.ZipFile(path) as z:
+        return {"zipped_bytes": path.stat().st_size, "unzipped_bytes": sum(i.file_size for i in z.infolist()),
+                "files": len(z.infolist())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--package", type=Path, default=PACKAGE)
+    args = parser.parse_args(argv)
+    if not args.package.exists():
+        print(f"error: {args.package} is missing; run `make package` first", file=sys.stderr)
+        return 2
+    size = package_size(args.package)
+    print(f"package: {size['zipped_bytes'] / 1e6:.1f} MB zipped, {size['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
+          f"{size['files']} files")
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as folder:
+        with zipfile.ZipFile(args.package) as z:
+            z.extractall(folder)
+        packaged = measure(Path(folder), args.rounds)
+        without_bytecode(Path(folder))
+        sources_only = measure(Path(folder), max(3, args.rounds // 3))
+    for title, figures in (("as packaged (with bytecode)", packaged), ("sources only (no bytecode)", sources_only)):
+        print(f"\n{title}\n{'entry point':58} {'entry ms':>9} {'deps ms':>9} {'ratio':>7} {'modules':>8}")
+        for f in figures:
+            print(f"{f['entry_point']:58} {f['entry_ms']:9.1f} {f['dependencies_ms']:9.1f} {f['ratio']:7.3f} "
+                  f"{f['modules']:8d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
