@@ -28,6 +28,10 @@ class Grants:
     #: SES raw email through the configuration set, and SMS through SNS.
     email: bool = False
     sms: bool = False
+    #: What Lambda's event source reads with the function's own role (SAM grants it only to roles
+    #: SAM creates): a queue it consumes, or the customers stream and its on-failure queue.
+    consumes: str | None = None
+    reads_customers_stream: bool = False
 
 
 #: What each matcher reads: the customers table and every record type's indexes.
@@ -48,7 +52,8 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT), ("sales", "repairs", "appointments")),
         MATCHER_READS,
         Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),
-        Tables((GET, BATCH_GET), ("run_state", "send_ledger", "marketing_log")),
+        Tables((GET,), ("run_state",)),
+        Tables((BATCH_GET,), ("marketing_log",)),
     )),
     # Verifies tokens against the user pool's public keys (HTTPS); no AWS call.
     "jwt_auth": Grants(),
@@ -57,7 +62,7 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT), ("run_state",)),
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
-    ), sends_to=("sends",)),
+    ), sends_to=("sends",), consumes="evaluations"),
     "dispatch": Grants(tables=(
         # The send's customer (for a batch), its sale, repair or appointment, and the current configuration.
         Tables((BATCH_GET,), ("customers",)),
@@ -67,13 +72,13 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT), ("marketing_log",)),
         Tables((PUT,), ("communications",)),
         Tables((UPDATE,), ("automation_stats",)),
-    ), sends_to=("sends",), email=True, sms=True),
+    ), sends_to=("sends",), email=True, sms=True, consumes="sends"),
     "release_deferred": Grants(tables=(Tables((QUERY, UPDATE), ("send_ledger",), indexes=True),), sends_to=("sends",)),
     "customer_changes": Grants(tables=(
         Tables((QUERY,), ("action_automations",)),
         Tables((GET, PUT), ("action_firings",)),
         Tables((BATCH_GET,), ("send_ledger",)),
-    ), sends_to=("sends",)),
+    ), sends_to=("sends",), reads_customers_stream=True),
     "ses_feedback": Grants(tables=(Tables((PUT,), ("suppressions",)),)),
 }
 

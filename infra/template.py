@@ -219,7 +219,7 @@ def function_names(chalice: dict) -> dict[str, str]:
     return names
 
 
-def policy(grants: Grants, name: str, function: str) -> list[dict]:
+def policy(grants: Grants, function: str) -> list[dict]:
     """The statements of one function's role: its log group, then exactly its grants."""
     statements = [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                    "Resource": arn(f"{function}Logs")}]
@@ -243,13 +243,11 @@ def policy(grants: Grants, name: str, function: str) -> list[dict]:
         # SMS to a phone number, and the opt-out check, have no resource to name.
         statements.append({"Effect": "Allow", "Action": ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"],
                            "Resource": "*"})
-    # What Lambda's event source itself reads with the function's role (SAM adds this only to roles
-    # it creates).
-    if name == "dispatch" or name == "evaluate":
-        queue = SEND_QUEUE if name == "dispatch" else EVALUATION_QUEUE
+    if grants.consumes:
         statements.append({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                                         "sqs:GetQueueAttributes"], "Resource": arn(queue)})
-    if name == "customer_changes":
+                                                         "sqs:GetQueueAttributes"],
+                           "Resource": arn(QUEUE_IDS[grants.consumes])})
+    if grants.reads_customers_stream:
         statements.append({"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                                          "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
                            "Resource": sub(f"${{{table_id('customers')}.Arn}}/stream/*")})
@@ -281,7 +279,7 @@ def function_resources(names: dict[str, str]) -> dict:
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": short,
                           "PolicyDocument": {"Version": "2012-10-17",
-                                             "Statement": policy(grants_for(name), name, function)}}]}}
+                                             "Statement": policy(grants_for(name), function)}}]}}
         resources[function] = {"DependsOn": [f"{function}Logs"], "Properties": {
             "FunctionName": sub(f"${{AWS::StackName}}-{short}"),
             "Role": arn(f"{function}Role"),

@@ -93,6 +93,7 @@ def use_the_api(owner, tenant: str) -> None:
     local = datetime.now(ZoneInfo("Australia/Sydney"))
     quiet = {"start": (local - timedelta(hours=1)).strftime("%H:%M"), "end": (local + timedelta(hours=2)).strftime("%H:%M")}
     assert owner.patch("/settings", {"store_name": "Least & Co", "timezone": "Australia/Sydney", "quiet_hours": quiet,
+                                     "frequency_cap": {"max_messages": 20, "per_days": 7},
                                      "sender_email": f"hello@{SENDER_DOMAIN}", "sms_sender_id": "Least"}).status == 200
     assert owner.get("/settings").status == 200
     for n in range(2):
