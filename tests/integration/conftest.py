@@ -110,3 +110,20 @@ def shop(owner) -> Api:
 def history(owner: Api, customer_id: str) -> list[dict]:
     """A customer's communication records, newest first."""
     return owner.get(f"/customers/{customer_id}/communications").json["communications"]
+
+
+def take(queue: str, tenant: str) -> list[dict]:
+    """This tenant's messages on a queue, taken off it; other tests' messages are made visible again."""
+    from chalicelib import clients
+
+    sqs = clients.client("sqs")
+    url = clients.queue_url(queue)
+    mine, others = [], []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
+        for message in batch:
+            (mine if tenant in message["Body"] else others).append(message)
+    for message in mine:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for message in others:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return mine

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from chalicelib import clients, resources
+from chalicelib import resources
 from chalicelib.dispatch.messages import parse
+from tests.integration.conftest import take
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "customers_stream_event.json"
 
@@ -22,21 +23,8 @@ def event_for(tenant: str, *indexes: int) -> dict:
 
 def take_queued(tenant: str) -> list:
     """This tenant's sends on the send queue, taken off it (others' are left as they were)."""
-    sqs = clients.client("sqs")
-    url = clients.queue_url(resources.send_queue_name())
-    mine, others = [], []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            send = parse(message["Body"])
-            (mine if send.tenant_id == tenant else others).append((send, message["ReceiptHandle"]))
-    for send, handle in mine:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
-    for _, handle in others:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-    return [send for send, _ in mine]
+    sends = [parse(message["Body"]) for message in take(resources.send_queue_name(), tenant)]
+    return [send for send in sends if send.tenant_id == tenant]
 
 
 @pytest.fixture

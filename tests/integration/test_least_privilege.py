@@ -21,9 +21,9 @@ from fnmatch import fnmatchcase
 import pytest
 from chalice.test import Client
 
-from chalicelib import catalog, clients, resources
+from chalicelib import catalog, resources
 from tests.integration.aws_calls import ACCOUNT, REGION, Permission, recorded
-from tests.integration.conftest import SENDER_DOMAIN, Api
+from tests.integration.conftest import SENDER_DOMAIN, Api, take
 from tests.integration.test_customer_changes_handler import event_for
 
 DEC18 = "2026-12-18T00:00:00Z"
@@ -43,21 +43,6 @@ def sqs_event(queue: str, messages: list[dict]) -> dict:
                          "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
                          "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
                          "eventSourceARN": arn, "awsRegion": REGION} for m in messages]}
-
-
-def take(queue: str, tenant: str) -> list[dict]:
-    """This tenant's messages on a queue, taken off it; other tests' messages are left visible."""
-    sqs = clients.client("sqs")
-    url = clients.queue_url(queue)
-    mine, others = [], []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages"):
-        for message in batch:
-            (mine if tenant in message["Body"] else others).append(message)
-    for message in mine:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    for message in others:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-    return mine
 
 
 @contextmanager
