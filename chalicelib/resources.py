@@ -72,11 +72,17 @@ def _create_queue_with_dlq(sqs_client, name: str, visibility: int) -> tuple[str,
     return url, dlq_url
 
 
+def work_queues() -> dict[str, tuple[str, int]]:
+    """The queues that feed the runner, each with a dead-letter queue: role -> (name, visibility
+    timeout). The local stack and the packaged template both create these."""
+    return {"sends": (send_queue_name(), SEND_VISIBILITY_SECONDS),
+            "evaluations": (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS)}
+
+
 def create_queues(sqs_client) -> dict[str, str]:
     """Create the send and evaluation queues and their dead-letter queues; returns their URLs by name."""
     urls = {}
-    for name, visibility in ((send_queue_name(), SEND_VISIBILITY_SECONDS),
-                             (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS)):
+    for name, visibility in work_queues().values():
         urls[name], urls[dead_letter_queue_name(name)] = _create_queue_with_dlq(sqs_client, name, visibility)
     return urls
 

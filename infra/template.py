@@ -31,7 +31,9 @@ EVALUATION_QUEUE, EVALUATION_DLQ = "EvaluationQueue", "EvaluationDeadLetterQueue
 FAILED_CHANGES_QUEUE = "CustomerChangesFailedQueue"
 FEEDBACK_TOPIC, CONFIGURATION_SET, ALARM_TOPIC = "FeedbackTopic", "SesConfigurationSet", "AlarmTopic"
 USER_POOL, USER_POOL_CLIENT, UNSUBSCRIBE_SECRET = "UserPool", "UserPoolClient", "UnsubscribeSecret"
+#: The runner's queues (by their role in `chalicelib.resources.work_queues`) and dead-letter queues.
 QUEUE_IDS = {"sends": SEND_QUEUE, "evaluations": EVALUATION_QUEUE}
+DEAD_LETTER_IDS = {"sends": SEND_DLQ, "evaluations": EVALUATION_DLQ}
 
 #: A stream record waiting longer than this (its function is failing or too slow) raises an alarm.
 ITERATOR_AGE_ALARM_MS = 15 * 60 * 1000
@@ -132,13 +134,13 @@ def queue_resources() -> dict:
             properties["RedrivePolicy"] = {"deadLetterTargetArn": arn(dlq), "maxReceiveCount": r.MAX_RECEIVES}
         return {"Type": "AWS::SQS::Queue", "Properties": properties}
 
-    return {
-        SEND_DLQ: queue(r.dead_letter_queue_name(r.send_queue_name())),
-        SEND_QUEUE: queue(r.send_queue_name(), r.SEND_VISIBILITY_SECONDS, SEND_DLQ),
-        EVALUATION_DLQ: queue(r.dead_letter_queue_name(r.evaluation_queue_name())),
-        EVALUATION_QUEUE: queue(r.evaluation_queue_name(), r.EVALUATION_VISIBILITY_SECONDS, EVALUATION_DLQ),
-        FAILED_CHANGES_QUEUE: queue(r.stream_failure_queue_name()),
-    }
+    queues = {}
+    for role, (name, visibility) in r.work_queues().items():
+        dlq = DEAD_LETTER_IDS[role]
+        queues[dlq] = queue(r.dead_letter_queue_name(name))
+        queues[QUEUE_IDS[role]] = queue(name, visibility, dlq)
+    queues[FAILED_CHANGES_QUEUE] = queue(r.stream_failure_queue_name())
+    return queues
 
 
 def feedback_resources() -> dict:
