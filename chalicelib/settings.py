@@ -90,16 +90,17 @@ def ensure_tenant(tenant_id: str, now: datetime) -> None:
     _KNOWN_TENANTS.add(tenant_id)
 
 
-def _settings_of(tenant: Tenant | None) -> dict:
+def of_tenant(tenant: Tenant | None) -> dict:
+    """The effective settings of a tenant item as read (None: not created yet, all defaults)."""
     return effective(tenant.settings.as_dict() if tenant and tenant.settings else None)
 
 
 def load(tenant_id: str) -> dict:
-    return _settings_of(get_or_none(Tenant, tenant_id))
+    return of_tenant(get_or_none(Tenant, tenant_id))
 
 
 def _view(tenant: Tenant | None) -> dict:
-    return {"settings": _settings_of(tenant), "updated_at": tenant.updated_at if tenant else None,
+    return {"settings": of_tenant(tenant), "updated_at": tenant.updated_at if tenant else None,
             "updated_by": tenant.updated_by if tenant else None}
 
 

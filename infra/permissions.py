@@ -64,12 +64,14 @@ GRANTS: dict[str, Grants] = {
         Tables((BATCH_GET,), ("send_ledger",)),
     ), sends_to=("sends",), consumes="evaluations"),
     "dispatch": Grants(tables=(
-        # The send's customer (for a batch), its sale, repair or appointment, and the current configuration.
-        Tables((BATCH_GET,), ("customers",)),
-        Tables((GET,), ("sales", "repairs", "appointments", "tenants", "automations", "action_automations",
-                        "templates", "suppressions")),
+        # A batch's customers, settings and automations, and the suppression entries of the customers'
+        # addresses; each send's sale, repair or appointment, action-taken automation and template. An SMS
+        # opt-out that the provider reports is added to the suppressions.
+        Tables((BATCH_GET,), ("customers", "tenants", "automations")),
+        Tables((BATCH_GET, PUT), ("suppressions",)),
+        Tables((GET,), ("sales", "repairs", "appointments", "action_automations", "templates")),
         Tables((GET, BATCH_GET, PUT, UPDATE, DELETE), ("send_ledger",)),
-        Tables((GET, PUT), ("marketing_log",)),
+        Tables((GET, BATCH_GET, PUT), ("marketing_log",)),
         Tables((PUT,), ("communications",)),
         Tables((UPDATE,), ("automation_stats",)),
     ), sends_to=("sends",), email=True, sms=True, consumes="sends"),

@@ -30,11 +30,13 @@ from chalicelib.dispatch.providers import (
     AUTOMATION_TAG, TENANT_TAG, Email, EmailSender, PermanentProviderError, Sms, SmsSender, TransientProviderError,
     tag_value,
 )
-from chalicelib.dispatch.stores import is_suppressed, suppress
-from chalicelib.matchers.base import AutomationView
+from chalicelib.dispatch.stores import suppress, suppressed_among
+from chalicelib.matchers.base import AutomationView, Person
 from chalicelib.matchers.dynamo import person_of
-from chalicelib.models import Appointment, Customer, MarketingLog, Repair, Sale, tenant_customer
-from chalicelib.persistence import get_or_none
+from chalicelib.models import (
+    Appointment, Automation, Customer, MarketingLog, Repair, Sale, SendLedger, Tenant, tenant_customer,
+)
+from chalicelib.persistence import Keys, get_or_none, read_many
 from chalicelib.queues import Queue
 
 TEMPLATE_ERROR = "template_error"
@@ -86,29 +88,74 @@ def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> int:
     return max(1, min(MAX_DELAY_SECONDS, int(base / 2 + base / 2 * rng())))
 
 
+def _automation_key(send: Send) -> tuple[str, str, str]:
+    return send.tenant_id, send.source, send.automation_id
+
+
 class _BatchData:
-    """What one batch reads, read once: settings, automations, templates, customers."""
+    """What one batch reads, read at once: its customers, ledger rows, marketing logs (check 6), tenants'
+    settings and automations in one batch read, then the suppression entries of the customers'
+    addresses (check 4) in a second; templates as they are needed."""
 
     def __init__(self, sends: Iterable[Send]) -> None:
         sends = list(sends)
-        keys = sorted({(s.tenant_id, s.customer_id) for s in sends})
-        self.customers = {(c.tenant_id, c.customer_id): c for c in Customer.batch_get(keys)} if keys else {}
-        self._settings: dict[str, dict] = {}
-        self._automations: dict[tuple[str, str], AutomationView] = {}
+        per_event = [s for s in sends if s.source != ACTION_SOURCE]
+        marketing = {tenant_customer(s.tenant_id, s.customer_id) for s in sends
+                     if catalog.category_of(s.automation_type) == catalog.MARKETING}
+        found = read_many(
+            Keys(Customer, {(s.tenant_id, s.customer_id) for s in sends}),
+            Keys(SendLedger, {(s.ledger_key,) for s in sends}, consistent=True),
+            Keys(MarketingLog, {(key,) for key in marketing}),
+            Keys(Tenant, {(s.tenant_id,) for s in sends}),
+            Keys(Automation, {(s.tenant_id, s.automation_type) for s in per_event}))
+        self.customers = {(c.tenant_id, c.customer_id): c for c in found[Customer]}
+        self.ledger = {row.ledger_key: row for row in found[SendLedger]}
+        self._logs: dict[str, MarketingLog | None] = {**dict.fromkeys(marketing),
+                                                      **{log.tenant_customer: log for log in found[MarketingLog]}}
+        tenants = {t.tenant_id: t for t in found[Tenant]}
+        self._settings = {s.tenant_id: tenant_settings.of_tenant(tenants.get(s.tenant_id)) for s in sends}
+        stored = {(a.tenant_id, a.type): a for a in found[Automation]}
+        self._automations = {_automation_key(s): automations.configuration(
+            catalog.PER_EVENT[s.automation_type], stored.get((s.tenant_id, s.automation_type))) for s in per_event}
+        self._suppressed = suppressed_among({(s.tenant_id, s.channel, address) for s in sends
+                                             if (address := self.address(s))})
         self._parts: dict[tuple[str, str], dict] = {}
 
     def settings(self, tenant_id: str) -> dict:
-        if tenant_id not in self._settings:
-            self._settings[tenant_id] = tenant_settings.load(tenant_id)
         return self._settings[tenant_id]
 
     def automation(self, send: Send) -> AutomationView:
-        key = (send.tenant_id, send.automation_id)
+        """A per-event automation as the batch read it; an action-taken one read when first needed."""
+        key = _automation_key(send)
         if key not in self._automations:
-            self._automations[key] = (
-                action_automations.current(send.tenant_id, send.automation_id) if send.source == ACTION_SOURCE
-                else automations.current(send.tenant_id, send.automation_type))
+            self._automations[key] = action_automations.current(send.tenant_id, send.automation_id)
         return self._automations[key]
+
+    def person(self, send: Send) -> Person | None:
+        customer = self.customers.get((send.tenant_id, send.customer_id))
+        return person_of(customer) if customer is not None else None
+
+    def address(self, send: Send) -> str | None:
+        person = self.person(send)
+        return checks.address_for(person, send.channel) if person else None
+
+    def is_suppressed(self, tenant_id: str, channel: str, address: str) -> bool:
+        """From the batch's read, which covers every address a send of the batch is checked against."""
+        return (tenant_id, channel, address) in self._suppressed
+
+    def marketing_log(self, send: Send) -> MarketingLog | None:
+        """The customer's marketing log as last read or written by this batch (None: there is none)."""
+        key = tenant_customer(send.tenant_id, send.customer_id)
+        if key not in self._logs:
+            self._logs[key] = get_or_none(MarketingLog, key)
+        return self._logs[key]
+
+    def wrote_log(self, send: Send, log: MarketingLog) -> None:
+        self._logs[tenant_customer(send.tenant_id, send.customer_id)] = log
+
+    def forget_log(self, send: Send) -> None:
+        """The log may have moved on (a lost race, a write that failed or undid an entry): read it again."""
+        self._logs.pop(tenant_customer(send.tenant_id, send.customer_id), None)
 
     def parts(self, tenant_id: str, template_id: str) -> dict:
         key = (tenant_id, template_id)
@@ -139,7 +186,7 @@ class Dispatcher:
                 result.failures.append(record["messageId"])
                 result.outcomes.append(Outcome(None, MALFORMED))
         data = _BatchData(send for _, send in parsed)
-        rows = ledger.read(send for _, send in parsed)
+        rows = data.ledger
         # Keys whose row (or its absence) the batch read still tells truly: a send processed earlier
         # in this batch may have changed its row, so a duplicate of it reads the row afresh.
         read_truly = {send.ledger_key for _, send in parsed}
@@ -169,6 +216,7 @@ class Dispatcher:
             try:
                 return self._attempt(send, row, data)
             except (ledger.Superseded, ledger.CapMoved):
+                data.forget_log(send)
                 continue  # someone moved the send (or the customer's cap) on meanwhile: decide again
         raise _Busy()
 
@@ -192,8 +240,7 @@ class Dispatcher:
         automation = data.automation(send)
         category = catalog.category_of(send.automation_type)
         customer = data.customers.get((send.tenant_id, send.customer_id))
-        person = person_of(customer) if customer is not None else None
-        address = checks.address_for(person, send.channel) if person else None
+        person, address = data.person(send), data.address(send)
 
         def finish(status: str, reason: str | None, record: ledger.Record = ledger.Record()) -> Outcome:
             ledger.record(send, row, status, reason, record, now, tz_name)
@@ -208,14 +255,13 @@ class Dispatcher:
 
         # 3-6: address, suppression, consent, frequency cap.
         cap = settings.get("frequency_cap")
-        log = get_or_none(MarketingLog, tenant_customer(send.tenant_id, send.customer_id)) \
-            if category == catalog.MARKETING else None
+        log = data.marketing_log(send) if category == catalog.MARKETING else None
         since = checks.cap_window_start(now, cap)
         mine = f"#{ledger.send_id(send)}"
         recent = checks.marketing_sends_since((e for e in (log.sent_at if log else []) if not e.endswith(mine)),
                                               since) if since else 0
         reason = checks.first_failing_check(person, send.channel, category,
-                                            is_suppressed=self._suppression_check(send.tenant_id, now),
+                                            is_suppressed=self._suppression_check(send.tenant_id, now, data),
                                             frequency_cap=cap, recent_marketing=recent)
         if reason:
             return finish(ledger.SKIPPED, reason, ledger.Record(to=address))
@@ -247,19 +293,27 @@ class Dispatcher:
 
         # 9: claim, send, record.
         token = uuid.uuid4().hex
-        ledger.claim(send, row, token, now, ledger.log_with(log, send, now) if category == catalog.MARKETING else None)
+        claimed_log = ledger.log_with(log, send, now) if category == catalog.MARKETING else None
+        try:
+            ledger.claim(send, row, token, now, claimed_log)
+        except BaseException:
+            data.forget_log(send)  # `claimed_log` holds this send's entry, which was not saved
+            raise
+        if claimed_log is not None:
+            data.wrote_log(send, claimed_log)
         try:
             message_id = self._send(send, address, rendered, settings, unsubscribe_url, transactional=(
                 category == catalog.TRANSACTIONAL))
         except TransientProviderError:
             if send.attempt + 1 >= MAX_ATTEMPTS:
                 return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_UNAVAILABLE, record, now, tz_name,
-                                            took_over)
+                                            took_over, data)
             ledger.release(send, token)
             self.queue.send([send.retried().to_body()], delay_seconds=retry_delay(send.attempt))
             return Outcome(send, RETRYING, took_over=took_over)
         except PermanentProviderError:
-            return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_ERROR, record, now, tz_name, took_over)
+            return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_ERROR, record, now, tz_name, took_over,
+                                        data)
         sent = replace(record, provider_message_id=message_id)
         try:
             ledger.record(send, None, ledger.SENT, None, sent, now, tz_name, claim_token=token)
@@ -270,10 +324,11 @@ class Dispatcher:
         return Outcome(send, ledger.SENT, None, took_over)
 
     def _finish_claimed(self, send: Send, token: str, status: str, reason: str, record: ledger.Record,
-                        now: datetime, tz_name: str, took_over: bool) -> Outcome:
+                        now: datetime, tz_name: str, took_over: bool, data: _BatchData) -> Outcome:
         ledger.record(send, None, status, reason, record, now, tz_name, claim_token=token)
         if catalog.category_of(send.automation_type) == catalog.MARKETING:
             ledger.unlog(send)  # not sent: it does not count against the frequency cap
+            data.forget_log(send)
         return Outcome(send, status, reason, took_over)
 
     def _subject(self, send: Send):
@@ -281,9 +336,9 @@ class Dispatcher:
             return None
         return get_or_none(SUBJECT_MODELS[send.subject_kind], send.tenant_id, send.subject_id or "")
 
-    def _suppression_check(self, tenant_id: str, now: datetime) -> checks.SuppressionCheck:
+    def _suppression_check(self, tenant_id: str, now: datetime, data: _BatchData) -> checks.SuppressionCheck:
         def check(channel: str, address: str) -> bool:
-            if is_suppressed(tenant_id, channel, address):
+            if data.is_suppressed(tenant_id, channel, address):
                 return True
             if channel == "sms" and self.providers.sms.opted_out(address):
                 suppress(tenant_id, channel, address, "sms_opt_out", now)

@@ -28,16 +28,30 @@ class TenantSuppressions:
 
 def recent_marketing_counts(tenant_id: str, customer_ids: Iterable[str], since: str) -> dict[str, int]:
     """Marketing messages sent since `since` to each customer, read in batches of 100."""
-    keys = sorted({tenant_customer(tenant_id, customer_id) for customer_id in customer_ids})
-    counts: dict[str, int] = {}
+    keys = {tenant_customer(tenant_id, customer_id) for customer_id in customer_ids}
     prefix = f"{tenant_id}#"
-    for log in MarketingLog.batch_get(keys):
-        counts[log.tenant_customer[len(prefix):]] = marketing_sends_since(log.sent_at or (), since)
-    return counts
+    return {key[len(prefix):]: marketing_sends_since(log.sent_at or (), since)
+            for key, log in marketing_logs(keys).items()}
 
 
 def is_suppressed(tenant_id: str, channel: str, address: str) -> bool:
     return get_or_none(Suppression, tenant_id, suppression_key(channel, address)) is not None
+
+
+def suppressed_among(addresses: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """Which of these (tenant, channel, address) are suppressed, read in batches of 100."""
+    wanted = {(tenant_id, suppression_key(channel, address)): (tenant_id, channel, address)
+              for tenant_id, channel, address in addresses}
+    if not wanted:
+        return set()
+    rows = Suppression.batch_get(sorted(wanted), attributes_to_get=["tenant_id", "address_key"])
+    return {wanted[(row.tenant_id, row.address_key)] for row in rows}
+
+
+def marketing_logs(keys: Iterable[str]) -> dict[str, MarketingLog]:
+    """The marketing logs of these customers (`tenant_customer` keys) that exist, read in batches of 100."""
+    keys = sorted(set(keys))
+    return {log.tenant_customer: log for log in MarketingLog.batch_get(keys)} if keys else {}
 
 
 def suppress(tenant_id: str, channel: str, address: str, reason: str, now: datetime) -> None:

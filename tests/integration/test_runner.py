@@ -281,6 +281,28 @@ def test_the_frequency_cap_counts_sends_on_any_channel(shop, runner):
                                                                        ("skipped", "frequency_capped")]
 
 
+def test_a_batch_reads_what_its_checks_need_in_two_calls_and_each_send_writes_two_transactions(shop, runner, tenant):
+    """Issue 7's AWS calls per sent message: one batch get for the batch's customers, ledger rows,
+    marketing logs, settings and automation, one for its addresses' suppression entries; then per send
+    the claim and the outcome (a skipped send: the outcome only). The checks still see what was read."""
+    from bench.emulator import metered
+    from chalicelib.dispatch.stores import suppress
+
+    assert shop.patch("/settings", {"frequency_cap": {"max_messages": 1, "per_days": 7}}).status == 200
+    birthdays(shop, 4)                                                       # 8 sends: one batch
+    suppress(tenant, "email", "B0@mail.example", "bounce", DEC18)
+    runner.evaluate(DEC18)
+    with metered() as meter:
+        delivery = runner.deliver()
+
+    assert sorted((o.send.customer_id, o.send.channel, o.status, o.reason) for o in delivery.outcomes) == [
+        ("b0", "email", "skipped", "suppressed"), ("b0", "sms", "sent", None),
+        *[(f"b{n}", channel, status, reason) for n in (1, 2, 3)
+          for channel, status, reason in (("email", "sent", None), ("sms", "skipped", "frequency_capped"))]]
+    dynamodb = {operation: n for (service, operation), n in meter.calls.items() if service == "dynamodb"}
+    assert dynamodb == {"BatchGetItem": 2, "TransactWriteItems": 2 * 4 + 4}
+
+
 def test_a_template_that_fails_for_a_customer_is_a_failed_record(shop, runner):
     created = shop.post("/templates/system:birthday/duplicate", {"name": "Picky"}).json
     assert shop.patch(f"/templates/{created['template_id']}",
