@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAGE ?= dev
 
-.PHONY: run test install unit integration e2e package deploy deploy-preflight clean
+.PHONY: run test install unit integration e2e package deploy deploy-preflight bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(BUILD)/chalice
 	$(PY) -m infra.template --stage $(STAGE) $(BUILD)/chalice/sam.json > $(BUILD)/package/template.json
 	$(PY) -m infra.bytecode $(BUILD)/chalice/sam.json $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip
+
+# The benchmarks (bench/run.py): read amplification, AWS calls per send, pipeline overhead, cold start,
+# test-run latency and the cost on paper, written to BENCHMARKS.md. About 10 minutes; not part of `test`.
+bench: package
+	$(PY) -m bench.run
 
 # Deploy the package to the AWS account of the current credentials (see README, "Deploy").
 #   make deploy STAGE=prod BUCKET=<S3 bucket for the package> PARAMS="SenderIdentity=store.example AlarmEmail=ops@store.example"

@@ -97,19 +97,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--package", type=Path, default=PACKAGE)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not args.package.exists():
         print(f"error: {args.package} is missing; run `make package` first", file=sys.stderr)
         return 2
     size = package_size(args.package)
-    print(f"package: {size['zipped_bytes'] / 1e6:.1f} MB zipped, {size['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
-          f"{size['files']} files")
+    if not args.json:
+        print(f"package: {size['zipped_bytes'] / 1e6:.1f} MB zipped, {size['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
+              f"{size['files']} files")
     with tempfile.TemporaryDirectory(prefix="coldstart-") as folder:
         with zipfile.ZipFile(args.package) as z:
             z.extractall(folder)
         packaged = measure(Path(folder), args.rounds)
         without_bytecode(Path(folder))
         sources_only = measure(Path(folder), max(3, args.rounds // 3))
+    if args.json:
+        print(json.dumps({"package": size, "packaged": packaged, "sources_only": sources_only}))
+        return 0
     for title, figures in (("as packaged (with bytecode)", packaged), ("sources only (no bytecode)", sources_only)):
         print(f"\n{title}\n{'entry point':58} {'entry ms':>9} {'deps ms':>9} {'ratio':>7} {'modules':>8}")
         for f in figures:

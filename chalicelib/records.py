@@ -61,7 +61,7 @@ def _public(item) -> dict:
 
 # --- customers ----------------------------------------------------------------------------------
 
-def _derive_customer_keys(item: Customer) -> None:
+def derive_customer_keys(item: Customer) -> None:
     item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
     item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
@@ -130,7 +130,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
         item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
-        _derive_customer_keys(item)
+        derive_customer_keys(item)
         return item
 
     item = mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change)
@@ -153,7 +153,7 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
         item.updated_at = to_iso(now)
         if "created_at" in changes:
             item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)
-        _derive_customer_keys(item)
+        derive_customer_keys(item)
         return item
 
     return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
@@ -228,7 +228,7 @@ def _write(principal: Principal, model, record_id: str, fields: dict, now: datet
     return _public(item)
 
 
-def _derive_repair(item: Repair, current: Repair | None) -> None:
+def derive_repair(item: Repair, current: Repair | None) -> None:
     # Marking a repair ready (or collected) without a time means "now", which the caller set as updated_at.
     was_ready = current is not None and current.status == "ready"
     if item.status == "ready" and not item.ready_at:
@@ -238,7 +238,7 @@ def _derive_repair(item: Repair, current: Repair | None) -> None:
     item.ready_since = item.ready_at if item.status == "ready" else None
 
 
-def _derive_appointment(item: Appointment, current: Appointment | None) -> None:
+def derive_appointment(item: Appointment, current: Appointment | None) -> None:
     item.booked_starts_at = item.starts_at if item.status == "booked" else None
 
 
@@ -253,12 +253,12 @@ def get_sale(tenant_id: str, sale_id: str) -> dict:
 
 def put_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
     fields = v.parse(body, REPAIR_FIELDS, required=("customer_id", "status"))
-    return _write(principal, Repair, repair_id, fields, now, replace=True, label="repair", derive=_derive_repair)
+    return _write(principal, Repair, repair_id, fields, now, replace=True, label="repair", derive=derive_repair)
 
 
 def patch_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
     fields = v.parse(body, REPAIR_FIELDS, partial=True, required=("customer_id", "status", "created_at"))
-    return _write(principal, Repair, repair_id, fields, now, replace=False, label="repair", derive=_derive_repair)
+    return _write(principal, Repair, repair_id, fields, now, replace=False, label="repair", derive=derive_repair)
 
 
 def get_repair(tenant_id: str, repair_id: str) -> dict:
@@ -269,13 +269,13 @@ def put_appointment(principal: Principal, appointment_id: str, body: dict, now: 
     fields = v.parse(body, APPOINTMENT_FIELDS, required=("customer_id", "starts_at"))
     fields.setdefault("status", "booked")
     return _write(principal, Appointment, appointment_id, fields, now, replace=True, label="appointment",
-                  derive=_derive_appointment)
+                  derive=derive_appointment)
 
 
 def patch_appointment(principal: Principal, appointment_id: str, body: dict, now: datetime) -> dict:
     fields = v.parse(body, APPOINTMENT_FIELDS, partial=True, required=("customer_id", "starts_at", "status"))
     return _write(principal, Appointment, appointment_id, fields, now, replace=False, label="appointment",
-                  derive=_derive_appointment)
+                  derive=derive_appointment)
 
 
 def get_appointment(tenant_id: str, appointment_id: str) -> dict:

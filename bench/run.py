@@ -1,0 +1,234 @@
+"""`make bench`: run every benchmark in one go and rewrite BENCHMARKS.md with the figures, the goals
+they are held to, and the command that produced each.
+
+    make bench            (builds the Lambda package first, for the cold-start figures)
+    .venv/bin/python -m bench.run [--quick]
+
+Each benchmark runs in its own process (each starts its own emulator) and hands its figures over as
+JSON. `--quick` runs small sizes to try the whole thing out; it does not write BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "BENCHMARKS.md"
+
+GOAL_READS_PER_MATCH = 1.1
+GOAL_CALLS_PER_SEND = 4
+GOAL_PIPELINE_RATIO = 1.5
+GOAL_COLDSTART_RATIO = 1.15
+#: The types whose matches are customers chosen by a date of their own (the read-amplification goal).
+CUSTOMER_DATE_TYPES = ("birthday", "anniversary", "reengagement")
+#: The types whose matches are records (a sale, a repair) chosen by a date, joined to their customer.
+RECORD_DATE_TYPES = ("repair_ready_reminder", "post_purchase")
+
+
+def _run(module: str, *args: str) -> tuple[dict, str, float]:
+    command = [sys.executable, "-m", module, *args, "--json"]
+    shown = " ".join([".venv/bin/python", "-m", module, *args])
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise SystemExit(f"{shown} failed ({result.returncode})")
+    return json.loads(result.stdout.strip().splitlines()[-1]), shown, time.monotonic() - started
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def reads_section(reads: dict, command: str) -> list[str]:
+    rows = reads["amplification"]
+    sizes = sorted({r["customers"] for r in rows})
+    lines = ["## 1. Read amplification", "", f"`{command}`", "",
+             "Items read from DynamoDB per matched customer: the sum of `ScannedCount` over the queries, plus "
+             "the items of any batch get (a matcher joining records to their customers). "
+             "\"Scan\" runs the same matcher with every read answered from the tenant's whole partition and a "
+             "filter: the cheapest scan there is (a table scan would also read every other tenant). The seasonal "
+             "types match everyone on their day, so both columns are the same read.", "",
+             "| type | customers | day | matched | share | items read (index) | per match | items read (scan) "
+             "| per match |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['type']} | {r['customers']:,} | {r['day']} | {r['matched']:,} | {r['share']:.2%} | "
+                     f"{r['index_items']:,} | {r['index_per_match']} | {r['scan_items']:,} | {r['scan_per_match']} |")
+    worst = {size: max(r["index_per_match"] or 0 for r in rows if r["customers"] == size and r["type"]
+                       in CUSTOMER_DATE_TYPES) for size in sizes}
+    records = {size: max(r["index_per_match"] or 0 for r in rows if r["customers"] == size and r["type"]
+                         in RECORD_DATE_TYPES) for size in sizes}
+    lines += ["", f"Goal: at most {GOAL_READS_PER_MATCH} items read per match for the date-driven types, flat "
+              "from the smallest tenant to the largest.", "",
+              f"- Customer-date types ({', '.join(CUSTOMER_DATE_TYPES)}): worst "
+              + ", ".join(f"{worst[s]} at {s:,}" for s in sizes)
+              + f": {_met(all(v <= GOAL_READS_PER_MATCH for v in worst.values()))}. Each reads exactly its matches "
+              "from a sparse index keyed by tenant and date.",
+              f"- Record-date types ({', '.join(RECORD_DATE_TYPES)}): worst "
+              + ", ".join(f"{records[s]} at {s:,}" for s in sizes)
+              + f": {_met(all(v <= GOAL_READS_PER_MATCH for v in records.values()))}. The index reads exactly the "
+              "due sales or repairs (1 per match, flat), then one batch get reads each one's customer, for the "
+              "name, address and consent that the test run shows and the matcher hands on: that is the second "
+              "item. The appointment reminders read the same way (their window, not a date, picks the "
+              "appointments). What would close it: the runner's evaluation does not need the customer (the "
+              "dispatcher reads it again, in its batch), so evaluation could skip the join and leave it to the "
+              "test run; or the record could carry a copy of the customer's fields, at the price of keeping it "
+              "current.", ""]
+    return lines
+
+
+def test_run_section(latency: dict, command: str) -> list[str]:
+    ratio50 = latency["test_run_p50_ms"] / latency["bare_query_p50_ms"]
+    return ["## 5. Test-run latency", "", f"`{command}` (same run as section 1)", "",
+            f"The birthday test run (`POST /automations/birthday/test-run`'s work: due dates, the matcher, "
+            f"checks 3-6, the sample) for a tenant of {latency['customers']:,} customers, {latency['count']} "
+            f"matches, against one bare `Query` of the birthday index for the same day, alternating, "
+            f"{latency['rounds']} rounds each.", "",
+            "| | p50 ms | p95 ms |", "|---|---:|---:|",
+            f"| test run | {latency['test_run_p50_ms']} | {latency['test_run_p95_ms']} |",
+            f"| bare index query | {latency['bare_query_p50_ms']} | {latency['bare_query_p95_ms']} |",
+            "", f"The test run's median is {ratio50:.2f} times the bare query's. Its extra reads are the "
+            "tenant's settings and automation, the run state, the suppression list and the matches' "
+            "marketing logs (one batch). The emulator answers every index query by sorting the whole table, "
+            "so the bare query itself is slower here than in DynamoDB; the ratio is what carries over.", ""]
+
+
+def pipeline_section(pipeline: dict, command: str) -> list[str]:
+    ours, loop = pipeline["pipeline"], pipeline["minimal"]
+    run = ours[0]
+    calls = max(r["calls_per_sent"] for r in ours)
+    lines = ["## 2. AWS calls per sent message", "", f"`{command}`", "",
+             f"{run['sent']:,} birthday emails carried through the whole pipeline: the schedules' plans, the "
+             "evaluation queue, evaluation, the send queue (with the receives and deletes Lambda's event source "
+             "mapping makes), the dispatcher's checks and batch reads, SES, the claim and the outcome record.", "",
+             "| call | count | per sent message |", "|---|---:|---:|"]
+    for operation, n in run["by_operation"].items():
+        lines.append(f"| {operation} | {n:,} | {n / run['sent']:.3f} |")
+    lines += [f"| **all** | **{run['calls']:,}** | **{run['calls_per_sent']}** |", "",
+              f"Goal: at most {GOAL_CALLS_PER_SEND}: {calls} calls per sent message, {_met(calls <= GOAL_CALLS_PER_SEND)}. "
+              "Three calls per send are the floor of exactly-once sending: the claim (a transaction: the "
+              "ledger row and the customer's marketing log, so two dispatchers cannot both take the last place "
+              "under the frequency cap), the provider call, and the outcome (a transaction: the ledger row, the "
+              "communication record and the day's counter). Everything else is per batch of 10: one "
+              "`BatchGetItem` for the customers, ledger rows, marketing logs, settings and automations, one for "
+              "the suppression entries, and the queue's send, receive and delete.", ""]
+    ratio = pipeline["ratio"]
+    own = sum(r["seconds"] for r in ours)
+    minimal = sum(r["seconds"] for r in loop)
+    mean_call = sum(r["seconds_in_calls"] for r in loop) / sum(r["calls"] for r in loop)
+    modelled = ((sum(r["calls"] for r in ours) * mean_call + sum(r["seconds"] - r["seconds_in_calls"] for r in ours))
+                / (sum(r["calls"] for r in loop) * mean_call + sum(r["seconds"] - r["seconds_in_calls"] for r in loop)))
+    lines += ["## 3. Pipeline overhead", "", f"`{command}` (same run as section 2)", "",
+              f"The same {run['sent']:,} sends through the pipeline, and through a loop that makes only the calls "
+              "they need at least (the index query, one `SendEmail` and one `PutItem` of a record per send), on "
+              f"identical stores in the same emulator, alternating, {pipeline['pairs']} pair(s).", "",
+              "| | seconds | calls per send | seconds inside AWS calls | own ms per send |", "|---|---:|---:|---:|---:|"]
+    for name, results in (("pipeline", ours), ("minimal loop", loop)):
+        for r in results:
+            lines.append(f"| {name} | {r['seconds']} | {r['calls_per_sent']} | {r['seconds_in_calls']} | "
+                         f"{r['own_ms_per_sent']} |")
+    slow = ", ".join(f"{op} {ms} ms" for op, ms in sorted(run["ms_per_call"].items(), key=lambda i: -i[1])[:4])
+    lines += ["", f"Goal: at most {GOAL_PIPELINE_RATIO} times: **{ratio:.2f} times** ({own:.1f} s against "
+              f"{minimal:.1f} s), {_met(ratio <= GOAL_PIPELINE_RATIO)}.", "",
+              f"Why: most of the difference is the emulator's price of a call, not ours. Its slowest calls in the "
+              f"pipeline, per call: {slow}; the loop's calls average {mean_call * 1000:.1f} ms. moto backs up "
+              "every table a `TransactWriteItems` touches (a deep copy) before applying it, so a transaction costs "
+              "in proportion to the tables' size, where DynamoDB's costs about two writes. Charging every call "
+              f"the loop's mean call time and adding each side's own time gives **{modelled:.2f} times**. That "
+              "remainder is structural: 3 calls per send against 2 (the claim is the price of never sending "
+              "twice), plus the queue hops and batch reads, plus our own work per send (checks, rendering, "
+              "the MIME message with its unsubscribe headers). What would close it: nothing short of dropping "
+              "the claim; the own time per send (rendering, MIME, PynamoDB's serialisation) is the part worth "
+              "profiling next.", ""]
+    return lines
+
+
+def coldstart_section(cold: dict, command: str) -> list[str]:
+    size = cold["package"]
+    lines = ["## 4. Cold start", "", f"`make package && {command}`", "",
+             f"Import time of each Lambda entry point from the package ({size['zipped_bytes'] / 1e6:.1f} MB zipped, "
+             f"{size['unzipped_bytes'] / 1e6:.1f} MB unzipped), each in a fresh `python -S` with nothing compiled at "
+             "run time kept (Lambda's code folder is read-only), against importing the same third-party and "
+             "standard-library modules alone; medians of interleaved rounds.", "",
+             "| entry point | entry ms | dependencies alone ms | ratio | without our bytecode: entry ms |",
+             "|---|---:|---:|---:|---:|"]
+    plain = {f["entry_point"]: f for f in cold["sources_only"]}
+    for f in cold["packaged"]:
+        lines.append(f"| {f['entry_point']} | {f['entry_ms']} | {f['dependencies_ms']} | {f['ratio']:.3f} | "
+                     f"{plain[f['entry_point']]['entry_ms']} |")
+    worst = max(f["ratio"] for f in cold["packaged"])
+    lines += ["", f"Goal: at most {GOAL_COLDSTART_RATIO} times: worst {worst:.3f}, {_met(worst <= GOAL_COLDSTART_RATIO)}.",
+              "The last column is the same package with its `.pyc` files removed, as Chalice alone ships it: "
+              "every cold start would compile every module."]
+    if worst > GOAL_COLDSTART_RATIO:
+        lines += ["Why: our own modules cost the difference: every function imports `app.py`, which imports "
+                  "every route's module and the 15 PynamoDB models (each model class builds its attributes and "
+                  "indexes at import). What would close it: a handler module per function that imports only "
+                  "what that function runs."]
+    return lines + [""]
+
+
+def cost_section(cost: dict, command: str) -> list[str]:
+    lines = ["## 6. On paper: a 1,000,000-customer store", "", f"`{command}`", "",
+             "Monthly, us-east-1 list prices without the free tier; daily evaluations of the 8 daily types, the "
+             "appointment reminders every 15 minutes, 100,000 emails a month. Every input is named in "
+             "`bench/cost.py` and repeated below; the dispatcher's own time per send and its SQS requests per "
+             "send are this run's measured figures.", "", "| monthly | USD |", "|---|---:|"]
+    for name, usd in cost["rows"].items():
+        lines.append(f"| {name} | {usd:.2f} |")
+    lines += [f"| **total** | **{cost['total']:.2f}** |", "",
+              f"- All in: **${cost['per_thousand_emails_all_in']:.3f} per 1,000 emails**, against SES's "
+              f"${cost['ses_per_thousand_emails']:.2f} alone ({cost['per_thousand_emails_all_in'] / cost['ses_per_thousand_emails']:.2f} times): "
+              "the rest is mostly fixed (storage of a million customers, API Gateway, alarms, the secret).",
+              f"- Marginal: one more 1,000 emails costs **${cost['per_thousand_emails_marginal']:.4f}** "
+              f"({cost['per_thousand_emails_marginal'] / cost['ses_per_thousand_emails']:.2f} times SES alone): "
+              "DynamoDB's write units for the claim and the outcome record, Lambda time, queue requests.",
+              "- Not in it: SMS (priced per destination country), data transfer, and seasonal sends to everyone "
+              "(a Christmas email to a million customers is a million emails: $100 of SES that day).", "",
+              "Inputs:", "", "```", json.dumps(cost["inputs"], indent=1), "```", ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes; print, do not write BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    sizes = ["--sizes", "1000", "5000", "--rounds", "5"] if args.quick else ["--sizes", "10000", "100000", "--rounds", "21"]
+    sends = ["--sends", "200", "--pairs", "1"] if args.quick else ["--sends", "2000", "--pairs", "1"]
+    cold, cold_command, _ = _run("bench.coldstart", "--rounds", "3" if args.quick else "11")
+    pipeline, pipeline_command, _ = _run("bench.pipeline", *sends)
+    reads, reads_command, _ = _run("bench.reads", *sizes)
+    run = pipeline["pipeline"][0]
+    sqs = sum(n for op, n in run["by_operation"].items() if op.startswith("sqs:")) / run["sent"]
+    cost_args = ["--own-ms-per-send", str(run["own_ms_per_sent"]), "--sqs-requests-per-send", f"{sqs:.3f}"]
+    cost, cost_command, _ = _run("bench.cost", *cost_args)
+    took = time.monotonic() - started
+    lines = ["# Benchmarks", "",
+             f"Written by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {took / 60:.1f} minutes, "
+             f"on {platform.machine()} with Python {platform.python_version()} "
+             "and the local stack's emulator (moto in server mode, over HTTP, in the benchmark's process). "
+             "Ratios compare two things measured in the same run, so a shared, noisy machine moves both alike; "
+             "absolute times are this machine's and this emulator's, not AWS's.", ""]
+    lines += reads_section(reads, reads_command)
+    lines += pipeline_section(pipeline, pipeline_command)
+    lines += coldstart_section(cold, cold_command)
+    lines += test_run_section(reads["test_run"], reads_command)
+    lines += cost_section(cost, cost_command)
+    text = "\n".join(lines)
+    if args.quick:
+        print(text)
+    else:
+        OUTPUT.write_text(text)
+        print(f"wrote {OUTPUT.name} in {took / 60:.1f} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
