@@ -32,7 +32,9 @@ PACKAGE = ROOT / "build" / "package" / "deployment.zip"
 ENTRY_POINTS = {
     "api_handler": ["app"],
     "jwt_auth": ["app", "jwt"],
-    "plan_*, release_deferred, evaluate, dispatch, ses_feedback": ["app", "chalicelib.handlers"],
+    "plan_*, release_deferred, evaluate, ses_feedback": ["app", "chalicelib.handlers"],
+    # Its first marketing email signs an unsubscribe link (PyJWT).
+    "dispatch": ["app", "chalicelib.handlers", "jwt"],
     "customer_changes": ["app", "chalicelib.handlers", "chalicelib.customer_changes"],
 }
 #: As Lambda runs it: its code folder is read-only, so nothing compiled at run time is kept.

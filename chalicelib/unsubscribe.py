@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-import jwt
-
 from chalicelib import config
 from chalicelib.catalog import CHANNELS
 from chalicelib.errors import NotFound
@@ -30,6 +28,10 @@ def _secret() -> str:
 
 
 def token_for(tenant_id: str, customer_id: str, channel: str) -> str:
+    # PyJWT (with `cryptography`, about 40 ms) is imported when a link is made or read, not by every
+    # function that imports the dispatcher or the app.
+    import jwt
+
     # No expiry: a link in a years-old email must still work.
     return jwt.encode({"p": PURPOSE, "t": tenant_id, "c": customer_id, "ch": channel}, _secret(), algorithm="HS256")
 
@@ -39,6 +41,8 @@ def url_for(tenant_id: str, customer_id: str, channel: str) -> str:
 
 
 def _read(token: str) -> tuple[str, str, str]:
+    import jwt
+
     try:
         claims = jwt.decode(token, _secret(), algorithms=["HS256"], options={"require": ["p", "t", "c", "ch"]})
     except jwt.PyJWTError:
