@@ -106,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--own-ms-per-send", type=float, default=10.0)
     parser.add_argument("--sqs-requests-per-send", type=float, default=0.3)
+    parser.add_argument("--json", action="store_true", help="print the figures on one line")
     args = parser.parse_args(argv)
-    print(json.dumps(monthly(args.own_ms_per_send, args.sqs_requests_per_send), indent=1))
+    figures = monthly(args.own_ms_per_send, args.sqs_requests_per_send)
+    print(json.dumps(figures) if args.json else json.dumps(figures, indent=1))
     return 0
 
 
