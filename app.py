@@ -9,7 +9,9 @@ from datetime import datetime
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import action_automations, automations, catalog, records, resources, settings, template_store, testrun
+from chalicelib import (
+    action_automations, admin_site, automations, catalog, records, resources, settings, template_store, testrun,
+)
 from chalicelib.auth import verify_token
 from chalicelib.errors import Unauthorized
 from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
@@ -38,6 +40,31 @@ def _route(path: str, methods: list[str]):
 
 def _tz(tenant_id: str) -> str:
     return settings.load(tenant_id)["timezone"]
+
+
+# --- the admin page: static, no login; its data comes from the routes below with the user's token ------
+
+@app.route("/admin", methods=["GET"])
+def admin_page():
+    return Response(body=admin_site.page(), status_code=200,
+                    headers={"Content-Type": "text/html; charset=utf-8", **admin_site.security_headers()})
+
+
+@app.route("/admin/{name}", methods=["GET"])
+def admin_file(name):
+    if name == admin_site.CONFIG:
+        return Response(body=admin_site.public_config(), status_code=200,
+                        headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    found = admin_site.asset(name)
+    if found is None:
+        return Response(body={"error": {"code": "not_found", "message": "no such file"}}, status_code=404)
+    text, content_type = found
+    return Response(body=text, status_code=200, headers={"Content-Type": content_type, **admin_site.security_headers()})
+
+
+@_route("/me", ["GET"])
+def who_am_i():
+    return admin_site.me(caller(app.current_request, utcnow()))
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -169,6 +196,13 @@ def preview_template(template_id):
 
 
 # --- customers and their records -------------------------------------------------------------------
+
+@_route("/customers", ["GET"])
+def find_customers():
+    request = app.current_request
+    return records.find_customers(caller(request, utcnow()).tenant_id, email=query_param(request, "email"),
+                                  limit=query_param(request, "limit"), cursor=query_param(request, "cursor"))
+
 
 @_route("/customers/{customer_id}", ["PUT"])
 def put_customer(customer_id):

@@ -10,7 +10,7 @@ from chalicelib import actions, catalog, records, templating
 from chalicelib import settings as tenant_settings
 from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
-from chalicelib.automations import empty_stats, stats_since_window
+from chalicelib.automations import WindowStats, stats_since_window
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.matchers.base import AutomationView, Match, TenantView
 from chalicelib.matchers.dynamo import person_of
@@ -98,7 +98,7 @@ def _order(item: ActionAutomation) -> tuple:
     return catalog.ACTION_TYPES.index(item.type), -int(item.priority or 0), item.created_at, item.automation_id
 
 
-def _stats(tenant_id: str, now: datetime) -> dict[str, dict]:
+def _stats(tenant_id: str, now: datetime) -> WindowStats:
     return stats_since_window(tenant_id, now, tenant_settings.load(tenant_id)["timezone"])
 
 
@@ -108,7 +108,7 @@ def all_of(tenant_id: str) -> list[ActionAutomation]:
 
 def list_automations(tenant_id: str, now: datetime) -> list[dict]:
     stats = _stats(tenant_id, now)
-    return [_record(item, stats.get(item.automation_id, empty_stats())) for item in all_of(tenant_id)]
+    return [_record(item, stats.of(item.automation_id)) for item in all_of(tenant_id)]
 
 
 def _load(tenant_id: str, automation_id: str) -> ActionAutomation:
@@ -120,7 +120,7 @@ def _load(tenant_id: str, automation_id: str) -> ActionAutomation:
 
 def get(tenant_id: str, automation_id: str, now: datetime) -> dict:
     item = _load(tenant_id, automation_id)
-    return _record(item, _stats(tenant_id, now).get(item.automation_id, empty_stats()))
+    return _record(item, _stats(tenant_id, now).of(item.automation_id))
 
 
 def current(tenant_id: str, automation_id: str) -> AutomationView:
@@ -149,7 +149,8 @@ def create(principal: Principal, body: dict, now: datetime) -> dict:
         offer_text=fields.get("offer_text"), priority=fields.get("priority", 0),
         audience=_audience(fields.get("audience")), points_threshold=fields.get(THRESHOLD),
         created_at=to_iso(now), updated_at=to_iso(now), updated_by=principal.subject)
-    return _record(create_only(item), empty_stats())
+    created = create_only(item)
+    return _record(created, _stats(principal.tenant_id, now).of(created.automation_id))
 
 
 def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -> dict:
@@ -177,7 +178,7 @@ def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -
         return item
 
     item = mutate(lambda: get_or_none(ActionAutomation, principal.tenant_id, automation_id), change)
-    return _record(item, _stats(principal.tenant_id, now).get(item.automation_id, empty_stats()))
+    return _record(item, _stats(principal.tenant_id, now).of(item.automation_id))
 
 
 def delete(principal: Principal, automation_id: str) -> None:

@@ -69,39 +69,53 @@ def stat_key(day: str, automation_id: str, status: str, reason: str | None) -> s
     return f"{day}#{automation_id}#{outcome}"
 
 
-def stats_since(tenant_id: str, first_day: str) -> dict[str, dict]:
-    """Outcome counts per automation id from `first_day` (YYYY-MM-DD) on, from one range query."""
-    result: dict[str, dict] = {}
-    for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= first_day):
-        _, automation_id, outcome = row.stat_key.split("#", 2)
-        stats = result.setdefault(automation_id, empty_stats())
-        status, _, reason = outcome.partition(":")
-        if status == "skipped":
-            stats["skipped"][reason] = stats["skipped"].get(reason, 0) + int(row.count)
-        elif status in stats:
-            stats[status] += int(row.count)
-    return result
+class WindowStats:
+    """Outcome counts per automation over a window of tenant-local days, from one range query: the totals
+    (`sent`, `skipped` by reason, `failed`, `deferred`) and `daily`, one entry per day of the window, oldest
+    first, for the admin's chart."""
+
+    def __init__(self, days: list[str], rows: list[tuple[str, str, str, int]]) -> None:
+        self.days = days
+        self._rows: dict[str, list[tuple[str, str, str, int]]] = {}
+        for day, automation_id, outcome, count in rows:
+            self._rows.setdefault(automation_id, []).append((day, automation_id, outcome, count))
+
+    def of(self, automation_id: str) -> dict:
+        stats = empty_stats()
+        daily = {day: {"date": day, "sent": 0, "skipped": 0, "failed": 0} for day in self.days}
+        for day, _, outcome, count in self._rows.get(automation_id, ()):
+            status, _, reason = outcome.partition(":")
+            if status == "skipped":
+                stats["skipped"][reason] = stats["skipped"].get(reason, 0) + count
+            elif status in stats:
+                stats[status] += count
+            if day in daily and status in daily[day]:
+                daily[day][status] += count
+        stats["daily"] = list(daily.values())
+        return stats
 
 
-def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> dict[str, dict]:
+def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> WindowStats:
     """Outcome counts per automation id over the last STATS_DAYS tenant-local days."""
-    return stats_since(tenant_id, _stats_window_start(now, tz_name))
-
-
-def _stats_window_start(now: datetime, tz_name: str) -> str:
-    return (local_date(now, tz_name) - timedelta(days=STATS_DAYS - 1)).isoformat()
+    today = local_date(now, tz_name)
+    days = [(today - timedelta(days=n)).isoformat() for n in range(STATS_DAYS - 1, -1, -1)]
+    rows = []
+    for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= days[0]):
+        day, automation_id, outcome = row.stat_key.split("#", 2)
+        rows.append((day, automation_id, outcome, int(row.count)))
+    return WindowStats(days, rows)
 
 
 def list_automations(tenant_id: str, now: datetime, tz_name: str) -> list[dict]:
     stored = {item.type: item for item in Automation.query(tenant_id)}
     stats = stats_since_window(tenant_id, now, tz_name)
-    return [_view(spec, stored.get(spec.type), stats.get(spec.type, empty_stats()))
+    return [_view(spec, stored.get(spec.type), stats.of(spec.type))
             for spec in catalog.PER_EVENT_TYPES]
 
 
 def get(tenant_id: str, type_: str, now: datetime, tz_name: str) -> dict:
     spec = automation_type(type_)
-    stats = stats_since_window(tenant_id, now, tz_name).get(type_, empty_stats())
+    stats = stats_since_window(tenant_id, now, tz_name).of(type_)
     return _view(spec, get_or_none(Automation, tenant_id, type_), stats)
 
 

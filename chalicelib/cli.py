@@ -47,6 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
     lines = [
         "",
         "Marketing automations: local stack is up" + (f" ({time.monotonic() - started:.1f}s)"),
+        f"  Admin             {api}/admin#token={owner_token}",
+        "                    (opens the admin page signed in as the demo store's owner)",
         f"  API               {api}",
         f"  AWS_ENDPOINT_URL  {emulator.endpoint}   (export it to use the AWS CLI or boto3 against the emulator)",
         f"  Demo store        tenant '{demo.TENANT}'" + (f", {seeded['customers']} customers, {seeded['sales']} sales, "

@@ -114,6 +114,22 @@ def get_customer(tenant_id: str, customer_id: str) -> dict:
     return _customer_view(item)
 
 
+def find_customers(tenant_id: str, *, email: str | None, limit: str | None, cursor: str | None) -> dict:
+    """The admin's customer look-up: by email address (any case; through the email index), or else the
+    tenant's customers by id, a page at a time."""
+    if email is not None:
+        address = v.email()(email.strip(), "email")
+        keys = Customer.email_index.query(f"{tenant_id}#{address.lower()}", limit=20)
+        found = (get_or_none(Customer, tenant_id, key.customer_id) for key in keys)
+        return {"customers": [_customer_view(item) for item in found if item is not None], "next_cursor": None}
+    page_size = _page_size(limit)
+    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": _decode_cursor(cursor)}} if cursor else None
+    results = Customer.query(tenant_id, limit=page_size, last_evaluated_key=start)
+    items = [_customer_view(item) for item in results]
+    last = results.last_evaluated_key
+    return {"customers": items, "next_cursor": _encode_cursor(last["customer_id"]["S"]) if last else None}
+
+
 def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
     require_write(principal, "customers")
     v.check_id(customer_id)
@@ -284,6 +300,20 @@ def get_appointment(tenant_id: str, appointment_id: str) -> dict:
 
 # --- communications ------------------------------------------------------------------------------
 
+def _page_size(limit: str | None, default: int = 50) -> int:
+    try:
+        size = int(limit) if limit is not None else default
+    except ValueError:
+        raise v.fail("limit", "must be an integer") from None
+    if not 1 <= size <= 200:
+        raise v.fail("limit", "must be between 1 and 200")
+    return size
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
 def _decode_cursor(cursor: str) -> str:
     try:
         sort_key = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("utf-8")
@@ -297,12 +327,7 @@ def _decode_cursor(cursor: str) -> str:
 def communications(tenant_id: str, customer_id: str, *, limit: str | None, cursor: str | None) -> dict:
     """A customer's communication records, newest first, a page at a time."""
     get_customer(tenant_id, customer_id)
-    try:
-        page_size = int(limit) if limit is not None else 50
-    except ValueError:
-        raise v.fail("limit", "must be an integer") from None
-    if not 1 <= page_size <= 200:
-        raise v.fail("limit", "must be between 1 and 200")
+    page_size = _page_size(limit)
     key = tenant_customer(tenant_id, customer_id)
     start = {"tenant_customer": {"S": key}, "sort_key": {"S": _decode_cursor(cursor)}} if cursor else None
     results = Communication.query(key, scan_index_forward=False, limit=page_size, last_evaluated_key=start)
@@ -310,6 +335,4 @@ def communications(tenant_id: str, customer_id: str, *, limit: str | None, curso
     for item in items:
         item.pop("sort_key", None)
     last = results.last_evaluated_key
-    next_cursor = (base64.urlsafe_b64encode(last["sort_key"]["S"].encode()).decode().rstrip("=")
-                   if last else None)
-    return {"communications": items, "next_cursor": next_cursor}
+    return {"communications": items, "next_cursor": _encode_cursor(last["sort_key"]["S"]) if last else None}

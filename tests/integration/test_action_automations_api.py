@@ -19,8 +19,10 @@ def test_a_new_action_automation_gets_an_id_and_the_defaults(owner):
         "audience": {}, "template_id": None, "effective_template_id": "system:birthday_add",
         "category": "marketing", "offer_text": None}
     assert "points_threshold" not in created
-    assert created["stats"] == {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
     assert owner.get(f"/action-automations/{created['automation_id']}").json == created
+    days = created["stats"].pop("daily")
+    assert created["stats"] == {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
+    assert len(days) == 30 and not any(d["sent"] or d["skipped"] or d["failed"] for d in days)
 
 
 def test_the_list_orders_by_type_then_the_order_an_event_chooses_in(owner):

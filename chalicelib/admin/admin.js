@@ -1,0 +1,1002 @@
+// The admin page: configure, test-run and watch every automation. Plain JavaScript, no build step.
+// Every figure on the page comes from the JSON API with the user's bearer token; the API decides what the
+// user may see and change. Text from the API is only ever put into the page as text, never as markup.
+"use strict";
+
+(() => {
+  const API = new URL(".", location.href);
+  const TOKEN_KEY = "automations.token";
+  const REFRESH_KEY = "automations.refresh";
+  const state = { config: null, me: null, settings: null, templates: null };
+
+  const REASONS = {
+    automation_disabled: "automation off", no_longer_eligible: "no longer eligible", missing_contact: "no address",
+    suppressed: "suppressed", no_consent: "no consent", frequency_capped: "frequency cap",
+    template_error: "template error", provider_error: "provider error", quiet_hours: "quiet hours",
+  };
+  const SETTING_LABELS = {
+    days_before: ["When to send", (v) => (v === 0 ? "On the day" : `${v} day${v === 1 ? "" : "s"} before`)],
+    days_after: ["When to remind", (v) => `${v} days after it is ready`],
+    months_inactive: ["Inactive for", (v) => `${v} months`],
+    include_discount_code: ["Include a unique discount code"],
+    include_special_offer: ["Include the store's special offer"],
+    request_review: ["Ask for a review"],
+  };
+  const ACTION_TYPES = {
+    birthday_add: "Birthday added", email_add: "Email added", interest_add: "Interests added",
+    app_download: "App downloaded", reward_available: "Reward available",
+  };
+  const CHANNELS = { email: "Email", sms: "SMS" };
+  const PARTS = [["subject", "Subject", "input"], ["body_text", "Text body", "textarea"],
+    ["body_html", "HTML body (optional)", "textarea"], ["sms_body", "SMS", "textarea"]];
+
+  // --- small DOM helpers ----------------------------------------------------------------------------
+  let uid = 0;
+  const nextId = (prefix) => `${prefix}-${++uid}`;
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else if (key === "class") el.className = value;
+      else if (key === "dataset") Object.assign(el.dataset, value);
+      else if (key in el && typeof value !== "string") el[key] = value;
+      else el.setAttribute(key, value === true ? "" : value);
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  const main = () => document.getElementById("main");
+  const render = (...children) => { main().replaceChildren(); return append(main(), children); };
+  // Ids are letters, digits and `_ . : -`: a path segment keeps them as they are.
+  const seg = (id) => encodeURIComponent(id).replace(/%3A/gi, ":");
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const reason = (code) => REASONS[code] || (code || "").replace(/_/g, " ");
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+  // --- errors ---------------------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, error) {
+      super(error.message || `request failed (${status})`);
+      this.status = status;
+      this.code = error.code;
+      this.field = error.field;
+    }
+  }
+
+  function showAlert(message) {
+    const box = document.getElementById("alert");
+    box.replaceChildren(h("span", {}, message),
+      h("button", { type: "button", onclick: () => { box.hidden = true; } }, "Dismiss"));
+    box.hidden = false;
+  }
+
+  function clearAlert() { document.getElementById("alert").hidden = true; }
+
+  // A field's error goes beside the field (matched by the API's field name, or its first part); any other
+  // error goes into the form's own status line, or the page's alert.
+  function showError(err, scope, status) {
+    if (scope) {
+      const names = err.field ? [err.field, err.field.split(".")[0], err.field.split(".").slice(-1)[0]] : [];
+      for (const name of names) {
+        const slot = scope.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+        if (slot) {
+          slot.textContent = err.message;
+          const control = document.getElementById(slot.dataset.control);
+          if (control) control.setAttribute("aria-invalid", "true");
+          return;
+        }
+      }
+    }
+    const text = err instanceof ApiError ? `${err.message}${err.field ? ` (${err.field})` : ""}` : `${err.message || err}`;
+    if (status) {
+      status.textContent = text;
+      status.className = "field-error";
+    } else {
+      showAlert(text);
+    }
+  }
+
+  function clearErrors(scope) {
+    scope.querySelectorAll("[data-error-for]").forEach((slot) => { slot.textContent = ""; });
+    scope.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  }
+
+  // --- the API --------------------------------------------------------------------------------------
+  async function api(method, path, body) {
+    const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(new URL(path.replace(/^\//, ""), API), {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, { code: "network", message: "The server could not be reached; check your connection and try again." });
+    }
+    if (response.status === 401 && await refreshed()) return api(method, path, body);
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (response.status === 401) {
+      signOut("Your session has ended: sign in again.");
+      throw new ApiError(401, { code: "unauthorized", message: "Your session has ended: sign in again." });
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, (data && data.error) || { code: "error", message: `The server answered ${response.status}.` });
+    }
+    return data;
+  }
+
+  // --- signing in -----------------------------------------------------------------------------------
+  async function cognito(target, body) {
+    const auth = state.config.auth;
+    const response = await fetch(auth.endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": `AWSCognitoIdentityProviderService.${target}` },
+      body: JSON.stringify({ ClientId: auth.client_id, ...body }),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.message || data.__type || "Sign-in failed.");
+    return data;
+  }
+
+  async function refreshed() {
+    const refresh = sessionStorage.getItem(REFRESH_KEY);
+    if (!refresh || state.config.auth.mode !== "cognito") return false;
+    try {
+      const data = await cognito("InitiateAuth", { AuthFlow: "REFRESH_TOKEN_AUTH", AuthParameters: { REFRESH_TOKEN: refresh } });
+      sessionStorage.setItem(TOKEN_KEY, data.AuthenticationResult.IdToken);
+      return true;
+    } catch (e) {
+      sessionStorage.removeItem(REFRESH_KEY);
+      return false;
+    }
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
+    state.me = null;
+    renderSignIn(message);
+  }
+
+  function renderSignIn(message) {
+    document.getElementById("nav").hidden = true;
+    document.getElementById("who").replaceChildren();
+    document.getElementById("read-only").hidden = true;
+    const status = h("p", { role: "status", class: "field-error" }, message || "");
+    const box = h("section", { class: "card signin", "aria-labelledby": "signin-title" },
+      h("h1", { id: "signin-title" }, "Sign in"));
+    if (state.config.auth.mode === "cognito") box.append(cognitoForm(status));
+    else box.append(localForm(status));
+    render(box);
+    box.querySelector("input, textarea").focus();
+  }
+
+  function localForm(status) {
+    const id = nextId("token");
+    const form = h("form", {},
+      h("p", {}, "This is the local stack. The address that ", h("code", {}, "make run"),
+        " printed signs you in as the demo store's owner. Or paste a token from ",
+        h("code", {}, "python -m chalicelib.cli token --tenant T --role R"), "."),
+      h("div", { class: "field" }, h("label", { for: id }, "Token"), h("textarea", { id, required: true, autocomplete: "off" })),
+      status,
+      h("div", { class: "form-actions" }, h("button", { class: "primary", type: "submit" }, "Sign in")));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, form.querySelector("textarea").value.trim());
+      start();
+    });
+    return form;
+  }
+
+  function cognitoForm(status) {
+    const form = h("form", {},
+      labelled("Email", h("input", { type: "email", name: "username", autocomplete: "username", required: true })),
+      labelled("Password", h("input", { type: "password", name: "password", autocomplete: "current-password", required: true })),
+      status,
+      h("div", { class: "form-actions" }, h("button", { class: "primary", type: "submit" }, "Sign in")));
+    let challenge = null;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      status.textContent = "";
+      const value = (name) => (form.elements[name] ? form.elements[name].value : "");
+      try {
+        const data = challenge
+          ? await cognito("RespondToAuthChallenge", {
+            ChallengeName: challenge.ChallengeName, Session: challenge.Session,
+            ChallengeResponses: challenge.ChallengeName === "NEW_PASSWORD_REQUIRED"
+              ? { USERNAME: challenge.username, NEW_PASSWORD: value("new_password") }
+              : { USERNAME: challenge.username, SOFTWARE_TOKEN_MFA_CODE: value("code") },
+          })
+          : await cognito("InitiateAuth", { AuthFlow: "USER_PASSWORD_AUTH", AuthParameters: { USERNAME: value("username"), PASSWORD: value("password") } });
+        if (data.AuthenticationResult) {
+          sessionStorage.setItem(TOKEN_KEY, data.AuthenticationResult.IdToken);
+          if (data.AuthenticationResult.RefreshToken) sessionStorage.setItem(REFRESH_KEY, data.AuthenticationResult.RefreshToken);
+          start();
+          return;
+        }
+        challenge = { ...data, username: (challenge && challenge.username) || value("username") };
+        const extra = data.ChallengeName === "NEW_PASSWORD_REQUIRED"
+          ? labelled("Choose a new password", h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true, minlength: 12 }))
+          : labelled("Code from your authenticator app", h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true }));
+        form.querySelectorAll(".field").forEach((f) => f.remove());
+        form.prepend(extra);
+        extra.querySelector("input").focus();
+      } catch (e) {
+        status.textContent = e.message;
+      }
+    });
+    return form;
+  }
+
+  // --- shell ----------------------------------------------------------------------------------------
+  const mayChange = (resource) => Boolean(state.me && state.me.may_change[resource]);
+  const READ_ONLY_LINE = "only an owner or a manager can change the configuration.";
+
+  function renderShell() {
+    document.getElementById("store-name").textContent = state.settings.store_name || state.me.tenant_id;
+    document.getElementById("nav").hidden = false;
+    document.getElementById("who").replaceChildren(
+      h("span", {}, `${state.me.tenant_id} · ${state.me.role}`),
+      h("button", { type: "button", onclick: () => signOut("You have signed out.") }, "Sign out"));
+    const notice = document.getElementById("read-only");
+    notice.hidden = mayChange("automations");
+    notice.textContent = `You are signed in as ${state.me.role}: you can see everything here, but ${READ_ONLY_LINE}`;
+  }
+
+  // Controls that change configuration are disabled for roles that may not change it, and point at the
+  // line that says why.
+  function guard(control, resource) {
+    if (!mayChange(resource)) {
+      control.disabled = true;
+      control.setAttribute("aria-describedby", "read-only");
+      control.title = `Read-only: ${READ_ONLY_LINE}`;
+    }
+    return control;
+  }
+
+  const ROUTES = [
+    [/^#\/automations$/, renderAutomations], [/^#\/actions$/, renderActions],
+    [/^#\/templates$/, renderTemplates], [/^#\/templates\/(.+)$/, renderTemplateEditor],
+    [/^#\/settings$/, renderSettings], [/^#\/customers$/, renderCustomers],
+    [/^#\/customers\/(.+)$/, renderCustomer],
+  ];
+
+  // One page renders at a time, in the order the address changed: a slow page that started first can
+  // never paint over the page the user went to next.
+  let routing = Promise.resolve();
+  function route() {
+    routing = routing.then(showPage, showPage);
+    return routing;
+  }
+
+  async function showPage() {
+    if (!state.me) return;
+    const hash = location.hash || "#/automations";
+    const found = ROUTES.find(([pattern]) => pattern.test(hash));
+    if (!found) { location.hash = "#/automations"; return; }
+    const section = hash.split("/")[1];
+    document.querySelectorAll("#nav a").forEach((a) => {
+      if (a.getAttribute("href") === `#/${section}`) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    clearAlert();
+    render(h("p", { class: "loading" }, "Loading…"));
+    try {
+      const args = hash.match(found[0]).slice(1).map(decodeURIComponent);
+      await found[1](...args);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) render(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, e.message));
+    }
+    const heading = main().querySelector("h1");
+    if (heading) { heading.tabIndex = -1; heading.focus(); }
+  }
+
+  async function start() {
+    try {
+      [state.me, state.settings] = await Promise.all([api("GET", "/me"), api("GET", "/settings").then((s) => s.settings)]);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) showAlert(e.message);
+      if (!state.me) signOut(e.message);
+      return;
+    }
+    renderShell();
+    await route();
+  }
+
+  async function templates(refresh) {
+    if (!state.templates || refresh) state.templates = (await api("GET", "/templates")).templates;
+    return state.templates;
+  }
+
+  // --- form helpers ---------------------------------------------------------------------------------
+  function labelled(text, control, options = {}) {
+    control.id = control.id || nextId("f");
+    const error = h("p", { class: "field-error", id: `${control.id}-error`, dataset: { errorFor: options.field || control.name || "", control: control.id } });
+    const describedBy = [options.hint ? `${control.id}-hint` : null, error.id, control.getAttribute("aria-describedby")].filter(Boolean);
+    control.setAttribute("aria-describedby", describedBy.join(" "));
+    return h("div", { class: "field" }, h("label", { for: control.id }, text), control,
+      options.hint ? h("p", { class: "hint", id: `${control.id}-hint` }, options.hint) : null, error);
+  }
+
+  function checkbox(text, name, checked, resource) {
+    const input = h("input", { type: "checkbox", name, checked: Boolean(checked) });
+    if (resource) guard(input, resource);
+    return h("label", { class: "check" }, input, text);
+  }
+
+  function channelPicker(chosen, resource) {
+    const id = nextId("channels");
+    return h("fieldset", { class: "field", "aria-describedby": `${id}-error` },
+      h("legend", {}, "Channels"),
+      h("div", { class: "checks" }, Object.entries(CHANNELS).map(([value, text]) =>
+        checkbox(text, `channel-${value}`, chosen.includes(value), resource))),
+      h("p", { class: "field-error", id: `${id}-error`, dataset: { errorFor: "channels", control: "" } }));
+  }
+
+  const chosenChannels = (form) => Object.keys(CHANNELS).filter((c) => form.elements[`channel-${c}`].checked);
+
+  function templateOptions(all, type, selected, effective) {
+    const own = all.filter((t) => t.type === type);
+    return own.map((t) => h("option", { value: t.system ? "" : t.template_id, selected: t.system ? !selected : t.template_id === selected },
+      `${t.name}${t.system ? " (system)" : ""}${t.template_id === effective ? " — in effect" : ""}`));
+  }
+
+  function saveStatus() { return h("p", { role: "status", class: "saved" }); }
+
+  // --- automations ----------------------------------------------------------------------------------
+  async function renderAutomations() {
+    const [list, all] = await Promise.all([api("GET", "/automations"), templates()]);
+    render(
+      h("h1", {}, "Automations"),
+      h("p", { class: "intro" }, "Each automation sends on its own once it is on. Test run shows who would get it today, without sending anything."),
+      list.automations.map((automation) => automationCard(automation, all)));
+  }
+
+  function automationCard(automation, all) {
+    const card = h("article", { class: "card", id: `automation-${automation.type}`, "aria-labelledby": `title-${automation.type}` });
+    fillCard(card, automation, all);
+    return card;
+  }
+
+  function fillCard(card, a, all) {
+    const type = a.type;
+    const toggle = guard(h("input", { type: "checkbox", role: "switch", checked: a.enabled, id: `enabled-${type}` }), "automations");
+    const cardStatus = h("p", { role: "status", class: "field-error" });
+    toggle.addEventListener("change", async () => {
+      toggle.disabled = true;
+      cardStatus.textContent = "";
+      try {
+        fillCard(card, await api("PATCH", `/automations/${type}`, { enabled: toggle.checked }), all);
+        card.querySelector(`#enabled-${type}`).focus();
+      } catch (e) {
+        toggle.checked = !toggle.checked;
+        toggle.disabled = false;
+        showError(e, null, cardStatus);
+      }
+    });
+    const effective = all.find((t) => t.template_id === a.effective_template_id);
+    const configure = configurePanel(card, a, all);
+    const testRun = testRunPanel(a);
+    const opener = (panel, label) => {
+      const button = h("button", { type: "button", "aria-expanded": "false", "aria-controls": panel.id }, label);
+      button.addEventListener("click", () => {
+        panel.hidden = !panel.hidden;
+        button.setAttribute("aria-expanded", String(!panel.hidden));
+        if (!panel.hidden) panel.querySelector("select, input, button").focus();
+      });
+      return button;
+    };
+    card.replaceChildren(
+      h("div", { class: "card-head" },
+        h("h2", { id: `title-${type}` }, a.name),
+        h("span", { class: `badge ${a.enabled ? "on" : "off"}` }, a.enabled ? "Active" : "Off"),
+        h("span", { class: "chip" }, a.category),
+        h("label", { class: "switch", for: toggle.id }, toggle, "Enabled")),
+      h("p", {}, a.description),
+      h("p", { class: "meta" }, `Channels: ${a.channels.map((c) => CHANNELS[c]).join(", ")} · Template: ${effective ? effective.name : a.effective_template_id}`,
+        a.updated_at ? ` · Changed ${when(a.updated_at)}` : ""),
+      statsLine(a.stats, `${a.name}`),
+      cardStatus,
+      h("div", { class: "actions" }, opener(configure, "Configure"), opener(testRun, "Test run")),
+      configure, testRun);
+  }
+
+  function statsLine(stats, name) {
+    const skipped = Object.values(stats.skipped).reduce((x, y) => x + y, 0);
+    const reasons = Object.entries(stats.skipped).map(([code, n]) => `${reason(code)} ${n}`).join(", ");
+    return h("section", { class: "stats", "aria-label": `${name}: last 30 days` },
+      h("span", { class: "muted" }, "Last 30 days"),
+      h("dl", {},
+        h("div", { class: "pair" }, h("dt", {}, "Sent"), h("dd", { class: "status-sent" }, stats.sent)),
+        h("div", { class: "pair" }, h("dt", {}, "Skipped"), h("dd", { class: "status-skipped" }, skipped, reasons ? ` (${reasons})` : "")),
+        h("div", { class: "pair" }, h("dt", {}, "Failed"), h("dd", { class: "status-failed" }, stats.failed))),
+      chart(stats.daily || []));
+  }
+
+  // Thirty small stacked bars: sent, skipped, failed per day. The totals beside it say the same in words.
+  function chart(daily) {
+    const ns = "http://www.w3.org/2000/svg";
+    const width = 180, height = 32, gap = 1, bar = width / Math.max(daily.length, 1);
+    const top = Math.max(1, ...daily.map((d) => d.sent + d.skipped + d.failed));
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("role", "img");
+    const busiest = daily.reduce((best, d) => (d.sent + d.skipped + d.failed > (best ? best.sent + best.skipped + best.failed : 0) ? d : best), null);
+    svg.setAttribute("aria-label", busiest ? `Daily chart; busiest day ${busiest.date}: ${busiest.sent} sent, ${busiest.skipped} skipped, ${busiest.failed} failed` : "Daily chart: nothing in the last 30 days");
+    daily.forEach((day, i) => {
+      let y = height;
+      const total = day.sent + day.skipped + day.failed;
+      const parts = total ? [["sent", day.sent], ["skipped", day.skipped], ["failed", day.failed]] : [["none", 0]];
+      for (const [kind, n] of parts) {
+        const size = total ? (n / top) * (height - 2) : 1;
+        if (total && !n) continue;
+        y -= size;
+        const rect = document.createElementNS(ns, "rect");
+        rect.setAttribute("class", kind);
+        rect.setAttribute("x", (i * bar).toFixed(2));
+        rect.setAttribute("y", y.toFixed(2));
+        rect.setAttribute("width", Math.max(bar - gap, 1).toFixed(2));
+        rect.setAttribute("height", size.toFixed(2));
+        const title = document.createElementNS(ns, "title");
+        title.textContent = `${day.date}: ${day.sent} sent, ${day.skipped} skipped, ${day.failed} failed`;
+        rect.append(title);
+        svg.append(rect);
+      }
+    });
+    return svg;
+  }
+
+  function configurePanel(card, a, all) {
+    const panel = h("div", { class: "panel", id: `configure-${a.type}`, hidden: true });
+    const form = h("form", { class: "grid", "aria-label": `Configure ${a.name}` });
+    const names = Object.keys(a.setting_options);
+    for (const name of names) {
+      const options = a.setting_options[name];
+      const [label, show] = SETTING_LABELS[name] || [name.replace(/_/g, " "), String];
+      if (options.length === 2 && options.every((o) => typeof o === "boolean")) {
+        form.append(h("div", { class: "field" }, checkbox(label, name, a.settings[name], "automations"),
+          h("p", { class: "field-error", dataset: { errorFor: `settings.${name}`, control: "" } })));
+      } else {
+        const select = guard(h("select", { name }, options.map((o) =>
+          h("option", { value: String(o), selected: o === a.settings[name] }, show(o)))), "automations");
+        form.append(labelled(label, select, { field: `settings.${name}` }));
+      }
+    }
+    if (!names.length) form.append(h("p", { class: "muted" }, "This automation has no settings: it runs on its fixed schedule when it is on."));
+    form.append(channelPicker(a.channels, "automations"));
+    const picker = guard(h("select", { name: "template_id" }, templateOptions(all, a.type, a.template_id, a.effective_template_id)), "automations");
+    form.append(labelled("Template", picker, { hint: "The system template is used unless you choose one of your own. Duplicate it under Templates to make your own." }));
+    const status = saveStatus();
+    form.append(h("div", { class: "form-actions" }, guard(h("button", { class: "primary", type: "submit" }, "Save"), "automations"), status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      const settings = {};
+      for (const name of names) {
+        const options = a.setting_options[name];
+        const control = form.elements[name];
+        settings[name] = control.type === "checkbox" ? control.checked : options.find((o) => String(o) === control.value);
+      }
+      const body = { channels: chosenChannels(form), template_id: picker.value || null };
+      if (names.length) body.settings = settings;
+      try {
+        const saved = await api("PATCH", `/automations/${a.type}`, body);
+        fillCard(card, saved, all);
+        const again = card.querySelector(`#configure-${a.type}`);
+        again.hidden = false;
+        card.querySelector(`[aria-controls="configure-${a.type}"]`).setAttribute("aria-expanded", "true");
+        const done = again.querySelector(".saved");
+        done.textContent = "Saved.";
+        done.tabIndex = -1;
+        done.focus();
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    panel.append(form);
+    return panel;
+  }
+
+  function testRunPanel(a) {
+    const panel = h("div", { class: "panel", id: `testrun-${a.type}`, hidden: true });
+    const at = h("input", { type: "datetime-local", name: "at" });
+    const result = h("div", { class: "result", "aria-live": "polite" });
+    const run = h("button", { class: "primary", type: "submit" }, "Run test");
+    const form = h("form", { class: "row", "aria-label": `Test run of ${a.name}` },
+      labelled("As of (optional, your local time)", at, { field: "at", hint: "Leave empty for now." }), run);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      run.disabled = true;
+      result.replaceChildren(h("p", { class: "loading" }, "Running…"));
+      try {
+        const body = at.value ? { at: new Date(at.value).toISOString() } : {};
+        const r = await api("POST", `/automations/${a.type}/test-run`, body);
+        const skipped = Object.entries(r.skipped || {});
+        result.replaceChildren(h("dl", {},
+          h("dt", {}, a.type.startsWith("appointment") ? "Instant" : "Dates"), h("dd", { class: "tr-dates" }, (r.dates && r.dates.length ? r.dates.join(", ") : "none due")),
+          h("dt", {}, "Would match"), h("dd", {}, h("output", { class: "tr-count" }, r.count)),
+          h("dt", {}, "Would be sent"), h("dd", {}, h("output", { class: "tr-would-send" }, r.would_send)),
+          h("dt", {}, "Skipped"), h("dd", { class: "tr-skipped" }, skipped.length ? skipped.map(([code, n]) => `${reason(code)}: ${n}`).join(", ") : "none"),
+          h("dt", {}, "Sample"), h("dd", { class: "tr-sample" }, r.sample.length ? r.sample.map((s) => s.name || s.customer_id).join(", ") : "nobody")),
+        h("p", { class: "muted" }, "Nothing was sent."));
+      } catch (e) {
+        result.replaceChildren();
+        showError(e, form, result);
+      } finally {
+        run.disabled = false;
+      }
+    });
+    panel.append(form, result);
+    return panel;
+  }
+
+  // --- action-taken automations ---------------------------------------------------------------------
+  async function renderActions() {
+    const [list, all] = await Promise.all([api("GET", "/action-automations"), templates()]);
+    const area = h("div", { id: "action-form-area" });
+    const add = guard(h("button", { type: "button", class: "primary" }, "New automation"), "action_automations");
+    add.addEventListener("click", () => { area.replaceChildren(actionForm(null, all)); area.querySelector("select, input").focus(); });
+    render(
+      h("h1", {}, "Action-taken automations"),
+      h("p", { class: "intro" }, "These fire when a customer does something: adds a birthday or an email, shares interests, installs the app or reaches a reward. For each event, the enabled automation with the highest priority whose audience matches sends; reward automations each fire on their own threshold."),
+      h("div", { class: "actions" }, add), area,
+      list.action_automations.length ? list.action_automations.map((a) => actionCard(a, all, area))
+        : h("p", { class: "muted" }, "No action-taken automations yet."));
+  }
+
+  function audienceText(audience) {
+    const parts = [];
+    if (audience.tags_any && audience.tags_any.length) parts.push(`tags: ${audience.tags_any.join(", ")}`);
+    if (audience.interests_any && audience.interests_any.length) parts.push(`interests: ${audience.interests_any.join(", ")}`);
+    if (audience.min_points !== undefined && audience.min_points !== null) parts.push(`at least ${audience.min_points} points`);
+    return parts.length ? parts.join("; ") : "everyone";
+  }
+
+  function actionCard(a, all, area) {
+    const edit = guard(h("button", { type: "button" }, "Edit"), "action_automations");
+    edit.addEventListener("click", () => { area.replaceChildren(actionForm(a, all)); area.querySelector("input, select").focus(); });
+    const remove = guard(h("button", { type: "button", class: "danger" }, "Delete"), "action_automations");
+    remove.addEventListener("click", async () => {
+      if (!window.confirm(`Delete "${a.name}"? Messages already queued for it will be skipped.`)) return;
+      try {
+        await api("DELETE", `/action-automations/${seg(a.automation_id)}`);
+        await renderActions();
+      } catch (e) { showError(e); }
+    });
+    const template = all.find((t) => t.template_id === a.template_id);
+    return h("article", { class: "card", "aria-labelledby": `act-${a.automation_id}` },
+      h("div", { class: "card-head" },
+        h("h2", { id: `act-${a.automation_id}` }, a.name),
+        h("span", { class: `badge ${a.enabled ? "on" : "off"}` }, a.enabled ? "Active" : "Off"),
+        h("span", { class: "chip" }, ACTION_TYPES[a.type] || a.type)),
+      h("p", { class: "meta" }, `Priority ${a.priority} · Audience: ${audienceText(a.audience || {})}`,
+        a.points_threshold ? ` · Threshold ${a.points_threshold} points` : "",
+        ` · Channels: ${a.channels.map((c) => CHANNELS[c]).join(", ")} · Template: ${template ? template.name : "system"}`),
+      a.offer_text ? h("p", { class: "meta" }, `Offer: ${a.offer_text}`) : null,
+      statsLine(a.stats, a.name),
+      h("div", { class: "actions" }, edit, remove));
+  }
+
+  const listOf = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+
+  function actionForm(a, all) {
+    const creating = !a;
+    const current = a || { type: "birthday_add", name: "", enabled: false, channels: ["email"], priority: 0, audience: {} };
+    const audience = current.audience || {};
+    const type = h("select", { name: "type", disabled: !creating }, Object.entries(ACTION_TYPES).map(([value, text]) =>
+      h("option", { value, selected: value === current.type }, text)));
+    const template = h("select", { name: "template_id" });
+    const fillTemplates = () => template.replaceChildren(...templateOptions(all, type.value, current.template_id, current.template_id || `system:${type.value}`));
+    fillTemplates();
+    const threshold = labelled("Points threshold", h("input", { type: "number", name: "points_threshold", min: 1, value: current.points_threshold || "" }),
+      { hint: "Fires when a customer's points rise to this number or past it." });
+    const showThreshold = () => { threshold.hidden = type.value !== "reward_available"; fillTemplates(); };
+    type.addEventListener("change", showThreshold);
+    const status = saveStatus();
+    const form = h("form", { class: "card grid", novalidate: "", "aria-label": creating ? "New action-taken automation" : `Edit ${current.name}` },
+      h("h2", { class: "span-all" }, creating ? "New action-taken automation" : `Edit ${current.name}`),
+      labelled("Type", type, { hint: creating ? null : "The type cannot change; create another automation instead." }),
+      labelled("Name", h("input", { type: "text", name: "name", value: current.name, maxlength: 100, placeholder: "Default: the type's name" })),
+      h("div", { class: "field" }, checkbox("Enabled", "enabled", current.enabled), h("p", { class: "field-error", dataset: { errorFor: "enabled", control: "" } })),
+      channelPicker(current.channels),
+      labelled("Template", template),
+      labelled("Offer text", h("input", { type: "text", name: "offer_text", value: current.offer_text || "", maxlength: 500 }), { hint: "Shown to the customer as the offer, if the template uses it." }),
+      labelled("Priority", h("input", { type: "number", name: "priority", value: current.priority, step: 1 }), { hint: "Higher wins when several match one event." }),
+      labelled("Audience: any of these tags", h("input", { type: "text", name: "tags_any", value: (audience.tags_any || []).join(", ") }), { field: "audience.tags_any", hint: "Comma-separated; empty for everyone." }),
+      labelled("Audience: any of these interests", h("input", { type: "text", name: "interests_any", value: (audience.interests_any || []).join(", ") }), { field: "audience.interests_any" }),
+      labelled("Audience: at least this many points", h("input", { type: "number", name: "min_points", min: 0, value: audience.min_points ?? "" }), { field: "audience.min_points" }),
+      threshold,
+      h("div", { class: "form-actions" },
+        h("button", { type: "submit", class: "primary" }, creating ? "Create" : "Save"),
+        h("button", { type: "button", onclick: () => form.remove() }, "Cancel"), status));
+    showThreshold();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const f = form.elements;
+      const integer = (value) => (value === "" ? null : Number(value));
+      const body = {
+        name: f.name.value.trim() || (creating ? undefined : current.name), enabled: f.enabled.checked, channels: chosenChannels(form),
+        template_id: f.template_id.value || null, offer_text: f.offer_text.value.trim() || null,
+        priority: f.priority.value === "" ? 0 : Number(f.priority.value),
+      };
+      const audience = { tags_any: listOf(f.tags_any.value), interests_any: listOf(f.interests_any.value), min_points: integer(f.min_points.value) };
+      for (const key of Object.keys(audience)) if (audience[key] === null || !audience[key].toString().length) delete audience[key];
+      body.audience = Object.keys(audience).length ? audience : null;
+      if (type.value === "reward_available") body.points_threshold = integer(f.points_threshold.value);
+      if (creating) body.type = type.value;
+      for (const key of Object.keys(body)) if (body[key] === undefined || (creating && body[key] === null)) delete body[key];
+      try {
+        if (creating) await api("POST", "/action-automations", body);
+        else await api("PATCH", `/action-automations/${seg(current.automation_id)}`, body);
+        await renderActions();
+        showSaved(creating ? "Created." : "Saved.");
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    return form;
+  }
+
+  function showSaved(text) {
+    const note = h("p", { role: "status", class: "saved", tabIndex: -1 }, text);
+    main().querySelector("h1").after(note);
+    note.focus();
+  }
+
+  // --- templates ------------------------------------------------------------------------------------
+  // A type's name: the action-taken types' own, or the name of the type's system template.
+  const typeName = (type) => {
+    const system = (state.templates || []).find((t) => t.system && t.type === type);
+    return ACTION_TYPES[type] || (system ? system.name : type.replace(/_/g, " "));
+  };
+
+  async function renderTemplates() {
+    const all = await templates(true);
+    const filter = h("select", { id: "template-type" }, h("option", { value: "" }, "All types"),
+      [...new Set(all.map((t) => t.type))].map((type) => h("option", { value: type }, typeName(type))));
+    const body = h("tbody");
+    const fill = () => body.replaceChildren(...all.filter((t) => !filter.value || t.type === filter.value).map(templateRow));
+    filter.addEventListener("change", fill);
+    fill();
+    render(
+      h("h1", {}, "Templates"),
+      h("p", { class: "intro" }, "Every automation has a system template. Duplicate one to write your own, then choose it in the automation's Configure panel."),
+      h("div", { class: "row" }, labelled("Type", filter)),
+      h("div", { class: "table-wrap" }, h("table", {},
+        h("caption", { class: "muted" }, `${all.length} templates`),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Kind"), h("th", { scope: "col" }, "Actions"))),
+        body)));
+  }
+
+  function templateRow(t) {
+    const duplicate = guard(h("button", { type: "button", "aria-label": `Duplicate ${t.name}` }, "Duplicate"), "templates");
+    duplicate.addEventListener("click", async () => {
+      try {
+        const copy = await api("POST", `/templates/${seg(t.template_id)}/duplicate`, {});
+        state.templates = null;
+        location.hash = `#/templates/${seg(copy.template_id)}`;
+      } catch (e) { showError(e); }
+    });
+    const actions = [h("a", { class: "button", href: `#/templates/${seg(t.template_id)}`, "aria-label": `${t.system ? "View" : "Edit"} ${t.name}` }, t.system ? "View" : "Edit"), duplicate];
+    if (!t.system) {
+      const remove = guard(h("button", { type: "button", class: "danger", "aria-label": `Delete ${t.name}` }, "Delete"), "templates");
+      remove.addEventListener("click", async () => {
+        if (!window.confirm(`Delete the template "${t.name}"?`)) return;
+        try {
+          await api("DELETE", `/templates/${seg(t.template_id)}`);
+          await renderTemplates();
+        } catch (e) { showError(e); }
+      });
+      actions.push(remove);
+    }
+    return h("tr", {}, h("td", {}, t.name), h("td", {}, typeName(t.type)), h("td", {}, t.system ? "System" : "Yours"),
+      h("td", {}, h("div", { class: "actions" }, actions)));
+  }
+
+  async function renderTemplateEditor(templateId) {
+    const [t] = await Promise.all([api("GET", `/templates/${seg(templateId)}`), templates()]);
+    const editable = !t.system && mayChange("templates");
+    const form = h("form", { class: "card", "aria-label": "Template" });
+    const name = h("input", { type: "text", name: "name", value: t.name, maxlength: 100, disabled: !editable });
+    form.append(labelled("Name", name));
+    for (const [part, label, kind] of PARTS) {
+      const control = kind === "input"
+        ? h("input", { type: "text", name: part, value: t[part] || "", disabled: !editable })
+        : h("textarea", { name: part, rows: part === "body_html" ? 8 : 5, disabled: !editable }, t[part] || "");
+      form.append(labelled(label, control));
+    }
+    const status = saveStatus();
+    const save = h("button", { type: "submit", class: "primary", disabled: !editable }, "Save");
+    form.append(h("div", { class: "form-actions" }, save, status));
+
+    // The preview: rendered by the API for the chosen customer (or a sample one) from the unsaved text.
+    const who = h("input", { type: "text", name: "preview_customer", placeholder: "Sample customer", autocomplete: "off" });
+    const pick = h("button", { type: "button" }, "Preview for this customer");
+    const previewStatus = h("p", { role: "status", class: "muted" });
+    const subject = h("p", { class: "pv-subject" });
+    const text = h("pre", { class: "pv-text" });
+    const frame = h("iframe", { title: "HTML body preview", sandbox: "" });
+    const sms = h("pre", { class: "pv-sms" });
+    const smsCount = h("p", { class: "muted" });
+    let customerId = null;
+    let sequence = 0;
+    async function refresh() {
+      const mine = ++sequence;
+      clearErrors(form);
+      const body = {};
+      for (const [part] of PARTS) body[part] = form.elements[part].value;
+      if (!body.body_html) delete body.body_html;
+      if (customerId) body.customer_id = customerId;
+      try {
+        const r = await api("POST", `/templates/${seg(t.template_id)}/preview`, body);
+        if (mine !== sequence) return;
+        previewStatus.textContent = customerId ? `For customer ${customerId}.` : "For a sample customer.";
+        previewStatus.className = "muted";
+        subject.textContent = r.subject;
+        text.textContent = r.body_text;
+        frame.srcdoc = r.body_html || "<p>No HTML body: only the text body is sent.</p>";
+        sms.textContent = r.sms_body;
+        smsCount.textContent = `${r.sms_body.length} characters`;
+      } catch (e) {
+        if (mine !== sequence) return;
+        showError(e, form, previewStatus);
+        if (e.field === "customer_id") showError(e, null, previewStatus);
+      }
+    }
+    let timer = null;
+    form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+    pick.addEventListener("click", async () => {
+      const value = who.value.trim();
+      previewStatus.textContent = "";
+      if (!value) { customerId = null; refresh(); return; }
+      try {
+        customerId = value.includes("@") ? await customerByEmail(value) : value;
+        refresh();
+      } catch (e) { showError(e, null, previewStatus); }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      const body = { name: name.value };
+      for (const [part] of PARTS) body[part] = form.elements[part].value;
+      if (!body.body_html) body.body_html = null;
+      try {
+        await api("PATCH", `/templates/${seg(t.template_id)}`, body);
+        state.templates = null;
+        status.className = "saved";
+        status.textContent = "Saved.";
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    const duplicate = guard(h("button", { type: "button" }, "Duplicate"), "templates");
+    duplicate.addEventListener("click", async () => {
+      try {
+        const copy = await api("POST", `/templates/${seg(t.template_id)}/duplicate`, {});
+        state.templates = null;
+        location.hash = `#/templates/${seg(copy.template_id)}`;
+      } catch (e) { showError(e); }
+    });
+    render(
+      h("h1", {}, t.system ? `${t.name} (system template)` : `Edit template: ${t.name}`),
+      h("p", { class: "intro" }, `For ${typeName(t.type)} automations. `,
+        t.system ? "System templates cannot be changed: duplicate it to write your own." : "Changes apply to the next message sent after you save."),
+      h("div", { class: "actions" }, h("a", { class: "button", href: "#/templates" }, "All templates"), duplicate),
+      h("div", { class: "editor" }, form,
+        h("section", { class: "preview", "aria-labelledby": "preview-title" },
+          h("h2", { id: "preview-title" }, "Preview"),
+          h("div", { class: "row" }, labelled("Customer id or email", who), pick),
+          previewStatus,
+          h("h3", {}, "Subject"), subject, h("h3", {}, "Text"), text, h("h3", {}, "HTML"), frame,
+          h("h3", {}, "SMS"), sms, smsCount)));
+    await refresh();
+  }
+
+  async function customerByEmail(email) {
+    const found = (await api("GET", `/customers?email=${encodeURIComponent(email)}`)).customers;
+    if (!found.length) throw new ApiError(404, { code: "not_found", message: `No customer has the email ${email}.` });
+    return found[0].customer_id;
+  }
+
+  // --- settings -------------------------------------------------------------------------------------
+  const SETTING_FIELDS = [
+    ["store_name", "Store name", "text"], ["timezone", "Time zone", "timezone"], ["send_hour", "Send hour", "hour"],
+    ["country", "Country (two letters)", "text", "Decides the date of Mother's Day (GB and IE: Mothering Sunday)."],
+    ["sender_email", "Sender email", "email", "Must be an address of a domain verified in SES."],
+    ["reply_to", "Reply-to email", "email"], ["sms_sender_id", "SMS sender id", "text", "1-11 letters and digits."],
+    ["store_phone", "Store phone", "text"], ["store_address", "Store address", "text"],
+    ["store_website", "Store website", "text"], ["special_offer", "Special offer (re-engagement)", "text"],
+    ["review_url", "Review link (post-purchase)", "text"],
+  ];
+
+  async function renderSettings() {
+    const current = (await api("GET", "/settings")).settings;
+    state.settings = current;
+    const form = h("form", { class: "card grid", novalidate: "", "aria-label": "Settings" });
+    const zones = h("datalist", { id: "timezones" }, state.config.timezones.map((z) => h("option", { value: z })));
+    for (const [name, label, kind, hint] of SETTING_FIELDS) {
+      let control;
+      if (kind === "hour") {
+        control = h("select", { name }, Array.from({ length: 24 }, (_, hour) =>
+          h("option", { value: String(hour), selected: hour === current.send_hour }, `${String(hour).padStart(2, "0")}:00`)));
+      } else if (kind === "timezone") {
+        control = h("input", { type: "text", name, list: "timezones", value: current.timezone, autocomplete: "off", spellcheck: "false" });
+      } else {
+        control = h("input", { type: kind, name, value: current[name] ?? "" });
+      }
+      form.append(labelled(label, guard(control, "settings"), {
+        hint: kind === "timezone" ? "Type to search, such as Sydney or New_York." : kind === "hour" ? "Daily automations send from this local hour." : hint,
+      }));
+    }
+    const quiet = current.quiet_hours || { start: "21:00", end: "09:00" };
+    form.append(h("fieldset", { class: "field" }, h("legend", {}, "Quiet hours (marketing SMS wait until they end)"),
+      h("div", { class: "row" },
+        labelled("From", guard(h("input", { type: "time", name: "quiet_start", value: quiet.start }), "settings"), { field: "quiet_hours.start" }),
+        labelled("Until", guard(h("input", { type: "time", name: "quiet_end", value: quiet.end }), "settings"), { field: "quiet_hours.end" }))));
+    const cap = current.frequency_cap;
+    const capped = h("input", { type: "checkbox", name: "cap_on", checked: Boolean(cap) });
+    const max = guard(h("input", { type: "number", name: "cap_max", min: 1, max: 100, value: cap ? cap.max_messages : 2 }), "settings");
+    const days = guard(h("input", { type: "number", name: "cap_days", min: 1, max: 365, value: cap ? cap.per_days : 7 }), "settings");
+    const syncCap = () => { max.disabled = days.disabled = !capped.checked || !mayChange("settings"); };
+    capped.addEventListener("change", syncCap);
+    form.append(h("fieldset", { class: "field" }, h("legend", {}, "Frequency cap"),
+      h("label", { class: "check" }, guard(capped, "settings"), "Limit marketing messages per customer"),
+      h("div", { class: "row" },
+        labelled("At most (messages)", max, { field: "frequency_cap.max_messages" }),
+        labelled("In (days)", days, { field: "frequency_cap.per_days" }))));
+    syncCap();
+    const status = saveStatus();
+    form.append(h("div", { class: "form-actions" }, guard(h("button", { type: "submit", class: "primary" }, "Save settings"), "settings"), status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      const f = form.elements;
+      const changes = {};
+      for (const [name, , kind] of SETTING_FIELDS) {
+        let value = f[name].value.trim();
+        if (kind === "hour") value = Number(value);
+        else if (value === "" && name !== "store_name") value = null;
+        if (value !== (current[name] ?? null)) changes[name] = value;
+      }
+      const quietNow = { start: f.quiet_start.value, end: f.quiet_end.value };
+      if (quietNow.start !== quiet.start || quietNow.end !== quiet.end) changes.quiet_hours = quietNow;
+      const capNow = capped.checked ? { max_messages: Number(max.value), per_days: Number(days.value) } : null;
+      if (JSON.stringify(capNow) !== JSON.stringify(cap || null)) changes.frequency_cap = capNow;
+      if (!Object.keys(changes).length) { status.className = "saved"; status.textContent = "Nothing to save."; return; }
+      try {
+        state.settings = (await api("PATCH", "/settings", changes)).settings;
+        renderShell();
+        await renderSettings();
+        showSaved("Settings saved.");
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    render(h("h1", {}, "Settings"),
+      h("p", { class: "intro" }, "Dates and hours are the store's local time."), zones, form);
+  }
+
+  // --- customers ------------------------------------------------------------------------------------
+  async function renderCustomers() {
+    const query = h("input", { type: "search", name: "q", autocomplete: "off", required: true });
+    const status = h("p", { role: "status", class: "field-error" });
+    const form = h("form", { role: "search", class: "row", "aria-label": "Find a customer" },
+      labelled("Customer id or email", query), h("button", { type: "submit", class: "primary" }, "Look up"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      status.textContent = "";
+      const value = query.value.trim();
+      try {
+        const id = value.includes("@") ? await customerByEmail(value) : value;
+        if (!value.includes("@")) await api("GET", `/customers/${seg(id)}`);
+        location.hash = `#/customers/${seg(id)}`;
+      } catch (e) {
+        showError(e, null, status);
+      }
+    });
+    const body = h("tbody");
+    const more = h("button", { type: "button", hidden: true }, "More customers");
+    let cursor = null;
+    const load = async () => {
+      const page = await api("GET", `/customers?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      append(body, page.customers.map((c) => h("tr", {},
+        h("td", {}, h("a", { href: `#/customers/${seg(c.customer_id)}` }, c.customer_id)),
+        h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("td", {}, c.email || ""))));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    };
+    more.addEventListener("click", () => load().catch((e) => showError(e)));
+    render(h("h1", {}, "Customers"),
+      h("p", { class: "intro" }, "Look a customer up to read every message the automations sent, skipped, deferred or failed for them, and why."),
+      form, status,
+      h("h2", {}, "Customers by id"),
+      h("div", { class: "table-wrap" }, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Email"))), body)),
+      h("div", { class: "actions" }, more));
+    await load();
+  }
+
+  async function renderCustomer(customerId) {
+    const [c] = await Promise.all([api("GET", `/customers/${seg(customerId)}`), templates()]);
+    const consent = c.consent || {};
+    const body = h("tbody");
+    const more = h("button", { type: "button", hidden: true }, "Older messages");
+    let cursor = null;
+    const count = h("p", { class: "muted" });
+    let shown = 0;
+    const load = async () => {
+      const page = await api("GET", `/customers/${seg(customerId)}/communications?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      append(body, page.communications.map((m) => h("tr", { class: "communication" },
+        h("td", {}, h("time", { datetime: m.created_at }, when(m.created_at))),
+        h("td", {}, CHANNELS[m.channel] || m.channel),
+        h("td", {}, m.automation_type ? typeName(m.automation_type) : m.source),
+        h("td", { class: `status-${m.status}` }, m.status),
+        h("td", {}, m.reason ? reason(m.reason) : ""),
+        h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : "")))));
+      shown += page.communications.length;
+      count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet.";
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    };
+    more.addEventListener("click", () => load().catch((e) => showError(e)));
+    const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
+    render(
+      h("h1", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id),
+      h("div", { class: "actions" }, h("a", { class: "button", href: "#/customers" }, "All customers")),
+      h("section", { class: "card result", "aria-label": "Customer" }, h("dl", {},
+        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", c.birthday),
+        row("Anniversary", c.anniversary), row("Points", c.points_balance),
+        row("Consent", `email ${consent.email ? "yes" : "no"}, SMS ${consent.sms ? "yes" : "no"}`))),
+      h("h2", {}, "Communications"), count,
+      h("div", { class: "table-wrap" }, h("table", { "aria-label": "Communications, newest first" },
+        h("thead", {}, h("tr", {}, ["When", "Channel", "Automation", "Status", "Reason", "Subject or text"].map((t) => h("th", { scope: "col" }, t)))),
+        body)),
+      h("div", { class: "actions" }, more));
+    await load();
+  }
+
+  // --- start ----------------------------------------------------------------------------------------
+  async function boot() {
+    // The local stack's address carries a token in the fragment (never sent to a server); keep it for this
+    // tab only and take it out of the address bar and history.
+    const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    if (fragment.get("token")) {
+      sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+      history.replaceState(null, "", `${location.pathname}${location.search}#/automations`);
+    }
+    try {
+      const response = await fetch(new URL("admin/config.json", API));
+      if (!response.ok) throw new Error(`the page's configuration answered ${response.status}`);
+      state.config = await response.json();
+    } catch (e) {
+      render(h("h1", {}, "The admin could not start"), h("p", {}, e.message));
+      return;
+    }
+    window.addEventListener("hashchange", route);
+    if (sessionStorage.getItem(TOKEN_KEY)) await start();
+    else renderSignIn();
+  }
+
+  boot();
+})();
