@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STAGE ?= dev
 
-.PHONY: run test install unit integration e2e package deploy deploy-preflight bench clean
+.PHONY: run test install browser unit integration e2e package deploy deploy-preflight bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.cli serve $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q tests
 
 unit: $(STAMP)
@@ -28,8 +28,19 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) browser
 	$(PY) -m pytest -q tests/e2e
+
+# The admin page's browser tests drive Debian's Chromium with Playwright (which never downloads a browser
+# of its own). Installed here when missing: as root with apt-get, otherwise through sudo without a prompt.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium package for the admin page's browser tests..."; \
+		if [ "$$(id -u)" = 0 ]; then as_root=""; else as_root="sudo -n"; fi; \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || { \
+			echo "error: could not install chromium; install it (apt-get install chromium) and run make test again" >&2; \
+			exit 2; }; }
 
 # The Lambda package and its CloudFormation template, in build/package/. Chalice zips only app.py,
 # chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land at the
@@ -67,4 +78,4 @@ deploy-preflight:
 	@command -v $(AWS) >/dev/null || { echo "error: the AWS CLI ($(AWS)) is not installed: https://aws.amazon.com/cli/" >&2; exit 2; }
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .hypothesis vendor build
+	rm -rf $(VENV) .local .pytest_cache .hypothesis vendor build test-output

@@ -194,7 +194,9 @@ def sign_in_resources() -> dict:
             "UserPoolId": user_pool_id(),
             "ClientName": sub("${AWS::StackName}-admin"),
             "GenerateSecret": False,
-            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # The admin page signs in with USER_PASSWORD_AUTH: the password goes over TLS to Cognito only,
+            # and the page needs no SRP library. SRP stays allowed for other clients.
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             "PreventUserExistenceErrors": "ENABLED",
             "IdTokenValidity": 60, "AccessTokenValidity": 60, "RefreshTokenValidity": 30,
             "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"},
@@ -263,11 +265,13 @@ def function_resources(names: dict[str, str]) -> dict:
     api_url = {"Fn::If": ["PublicApiUrlGiven", {"Ref": "PublicApiUrl"},
                           sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api")]}
     secret = sub(f"{{{{resolve:secretsmanager:${{{UNSUBSCRIBE_SECRET}}}:SecretString}}}}")
+    # The authorizer verifies ID tokens of the pool's admin client; the API tells the admin page where to
+    # sign in (the pool's endpoint and the client id, both public).
+    cognito = {"COGNITO_ISSUER": sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}", Pool=user_pool_id()),
+               "COGNITO_AUDIENCE": {"Ref": USER_POOL_CLIENT}}
     extra_environment = {
-        "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url},
-        "jwt_auth": {"COGNITO_ISSUER": sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}",
-                                           Pool=user_pool_id()),
-                     "COGNITO_AUDIENCE": {"Ref": USER_POOL_CLIENT}},
+        "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url, **cognito},
+        "jwt_auth": cognito,
         "dispatch": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
                      "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}},
     }

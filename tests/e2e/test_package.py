@@ -214,9 +214,21 @@ def test_users_cannot_sign_themselves_up_or_change_their_own_tenant_or_role(temp
     client = resources_["UserPoolClient"]["Properties"]
     assert client["WriteAttributes"] == ["email"]
     assert {"custom:tenant_id", "custom:role"} <= set(client["ReadAttributes"])
-    variables = resources_["JwtAuth"]["Properties"]["Environment"]["Variables"]
-    assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
-    assert variables["AUTH_MODE"] == "cognito"
+    assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]     # the admin page's sign-in
+    for function in ("JwtAuth", "APIHandler"):                           # the admin page learns the client id
+        variables = resources_[function]["Properties"]["Environment"]["Variables"]
+        assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
+        assert variables["AUTH_MODE"] == "cognito"
+
+
+def test_the_packaged_code_serves_the_admin_page_from_the_package(package, tmp_path):
+    package.extractall(tmp_path)
+    probe = ("from chalicelib import admin_site as a; assert 'admin/admin.js' in a.page(); "
+             "assert all(a.asset(n)[0] for n in a.ASSETS); print(a.ADMIN_DIR)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "chalicelib" / "admin")
 
 
 def test_the_unsubscribe_secret_is_generated_in_the_account_never_written_in_the_template(template):

@@ -87,6 +87,11 @@ def use_the_api(owner, tenant: str) -> None:
             "consent": {"email": True, "sms": True}, "created_at": "2025-01-01T00:00:00Z"}).status == 200
     assert owner.patch("/customers/c1", {"points_balance": 10}).status == 200
     assert owner.get("/customers/c1").status == 200
+    assert owner.get(f"/customers?email=c1@{domain}").json["customers"][0]["customer_id"] == "c1"
+    assert owner.get("/customers?limit=1").json["next_cursor"]
+    assert owner.get("/me").status == 200
+    for page in ("/admin", "/admin/admin.js", "/admin/config.json"):
+        assert handle(owner.gateway, "GET", page, {}, b"")[0] == 200
     assert owner.put("/sales/s1", {"customer_id": "c0", "completed_at": "2026-12-01T01:00:00Z",
                                    "total": 120}).status == 200
     assert owner.get("/sales/s1").status == 200
