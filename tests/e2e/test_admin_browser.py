@@ -360,3 +360,57 @@ def test_api_errors_are_shown_not_swallowed(shop, browser):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator(".signin [role=status]")).to_contain_text("sign in again")
     page.close()
+
+
+def test_in_cognito_mode_the_page_signs_in_through_the_user_pool_and_sets_a_first_password(shop, browser):
+    """Cognito itself is not here: Playwright stands in for the user pool's endpoint and for the cloud's
+    page configuration (and its policy, which then allows that endpoint), and checks what the page asks."""
+    endpoint = "https://cognito-idp.eu-west-1.amazonaws.com/"
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+
+    def cloud_page(route):
+        response = route.fetch()
+        headers = {**response.headers, "content-security-policy": response.headers["content-security-policy"].replace(
+            "connect-src 'self'", f"connect-src 'self' {endpoint.rstrip('/')}")}
+        route.fulfill(response=response, headers=headers)
+
+    def cloud_config(route):
+        config = route.fetch().json()
+        config["auth"] = {"mode": "cognito", "endpoint": endpoint, "client_id": "client123"}
+        route.fulfill(json=config)
+
+    asked: list[tuple[str, dict]] = []
+
+    def user_pool(route):
+        target = route.request.headers["x-amz-target"].rsplit(".", 1)[1]
+        body = route.request.post_data_json
+        asked.append((target, body))
+        if target == "InitiateAuth":
+            route.fulfill(json={"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s1", "ChallengeParameters": {}},
+                          headers={"access-control-allow-origin": "*"})
+        else:
+            route.fulfill(json={"AuthenticationResult": {"IdToken": shop.owner, "RefreshToken": "r1"}},
+                          headers={"access-control-allow-origin": "*"})
+
+    page.route(f"{shop.stack.api}/admin", cloud_page)
+    page.route("**/admin/config.json", cloud_config)
+    page.route(f"{endpoint}**", user_pool)
+    page.goto(f"{shop.stack.api}/admin")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shoot(page, "sign-in")
+    page.get_by_label("Email").fill("owner@atelier.example")
+    page.get_by_label("Password").fill("Temporary-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Choose a new password").fill("A-new-password-456")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who")).to_contain_text(f"{shop.tenant} · owner")
+    expect(page.locator("article.card")).to_have_count(10)
+    assert asked == [
+        ("InitiateAuth", {"ClientId": "client123", "AuthFlow": "USER_PASSWORD_AUTH",
+                          "AuthParameters": {"USERNAME": "owner@atelier.example", "PASSWORD": "Temporary-123"}}),
+        ("RespondToAuthChallenge", {"ClientId": "client123", "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s1",
+                                    "ChallengeResponses": {"USERNAME": "owner@atelier.example",
+                                                           "NEW_PASSWORD": "A-new-password-456"}}),
+    ]
+    shoot(page, "sign-in-done")
+    page.close()
