@@ -687,16 +687,22 @@
         body)));
   }
 
-  function templateRow(t) {
-    const duplicate = guard(h("button", { type: "button", "aria-label": `Duplicate ${t.name}` }, "Duplicate"), "templates");
-    duplicate.addEventListener("click", async () => {
+  // Duplicates the template and opens the copy in the editor.
+  function duplicateButton(t, label) {
+    const button = guard(h("button", { type: "button", "aria-label": label }, "Duplicate"), "templates");
+    button.addEventListener("click", async () => {
       try {
         const copy = await api("POST", `/templates/${seg(t.template_id)}/duplicate`, {});
         state.templates = null;
         location.hash = `#/templates/${seg(copy.template_id)}`;
       } catch (e) { showError(e); }
     });
-    const actions = [h("a", { class: "button", href: `#/templates/${seg(t.template_id)}`, "aria-label": `${t.system ? "View" : "Edit"} ${t.name}` }, t.system ? "View" : "Edit"), duplicate];
+    return button;
+  }
+
+  function templateRow(t) {
+    const actions = [h("a", { class: "button", href: `#/templates/${seg(t.template_id)}`, "aria-label": `${t.system ? "View" : "Edit"} ${t.name}` }, t.system ? "View" : "Edit"),
+      duplicateButton(t, `Duplicate ${t.name}`)];
     if (!t.system) {
       const remove = guard(h("button", { type: "button", class: "danger", "aria-label": `Delete ${t.name}` }, "Delete"), "templates");
       remove.addEventListener("click", async () => {
@@ -789,14 +795,7 @@
         showError(e, form, status);
       }
     });
-    const duplicate = guard(h("button", { type: "button" }, "Duplicate"), "templates");
-    duplicate.addEventListener("click", async () => {
-      try {
-        const copy = await api("POST", `/templates/${seg(t.template_id)}/duplicate`, {});
-        state.templates = null;
-        location.hash = `#/templates/${seg(copy.template_id)}`;
-      } catch (e) { showError(e); }
-    });
+    const duplicate = duplicateButton(t);
     render(
       h("h1", {}, t.system ? `${t.name} (system template)` : `Edit template: ${t.name}`),
       h("p", { class: "intro" }, `For ${typeName(t.type)} automations. `,

@@ -94,6 +94,14 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def finish(page, shot: str) -> None:
+    """Every page the tests leave: its controls labelled, saved as a screenshot, no script error on it."""
+    assert_controls_labelled(page)
+    shoot(page, shot)
+    assert page.errors == []
+    page.close()
+
+
 def assert_controls_labelled(page) -> None:
     """Every visible form control has a label a screen reader would read."""
     unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
@@ -154,10 +162,7 @@ def test_an_owner_switches_birthday_on_sets_7_days_before_and_reads_the_test_run
     assert {"Ada Lovelace", "Bo Chen", "Cy Park"} == set(sample.split(", "))
     api = shop.call("POST", "/automations/birthday/test-run", {})
     assert (api["count"], api["would_send"]) == (3, 2)
-    assert_controls_labelled(page)
-    shoot(page, "automations-test-run")
-    assert page.errors == []
-    page.close()
+    finish(page, "automations-test-run")
 
 
 def test_an_owner_duplicates_a_template_edits_it_and_the_preview_follows(shop, browser):
@@ -298,10 +303,7 @@ def test_settings_save_through_the_api_and_show_its_errors_beside_the_field(shop
     assert saved["frequency_cap"] == {"max_messages": 3, "per_days": 14}
     assert saved["quiet_hours"] == {"start": "22:00", "end": "09:00"}
     shop.call("PATCH", "/settings", {"send_hour": 0, "frequency_cap": None})
-    assert_controls_labelled(page)
-    shoot(page, "settings")
-    assert page.errors == []
-    page.close()
+    finish(page, "settings")
 
 
 def test_action_taken_automations_are_created_edited_and_deleted(shop, browser):

@@ -78,14 +78,19 @@ def test_every_module_ships_compiled_for_the_functions_runtime_so_no_cold_start_
                                                                            f"{sys.version_info.minor}"
 
 
+def run_unpacked(package, folder: Path, probe: str) -> str:
+    """Run `probe` with nothing on the path but the unpacked package; what it prints."""
+    package.extractall(folder)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(folder), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_the_packaged_code_finds_its_templates(package, tmp_path):
-    package.extractall(tmp_path)
     probe = ("from chalicelib import templating; t = templating.system_template('birthday'); "
              "assert t['subject'], t; print(templating.SYSTEM_DIR)")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(tmp_path / "templates")
+    assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "templates")
 
 
 def test_the_packaged_template_creates_the_tables_the_models_define(template):
@@ -222,13 +227,9 @@ def test_users_cannot_sign_themselves_up_or_change_their_own_tenant_or_role(temp
 
 
 def test_the_packaged_code_serves_the_admin_page_from_the_package(package, tmp_path):
-    package.extractall(tmp_path)
     probe = ("from chalicelib import admin_site as a; assert 'admin/admin.js' in a.page(); "
              "assert all(a.asset(n)[0] for n in a.ASSETS); print(a.ADMIN_DIR)")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(tmp_path / "chalicelib" / "admin")
+    assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "chalicelib" / "admin")
 
 
 def test_the_unsubscribe_secret_is_generated_in_the_account_never_written_in_the_template(template):
