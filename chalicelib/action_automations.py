@@ -10,7 +10,7 @@ from chalicelib import actions, catalog, records, templating
 from chalicelib import settings as tenant_settings
 from chalicelib import validation as v
 from chalicelib.auth import Principal, require_write
-from chalicelib.automations import WindowStats, stats_since_window
+from chalicelib.automations import WindowStats, stats_since_window, window_days
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.matchers.base import AutomationView, Match, TenantView
 from chalicelib.matchers.dynamo import person_of
@@ -150,7 +150,9 @@ def create(principal: Principal, body: dict, now: datetime) -> dict:
         audience=_audience(fields.get("audience")), points_threshold=fields.get(THRESHOLD),
         created_at=to_iso(now), updated_at=to_iso(now), updated_by=principal.subject)
     created = create_only(item)
-    return _record(created, _stats(principal.tenant_id, now).of(created.automation_id))
+    # Nothing has been counted for it yet: the window's days, without reading the counters.
+    nothing = WindowStats(window_days(now, tenant_settings.load(principal.tenant_id)["timezone"]), [])
+    return _record(created, nothing.of(created.automation_id))
 
 
 def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -> dict:

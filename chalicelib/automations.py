@@ -75,15 +75,16 @@ class WindowStats:
     first, for the admin's chart."""
 
     def __init__(self, days: list[str], rows: list[tuple[str, str, str, int]]) -> None:
+        """`rows`: (day, automation id, outcome, count), as the counters' keys hold them."""
         self.days = days
-        self._rows: dict[str, list[tuple[str, str, str, int]]] = {}
+        self._rows: dict[str, list[tuple[str, str, int]]] = {}
         for day, automation_id, outcome, count in rows:
-            self._rows.setdefault(automation_id, []).append((day, automation_id, outcome, count))
+            self._rows.setdefault(automation_id, []).append((day, outcome, count))
 
     def of(self, automation_id: str) -> dict:
         stats = empty_stats()
         daily = {day: {"date": day, "sent": 0, "skipped": 0, "failed": 0} for day in self.days}
-        for day, _, outcome, count in self._rows.get(automation_id, ()):
+        for day, outcome, count in self._rows.get(automation_id, ()):
             status, _, reason = outcome.partition(":")
             if status == "skipped":
                 stats["skipped"][reason] = stats["skipped"].get(reason, 0) + count
@@ -95,10 +96,15 @@ class WindowStats:
         return stats
 
 
+def window_days(now: datetime, tz_name: str) -> list[str]:
+    """The last STATS_DAYS tenant-local dates, oldest first."""
+    today = local_date(now, tz_name)
+    return [(today - timedelta(days=n)).isoformat() for n in range(STATS_DAYS - 1, -1, -1)]
+
+
 def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> WindowStats:
     """Outcome counts per automation id over the last STATS_DAYS tenant-local days."""
-    today = local_date(now, tz_name)
-    days = [(today - timedelta(days=n)).isoformat() for n in range(STATS_DAYS - 1, -1, -1)]
+    days = window_days(now, tz_name)
     rows = []
     for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= days[0]):
         day, automation_id, outcome = row.stat_key.split("#", 2)
