@@ -896,6 +896,23 @@
       h("p", { class: "intro" }, "Dates and hours are the store's local time."), zones, form);
   }
 
+  // A table filled a page at a time from a list route that answers `next_cursor`: `load()` fetches the
+  // first page, `more` the next; `shown` hears how many rows are in the table.
+  function pager(path, key, body, more, row, shown) {
+    let cursor = null;
+    let rows = 0;
+    const load = async () => {
+      const page = await api("GET", `${path}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      append(body, page[key].map(row));
+      rows += page[key].length;
+      if (shown) shown(rows);
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    };
+    more.addEventListener("click", () => load().catch((e) => showError(e)));
+    return load;
+  }
+
   // --- customers ------------------------------------------------------------------------------------
   async function renderCustomers() {
     const query = h("input", { type: "search", name: "q", autocomplete: "off", required: true });
@@ -916,16 +933,9 @@
     });
     const body = h("tbody");
     const more = h("button", { type: "button", hidden: true }, "More customers");
-    let cursor = null;
-    const load = async () => {
-      const page = await api("GET", `/customers?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-      append(body, page.customers.map((c) => h("tr", {},
-        h("td", {}, h("a", { href: `#/customers/${seg(c.customer_id)}` }, c.customer_id)),
-        h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("td", {}, c.email || ""))));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-    };
-    more.addEventListener("click", () => load().catch((e) => showError(e)));
+    const load = pager("/customers?limit=20", "customers", body, more, (c) => h("tr", {},
+      h("td", {}, h("a", { href: `#/customers/${seg(c.customer_id)}` }, c.customer_id)),
+      h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("td", {}, c.email || "")));
     render(h("h1", {}, "Customers"),
       h("p", { class: "intro" }, "Look a customer up to read every message the automations sent, skipped, deferred or failed for them, and why."),
       form, status,
@@ -941,24 +951,16 @@
     const consent = c.consent || {};
     const body = h("tbody");
     const more = h("button", { type: "button", hidden: true }, "Older messages");
-    let cursor = null;
     const count = h("p", { class: "muted" });
-    let shown = 0;
-    const load = async () => {
-      const page = await api("GET", `/customers/${seg(customerId)}/communications?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-      append(body, page.communications.map((m) => h("tr", { class: "communication" },
+    const load = pager(`/customers/${seg(customerId)}/communications?limit=50`, "communications", body, more,
+      (m) => h("tr", { class: "communication" },
         h("td", {}, h("time", { datetime: m.created_at }, when(m.created_at))),
         h("td", {}, CHANNELS[m.channel] || m.channel),
         h("td", {}, m.automation_type ? typeName(m.automation_type) : m.source),
         h("td", { class: `status-${m.status}` }, m.status),
         h("td", {}, m.reason ? reason(m.reason) : ""),
-        h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : "")))));
-      shown += page.communications.length;
-      count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet.";
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-    };
-    more.addEventListener("click", () => load().catch((e) => showError(e)));
+        h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : ""))),
+      (shown) => { count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet."; });
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
     render(
       h("h1", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id),
