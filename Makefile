@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m chalicelib.cli serve $(ARGS)
+	$(PY) -m local.cli serve $(ARGS)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q tests
@@ -43,15 +43,13 @@ browser:
 			exit 2; }; }
 
 # The Lambda package and its CloudFormation template, in build/package/. Chalice zips only app.py,
-# chalicelib/ and vendor/, so the system templates are copied into vendor/ first: they land at the
-# zip's root as templates/, beside app.py, where chalicelib.templating looks for them. infra.template
+# chalicelib/ and vendor/; the system templates live in chalicelib/templates/ and ship with it. infra.template
 # completes Chalice's template (tables, queues, roles, alarms...); infra.bytecode adds compiled
 # modules, which a read-only Lambda would otherwise compile at every cold start. No AWS credentials.
 BUILD ?= build
 package: $(STAMP)
-	rm -rf vendor/templates $(BUILD)/chalice $(BUILD)/package
-	mkdir -p vendor $(BUILD)/package
-	cp -R templates vendor/templates
+	rm -rf $(BUILD)/chalice $(BUILD)/package
+	mkdir -p $(BUILD)/package
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(BUILD)/chalice
 	$(PY) -m infra.template --stage $(STAGE) $(BUILD)/chalice/sam.json > $(BUILD)/package/template.json
 	$(PY) -m infra.bytecode $(BUILD)/chalice/sam.json $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip

@@ -9,13 +9,29 @@ from datetime import datetime
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import (
-    action_automations, admin_site, automations, catalog, records, resources, settings, template_store, testrun,
+from chalicelib.adapters import resources
+from chalicelib.adapters.repository import DynamoRepository
+from chalicelib.api.context import (
+    TokenRejected,
+    api,
+    body,
+    caller,
+    query_param,
+    uniform_errors,
+    utcnow,
 )
-from chalicelib.auth import verify_token
-from chalicelib.errors import Unauthorized
-from chalicelib.http import TokenRejected, api, body, caller, query_param, uniform_errors, utcnow
-from chalicelib.matchers.dynamo import DynamoRepository
+from chalicelib.core import catalog
+from chalicelib.core.errors import Unauthorized
+from chalicelib.rules.auth import verify_token
+from chalicelib.services import (
+    action_automations,
+    admin_site,
+    automations,
+    settings,
+    testrun,
+)
+from chalicelib.services import customers as records
+from chalicelib.services import templates as template_store
 
 app = Chalice(app_name="automations")
 app.register_middleware(uniform_errors, "http")
@@ -288,7 +304,7 @@ HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 @app.route("/unsubscribe/{token}", methods=["GET"], content_types=UNSUBSCRIBE_TYPES)
 def unsubscribe_page(token):
-    from chalicelib import unsubscribe
+    from chalicelib.sending import unsubscribe
 
     status, page = unsubscribe.confirmation_page(token)
     return Response(body=page, status_code=status, headers=HTML)
@@ -297,7 +313,7 @@ def unsubscribe_page(token):
 @app.route("/unsubscribe/{token}", methods=["POST"], content_types=UNSUBSCRIBE_TYPES)
 def unsubscribe_now(token):
     """The page's button, and RFC 8058 one-click (`List-Unsubscribe=One-Click`) from mail clients."""
-    from chalicelib import unsubscribe
+    from chalicelib.sending import unsubscribe
 
     status, page = unsubscribe.withdraw(token, utcnow())
     return Response(body=page, status_code=status, headers=HTML)
@@ -307,7 +323,7 @@ def unsubscribe_now(token):
 
 def _scheduled_instant(event) -> datetime:
     """The instant the schedule fired for (a late invocation still evaluates its own instant)."""
-    from chalicelib.timeutil import parse_instant
+    from chalicelib.core.timeutil import parse_instant
 
     try:
         return parse_instant(event.time.replace("Z", "+00:00"))
@@ -317,7 +333,7 @@ def _scheduled_instant(event) -> datetime:
 
 def _planner(type_: str):
     def plan(event):
-        from chalicelib import handlers
+        from chalicelib.events import wiring as handlers
 
         return {"jobs": handlers.plan(type_, _scheduled_instant(event))}
     plan.__name__ = f"plan_{type_}"
@@ -333,21 +349,21 @@ for _spec in catalog.PER_EVENT_TYPES:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="release_deferred")
 def release_deferred(event):
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     return {"released": handlers.release_deferred(_scheduled_instant(event))}
 
 
 @app.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=1, name=resources.EVALUATE_FUNCTION)
 def evaluate(event):
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     return handlers.evaluate_records(event.to_dict()["Records"])[0].response()
 
 
 @app.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name=resources.DISPATCH_FUNCTION)
 def dispatch(event):
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     return handlers.dispatch_records(event.to_dict()["Records"]).response()
 
@@ -357,13 +373,13 @@ def dispatch(event):
 def customer_changes(event):
     """Action-taken automations (spec section 4). From the stream's oldest record on first deploy, so no
     change made before the consumer existed is missed."""
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     return handlers.customer_changes(event.to_dict()["Records"]).response()
 
 
 @app.on_sns_message(topic=resources.feedback_topic_name(), name="ses_feedback")
 def ses_feedback(event):
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     handlers.feedback_message(event.message)

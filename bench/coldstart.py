@@ -32,10 +32,10 @@ PACKAGE = ROOT / "build" / "package" / "deployment.zip"
 ENTRY_POINTS = {
     "api_handler": ["app"],
     "jwt_auth": ["app", "jwt"],
-    "plan_*, release_deferred, evaluate, ses_feedback": ["app", "chalicelib.handlers"],
+    "plan_*, release_deferred, evaluate, ses_feedback": ["app", "chalicelib.events.wiring"],
     # Its first marketing email signs an unsubscribe link (PyJWT).
-    "dispatch": ["app", "chalicelib.handlers", "jwt"],
-    "customer_changes": ["app", "chalicelib.handlers", "chalicelib.customer_changes"],
+    "dispatch": ["app", "chalicelib.events.wiring", "jwt"],
+    "customer_changes": ["app", "chalicelib.events.wiring", "chalicelib.runner.customer_changes"],
 }
 #: As Lambda runs it: its code folder is read-only, so nothing compiled at run time is kept.
 ENVIRONMENT = {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "bench-", "AUTH_MODE": "cognito",

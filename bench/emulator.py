@@ -27,7 +27,7 @@ def start():
                        "POWERTOOLS_METRICS_DISABLED": "true"})
     from moto.dynamodb.models import table
 
-    from chalicelib import localstack
+    from local import stack as localstack
 
     # The emulator pages a query at 1 MB as DynamoDB does, but sorts the whole table again for every
     # page, so reading a 100,000-item partition takes minutes. The benchmarks count items read, which

@@ -27,10 +27,10 @@ DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
 
 
 def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = False) -> dict:
-    from chalicelib import records
-    from chalicelib.auth import Principal
-    from chalicelib.automations import patch
-    from chalicelib.settings import patch as patch_settings
+    from chalicelib.services import customers as records
+    from chalicelib.rules.auth import Principal
+    from chalicelib.services.automations import patch
+    from chalicelib.services.settings import patch as patch_settings
     from tests.integration.runner_kit import Runner
 
     tenant = f"f-{uuid.uuid4().hex[:10]}"
@@ -46,12 +46,12 @@ def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = Fa
     started = time.monotonic()
     _, delivery = runner.run(DEC18, copies=copies)
     if twice:
-        from chalicelib.models import RunState
+        from chalicelib.adapters.models import RunState
 
         RunState.get(tenant, "birthday").delete()       # the second evaluation does not know of the first
         _, again = runner.run(DEC18, copies=copies)
         delivery.outcomes += again.outcomes
-    from chalicelib.models import Communication, tenant_customer
+    from chalicelib.adapters.models import Communication, tenant_customer
 
     delivered = runner.email.to() + runner.sms.to()
     # What the customers' histories say, read from the table (a crashed batch returns no outcomes).
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda runner: (setattr(runner.email, "after", fault()), setattr(runner.sms, "after", fault()))
 
     with mock_aws():
-        from chalicelib.localstack import create_resources
+        from local.stack import create_resources
 
         create_resources(["store.example"])
         rows = [

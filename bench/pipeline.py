@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.pipeline [--sends 2000] [--pairs 2]
 
 A store whose customers all have their birthday on the evaluated day is carried through the runner as
-the cloud runs it (`chalicelib.localrunner`: the schedules' plans, the evaluation queue, evaluation,
+the cloud runs it (`local.runner`: the schedules' plans, the evaluation queue, evaluation,
 the send queue, the dispatcher with its checks, SES, the ledger and the communication records), with
 every AWS call counted, including the queue receives and deletes that Lambda's event source mapping
 makes. Beside it, on an identical store in the same emulator, a loop makes only the calls the same
@@ -20,9 +20,9 @@ import sys
 def seed_birthdays(tenant_id: str, sends: int):
     """A store of `sends` customers with their birthday on the evaluated day, consenting to email."""
     from bench.seed import AT, DAY, SETTINGS, Store, put
-    from chalicelib.models import Customer, Tenant
-    from chalicelib.records import derive_customer_keys
-    from chalicelib.timeutil import to_iso
+    from chalicelib.adapters.models import Customer, Tenant
+    from chalicelib.services.customers import derive_customer_keys
+    from chalicelib.core.timeutil import to_iso
 
     put(Tenant(tenant_id, settings=SETTINGS, created_at=to_iso(AT)))
     for n in range(sends):
@@ -37,8 +37,10 @@ def seed_birthdays(tenant_id: str, sends: int):
 def our_pipeline(store) -> dict:
     from bench.emulator import metered
     from bench.seed import AT, enable
-    from chalicelib import clients, handlers, resources
-    from chalicelib.localrunner import Summary, _send_handler, drain, evaluate_at
+    from chalicelib.adapters import clients
+    from chalicelib.events import wiring as handlers
+    from chalicelib.adapters import resources
+    from local.runner import Summary, _send_handler, drain, evaluate_at
 
     enable(store, "birthday")
     handlers.reset()  # a cold start: clients and queue URLs are looked up again
@@ -67,8 +69,8 @@ def minimal_loop(store) -> dict:
 
     from bench.emulator import SENDER_DOMAIN, metered
     from bench.seed import AT, DAY
-    from chalicelib.models import Communication, Customer, month_day_key
-    from chalicelib.timeutil import to_iso
+    from chalicelib.adapters.models import Communication, Customer, month_day_key
+    from chalicelib.core.timeutil import to_iso
 
     dynamodb, ses = boto3.client("dynamodb"), boto3.client("ses")
     sent = 0

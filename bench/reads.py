@@ -7,7 +7,7 @@ ten matchers runs on a day it matches about 0.3% of the customers (the seasonal 
 when everyone matches). Items read are the DynamoDB items the calls read (`bench.emulator.Meter`).
 Beside it the same matcher runs over `ScanRepository`, which answers each read by reading the tenant's
 whole partition with a filter: the cheapest form of "scan and filter" (a table scan would also read
-every other tenant). Test-run latency is the dry run of the API (`chalicelib.testrun`) against one bare
+every other tenant). Test-run latency is the dry run of the API (`chalicelib.services.testrun`) against one bare
 index query for the same customers, interleaved round by round, at the largest size.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from datetime import datetime, time as clock, timezone
 
 
 def _scan_repository():
-    from chalicelib.matchers.dynamo import DynamoRepository, person_of
-    from chalicelib.matchers.base import AppointmentFact, RepairFact, SaleFact
-    from chalicelib.models import Appointment, Customer, Repair, Sale, month_day_key
+    from chalicelib.adapters.repository import DynamoRepository, person_of
+    from chalicelib.core.values import AppointmentFact, RepairFact, SaleFact
+    from chalicelib.adapters.models import Appointment, Customer, Repair, Sale, month_day_key
 
     class ScanRepository(DynamoRepository):
         """The matchers' reads without the indexes: every one reads the tenant's whole partition."""
@@ -60,7 +60,7 @@ def occasion(type_: str, store):
     """The occasion each type is measured on: the seeded day, or a seasonal type's own day."""
     import importlib
 
-    from chalicelib.matchers.base import Occasion
+    from chalicelib.core.values import Occasion
     from bench.seed import AT, DAY
 
     if type_ not in SEASONAL:
@@ -72,9 +72,9 @@ def occasion(type_: str, store):
 def amplification(store) -> list[dict]:
     from bench.emulator import metered
     from bench.seed import enable
-    from chalicelib.catalog import PER_EVENT
+    from chalicelib.core.catalog import PER_EVENT
     from chalicelib.matchers import matcher_for
-    from chalicelib.matchers.dynamo import DynamoRepository
+    from chalicelib.adapters.repository import DynamoRepository
 
     rows: list[dict] = []
     for type_ in PER_EVENT:
@@ -109,9 +109,9 @@ def test_run_latency(store, rounds: int) -> dict:
     import boto3
 
     from bench.seed import AT, DAY
-    from chalicelib.models import Customer, month_day_key
-    from chalicelib.matchers.dynamo import DynamoRepository
-    from chalicelib.testrun import test_run
+    from chalicelib.adapters.models import Customer, month_day_key
+    from chalicelib.adapters.repository import DynamoRepository
+    from chalicelib.services.testrun import test_run
 
     dynamodb = boto3.client("dynamodb")
     key = month_day_key(store.tenant_id, DAY.isoformat())

@@ -13,14 +13,14 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from chalicelib.automations import configuration
-from chalicelib.catalog import PER_EVENT
-from chalicelib.matchers.base import AutomationView, TenantView
-from chalicelib.models import Appointment, Automation, Customer, Repair, Sale, Tenant, tenant_customer
-from chalicelib.records import derive_appointment, derive_customer_keys, derive_repair
-from chalicelib.settings import effective
-from chalicelib.localstack import REGION
-from chalicelib.timeutil import to_iso
+from chalicelib.services.automations import configuration
+from chalicelib.core.catalog import PER_EVENT
+from chalicelib.core.values import AutomationView, TenantView
+from chalicelib.adapters.models import Appointment, Automation, Customer, Repair, Sale, Tenant, tenant_customer
+from chalicelib.services.customers import derive_appointment, derive_customer_keys, derive_repair
+from chalicelib.core.store_settings import effective
+from local.stack import REGION
+from chalicelib.core.timeutil import to_iso
 
 #: The evaluated day (tenant-local, UTC) and instant: the store's send hour on it.
 DAY = date(2026, 6, 10)

@@ -64,12 +64,12 @@ GRANTS: dict[str, Grants] = {
         Tables((BATCH_GET,), ("send_ledger",)),
     ), sends_to=("sends",), consumes="evaluations"),
     "dispatch": Grants(tables=(
-        # A batch's customers, settings and automations, and the suppression entries of the customers'
-        # addresses; each send's sale, repair or appointment, action-taken automation and template. An SMS
-        # opt-out that the provider reports is added to the suppressions.
-        Tables((BATCH_GET,), ("customers", "tenants", "automations")),
+        # A batch's customers, settings and automations of every source, and the suppression entries of the
+        # customers' addresses; each send's sale, repair or appointment and template. An SMS opt-out that
+        # the provider reports is added to the suppressions.
+        Tables((BATCH_GET,), ("customers", "tenants", "automations", "action_automations")),
         Tables((BATCH_GET, PUT), ("suppressions",)),
-        Tables((GET,), ("sales", "repairs", "appointments", "action_automations", "templates")),
+        Tables((GET,), ("sales", "repairs", "appointments", "templates")),
         Tables((GET, BATCH_GET, PUT, UPDATE, DELETE), ("send_ledger",)),
         Tables((GET, BATCH_GET, PUT), ("marketing_log",)),
         Tables((PUT,), ("communications",)),

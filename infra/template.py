@@ -31,7 +31,7 @@ EVALUATION_QUEUE, EVALUATION_DLQ = "EvaluationQueue", "EvaluationDeadLetterQueue
 FAILED_CHANGES_QUEUE = "CustomerChangesFailedQueue"
 FEEDBACK_TOPIC, CONFIGURATION_SET, ALARM_TOPIC = "FeedbackTopic", "SesConfigurationSet", "AlarmTopic"
 USER_POOL, USER_POOL_CLIENT, UNSUBSCRIBE_SECRET = "UserPool", "UserPoolClient", "UnsubscribeSecret"
-#: The runner's queues (by their role in `chalicelib.resources.work_queues`) and dead-letter queues.
+#: The runner's queues (by their role in `chalicelib.adapters.resources.work_queues`) and dead-letter queues.
 QUEUE_IDS = {"sends": SEND_QUEUE, "evaluations": EVALUATION_QUEUE}
 DEAD_LETTER_IDS = {"sends": SEND_DLQ, "evaluations": EVALUATION_DLQ}
 
@@ -93,8 +93,8 @@ def sub(text: str, **variables) -> dict:
 
 def table_resources() -> dict:
     """One AWS::DynamoDB::Table per model, from the same definitions the local stack creates."""
-    from chalicelib import config
-    from chalicelib.schema import all_table_definitions
+    from chalicelib.core import config
+    from chalicelib.adapters.schema import all_table_definitions
 
     resources = {}
     for definition in all_table_definitions():
@@ -115,7 +115,7 @@ def table_resources() -> dict:
 
 
 def table_id(name: str) -> str:
-    from chalicelib import config
+    from chalicelib.core import config
 
     return logical_id(f"{config.table_prefix()}{name}", config.table_prefix())
 
@@ -123,7 +123,7 @@ def table_id(name: str) -> str:
 def queue_resources() -> dict:
     """The send and evaluation queues with their dead-letter queues (as the local stack makes them), and
     the queue that receives the position of a customers stream record that exhausted its retries."""
-    from chalicelib import resources as r
+    from chalicelib.adapters import resources as r
 
     def queue(name: str, visibility: int | None = None, dlq: str | None = None) -> dict:
         properties: dict = {"QueueName": name, "MessageRetentionPeriod": r.RETENTION_SECONDS,
@@ -146,8 +146,8 @@ def queue_resources() -> dict:
 def feedback_resources() -> dict:
     """SES publishes bounces and complaints of mail sent through the configuration set to a topic, which
     invokes the feedback function (it suppresses the address for the tenant in the mail's tags)."""
-    from chalicelib import config
-    from chalicelib import resources as r
+    from chalicelib.core import config
+    from chalicelib.adapters import resources as r
 
     return {
         FEEDBACK_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": r.feedback_topic_name()}},
@@ -298,7 +298,7 @@ def event_sources(names: dict[str, str]) -> dict:
     """Chalice's event sources, pointed at the resources this template creates (Chalice only names
     them, which leaves CloudFormation free to create a mapping before its queue), with partial batch
     responses, the dispatcher's concurrency bound, and the customers stream's retry policy."""
-    from chalicelib import resources as r
+    from chalicelib.adapters import resources as r
 
     dispatch, evaluate = names[r.DISPATCH_FUNCTION], names[r.EVALUATE_FUNCTION]
     changes, feedback = names[r.CUSTOMER_CHANGES_FUNCTION], names["ses_feedback"]
@@ -324,7 +324,7 @@ def event_sources(names: dict[str, str]) -> dict:
 def alarm_resources(names: dict[str, str]) -> dict:
     """Alarms on what needs a person: messages parked in a dead-letter queue, stream records handed
     over after their retries, the customers stream falling behind, and functions failing."""
-    from chalicelib import resources as r
+    from chalicelib.adapters import resources as r
 
     actions = {"AlarmActions": [{"Ref": ALARM_TOPIC}], "OKActions": [{"Ref": ALARM_TOPIC}],
                "TreatMissingData": "notBreaching"}

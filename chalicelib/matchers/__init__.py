@@ -5,12 +5,20 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from chalicelib import catalog
+from chalicelib.core import catalog
+from chalicelib.core.values import Matcher
 from chalicelib.matchers import (
-    anniversary, appointment_1h, appointment_24h, birthday, christmas, mothers_day, post_purchase,
-    reengagement, repair_ready_reminder, valentines,
+    anniversary,
+    appointment_1h,
+    appointment_24h,
+    birthday,
+    christmas,
+    mothers_day,
+    post_purchase,
+    reengagement,
+    repair_ready_reminder,
+    valentines,
 )
-from chalicelib.matchers.base import Matcher
 
 MATCHERS: Mapping[str, Matcher] = MappingProxyType({
     "birthday": birthday.match,

@@ -4,9 +4,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from chalicelib.dates import ONE_SECOND, month_days_celebrated_on
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Person, Repository, TenantView
-from chalicelib.timeutil import to_iso
+from chalicelib.core.calendar import ONE_SECOND, month_days_celebrated_on
+from chalicelib.core.timeutil import to_iso
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Person,
+    Repository,
+    TenantView,
+)
 
 F = TypeVar("F")
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Iterator
 
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    TenantView,
+)
 from chalicelib.matchers._shared import appointment_matches
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 
 #: Reminded from `starts_at - EARLIEST` until `starts_at - LATEST`.
 EARLIEST, LATEST = timedelta(hours=24), timedelta(hours=2)

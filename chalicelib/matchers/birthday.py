@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    TenantView,
+)
 from chalicelib.matchers._shared import month_day_matches
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:

@@ -4,8 +4,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator
 
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    TenantView,
+)
 from chalicelib.matchers._shared import everyone_on
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 
 
 def send_day(year: int, tenant: TenantView) -> date:

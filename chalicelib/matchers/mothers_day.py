@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Iterator
 
-from chalicelib.dates import mothers_day
+from chalicelib.core.calendar import mothers_day
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    TenantView,
+)
 from chalicelib.matchers._shared import everyone_on
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
 
 
 def send_day(year: int, tenant: TenantView) -> date:

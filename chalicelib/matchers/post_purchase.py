@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Iterator
 
-from chalicelib.dates import day_range
+from chalicelib.core.calendar import day_range
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    SaleFact,
+    TenantView,
+)
 from chalicelib.matchers._shared import with_customers
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, SaleFact, TenantView
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from chalicelib.dates import day_range, lapsed_on
-from chalicelib.matchers.base import AutomationView, Match, Occasion, Repository, TenantView
-from chalicelib.timeutil import local_date, parse_instant
+from chalicelib.core.calendar import day_range, lapsed_on
+from chalicelib.core.timeutil import local_date, parse_instant
+from chalicelib.core.values import (
+    AutomationView,
+    Match,
+    Occasion,
+    Repository,
+    TenantView,
+)
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:

@@ -1,4 +1,4 @@
-"""The local stack as a newcomer runs it: `python -m chalicelib.cli serve` in a subprocess, over HTTP."""
+"""The local stack as a newcomer runs it: `python -m local.cli serve` in a subprocess, over HTTP."""
 from __future__ import annotations
 
 import os
@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, capture_output=True,
                           text=True, env=env or clean_env(), timeout=timeout)
 
 
@@ -74,7 +74,7 @@ def _start(*options: str):
     """Run `serve` with `options` until it says it is up; yields the Stack, stops it afterwards."""
     port = free_port()
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "serve", *options, "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "local.cli", "serve", *options, "--port", str(port),
                                 "--aws-port", "0"], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()

@@ -13,10 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.conftest import ROOT, _start
-
-from playwright.sync_api import expect, sync_playwright
 
 SHOTS = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "admin"
 #: Without the networking switches Chromium tries to reach Google's hosts, which this machine refuses.

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from chalicelib import catalog, config
-from chalicelib.schema import all_table_definitions
+from chalicelib.adapters.schema import all_table_definitions
+from chalicelib.core import catalog, config
 from tests import scenarios
 from tests.e2e.conftest import cli
 
@@ -12,7 +12,7 @@ from tests.e2e.conftest import cli
 def test_serve_prints_the_api_address_the_endpoint_and_how_to_get_a_token(stack):
     assert stack.api in stack.output
     assert f"AWS_ENDPOINT_URL  {stack.endpoint}" in stack.output
-    assert "chalicelib.cli token --tenant demo-store --role owner" in stack.output
+    assert "local.cli token --tenant demo-store --role owner" in stack.output
 
 
 def test_get_automations_lists_the_ten_in_spec_order_with_defaults(stack):

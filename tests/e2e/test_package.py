@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import catalog, resources
+from chalicelib.adapters import resources
+from chalicelib.core import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Services that hold the stores' data or send their messages: no wildcard action on any of them.
@@ -49,13 +50,13 @@ def test_the_package_holds_every_system_template(package):
     names = set(package.namelist())
     for type_ in catalog.TEMPLATE_TYPES:
         for part in ("subject.txt", "body.txt", "body.html", "sms.txt"):
-            assert f"templates/{type_}/{part}" in names
+            assert f"chalicelib/templates/{type_}/{part}" in names
 
 
 def test_the_package_holds_no_development_tools(package):
     names = package.namelist()
     tops = {name.split("/", 1)[0] for name in names}
-    for tool in ("moto", "pytest", "_pytest", "hypothesis", "cfnlint", "tests", "bench", "infra", "requests"):
+    for tool in ("moto", "pytest", "_pytest", "hypothesis", "cfnlint", "tests", "bench", "infra", "requests", "local"):
         assert tool not in tops, tool
     assert not any(n.startswith("chalice/cli/") for n in names)
 
@@ -90,12 +91,12 @@ def run_unpacked(package, folder: Path, probe: str) -> str:
 def test_the_packaged_code_finds_its_templates(package, tmp_path):
     probe = ("from chalicelib import templating; t = templating.system_template('birthday'); "
              "assert t['subject'], t; print(templating.SYSTEM_DIR)")
-    assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "templates")
+    assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "chalicelib" / "templates")
 
 
 def test_the_packaged_template_creates_the_tables_the_models_define(template):
-    from chalicelib import config
-    from chalicelib.schema import all_table_definitions
+    from chalicelib.adapters.schema import all_table_definitions
+    from chalicelib.core import config
 
     tables = {r["Properties"]["TableName"]: r for r in template["Resources"].values()
               if r["Type"] == "AWS::DynamoDB::Table"}

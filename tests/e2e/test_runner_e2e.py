@@ -87,14 +87,14 @@ def test_configured_automations_send_exactly_the_expected_messages_once(stack):
 
 
 def test_tick_without_a_stack_says_how_to_start_one(tmp_path):
-    from tests.e2e.conftest import cli, clean_env
+    from tests.e2e.conftest import clean_env, cli
 
     result = cli("tick", "--at", DEC18, env=clean_env(LOCAL_STATE_DIR=str(tmp_path)))
     assert result.returncode == 2 and "make run" in result.stderr
 
 
 def test_tick_rejects_an_instant_without_an_offset(stack):
-    from tests.e2e.conftest import cli, clean_env
+    from tests.e2e.conftest import clean_env, cli
 
     result = cli("tick", "--at", "2026-12-18 10:00", env=clean_env(AWS_ENDPOINT_URL=stack.endpoint))
     assert result.returncode == 2 and "--at must be an ISO-8601 date-time with an offset" in result.stderr

@@ -12,7 +12,7 @@ from moto import mock_aws
 @pytest.fixture(scope="session", autouse=True)
 def aws():
     with mock_aws():
-        from chalicelib.localstack import create_resources
+        from local.stack import create_resources
 
         create_resources([SENDER_DOMAIN])
         yield
@@ -32,7 +32,7 @@ class Api:
         self.gateway, self.token = gateway, token
 
     def call(self, method: str, path: str, body=None, *, raw: bytes | None = None, headers: dict | None = None):
-        from chalicelib.localapi import handle
+        from local.api import handle
 
         sent = {"content-type": "application/json", **(headers or {})}
         if self.token is not None:
@@ -74,7 +74,7 @@ def gateway(aws):
     from chalice.config import Config
 
     from app import app
-    from chalicelib.localapi import Gateway
+    from local.api import Gateway
 
     return Gateway(app, Config.create(chalice_stage="test", app_name=app.app_name))
 
@@ -82,7 +82,7 @@ def gateway(aws):
 @pytest.fixture
 def client_for(gateway):
     """client_for(tenant, role) -> an Api with a local token for that tenant and role."""
-    from chalicelib.auth import issue_local_token
+    from chalicelib.rules.auth import issue_local_token
 
     def make(tenant: str, role: str = "owner") -> Api:
         return Api(gateway, issue_local_token(os.environ["LOCAL_JWT_SECRET"], tenant, role))
@@ -114,7 +114,7 @@ def history(owner: Api, customer_id: str) -> list[dict]:
 
 def take(queue: str, tenant: str) -> list[dict]:
     """This tenant's messages on a queue, taken off it; other tests' messages are made visible again."""
-    from chalicelib import clients
+    from chalicelib.adapters import clients
 
     sqs = clients.client("sqs")
     url = clients.queue_url(queue)

@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from chalicelib import catalog, evaluation
-from chalicelib.dispatch.dispatcher import Dispatcher, Outcome, Providers
-from chalicelib.dispatch.providers import Email, PermanentProviderError, Sms, TransientProviderError
-from chalicelib.localrunner import MemoryCheckpoint, StreamReader
-from chalicelib.matchers.dynamo import DynamoRepository
-from chalicelib.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
+from chalicelib.adapters.providers import (
+    Email,
+    PermanentProviderError,
+    Sms,
+    TransientProviderError,
+)
+from chalicelib.adapters.repository import DynamoRepository
+from chalicelib.adapters.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
+from chalicelib.core import catalog
+from chalicelib.runner import evaluation
+from chalicelib.sending.dispatcher import Dispatcher, Outcome, Providers
+from local.runner import MemoryCheckpoint, StreamReader
 
 
 class Crash(BaseException):
@@ -181,7 +187,7 @@ class Runner:
         """What the customers stream's event source does: hand this tenant's new stream records to the
         consumer, in order, in batches (each batch `copies` times, as a retried batch is), queueing the
         sends they fire; returns the consumer's results."""
-        from chalicelib import customer_changes
+        from chalicelib.runner import customer_changes
 
         results = []
 

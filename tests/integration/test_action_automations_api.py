@@ -119,7 +119,7 @@ def test_unknown_ids_are_404_and_a_deleted_automation_is_gone(owner):
 
 
 def test_a_store_has_at_most_fifty(owner):
-    from chalicelib.action_automations import MAX_PER_TENANT
+    from chalicelib.services.action_automations import MAX_PER_TENANT
 
     for n in range(MAX_PER_TENANT):
         _create(owner, type="email_add", name=f"n{n}")

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib import customer_changes
-from chalicelib.auth import Principal
-from chalicelib.models import ActionFiring, tenant_customer
+from chalicelib.adapters.models import ActionFiring, tenant_customer
+from chalicelib.rules.auth import Principal
+from chalicelib.runner import customer_changes
 from tests.integration.conftest import history
 from tests.integration.runner_kit import Runner
 
@@ -202,7 +202,7 @@ def test_a_stream_record_delivered_twice_is_one_send(shop, runner):
 
 
 def test_an_import_of_1000_customers_fires_nothing(shop, runner, tenant):
-    from chalicelib import records
+    from chalicelib.services import customers as records
 
     for type_ in ("birthday_add", "email_add", "interest_add", "app_download"):
         action(shop, type_)
@@ -252,7 +252,7 @@ def test_a_failing_record_is_reported_and_the_records_before_it_are_not_redone(s
 
 
 def test_a_record_that_keeps_failing_is_skipped_after_its_retries_and_the_rest_go_on(shop, runner):
-    from chalicelib.localrunner import MemoryCheckpoint, StreamReader
+    from local.runner import MemoryCheckpoint, StreamReader
 
     action(shop, "email_add")
     reader = StreamReader.for_customers(MemoryCheckpoint(), start="LATEST", max_attempts=3)

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.automations import WindowStats
-from chalicelib.localapi import handle
+from chalicelib.sending.stats import WindowStats
+from local.api import handle
 from tests.integration.conftest import Api
 
 
@@ -45,7 +45,7 @@ def test_the_public_configuration_says_how_to_sign_in_and_lists_the_zones_settin
 
 
 def test_in_the_cloud_the_page_signs_in_against_the_user_pool_and_may_talk_to_it(monkeypatch):
-    from chalicelib import admin_site
+    from chalicelib.services import admin_site
 
     monkeypatch.setenv("AUTH_MODE", "cognito")
     monkeypatch.setenv("COGNITO_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123")

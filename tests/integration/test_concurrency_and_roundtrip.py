@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.models import Customer
-from chalicelib.persistence import get_or_none, mutate
+from chalicelib.adapters.models import Customer
+from chalicelib.adapters.persistence import get_or_none, mutate
 
 
 def test_a_concurrent_write_between_read_and_save_is_not_lost(owner, tenant):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from chalicelib import resources
-from chalicelib.dispatch.messages import parse
+from chalicelib.adapters import resources
+from chalicelib.sending.messages import parse
 from tests.integration.conftest import take
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "customers_stream_event.json"

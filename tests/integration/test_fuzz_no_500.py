@@ -56,7 +56,7 @@ def test_raw_bytes_never_cause_a_500(owner, route, payload):
 def test_unsubscribe_links_never_cause_a_500_and_unknown_ones_are_404(gateway, token, method, payload):
     from urllib.parse import quote
 
-    from chalicelib.localapi import handle
+    from local.api import handle
 
     status, _, _ = handle(gateway, method, f"/unsubscribe/{quote(token, safe='')}",
                           {"content-type": "application/x-www-form-urlencoded"}, payload)

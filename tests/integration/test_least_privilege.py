@@ -15,13 +15,14 @@ import uuid
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 from fnmatch import fnmatchcase
+from zoneinfo import ZoneInfo
 
 import pytest
 from chalice.test import Client
 
-from chalicelib import catalog, resources
+from chalicelib.adapters import resources
+from chalicelib.core import catalog
 from tests.integration.aws_calls import ACCOUNT, REGION, Permission, recorded
 from tests.integration.conftest import SENDER_DOMAIN, Api, take
 from tests.integration.test_customer_changes_handler import event_for
@@ -48,7 +49,7 @@ def sqs_event(queue: str, messages: list[dict]) -> dict:
 @contextmanager
 def cold():
     """As in a fresh Lambda: no client or queue URL kept from an earlier invocation."""
-    from chalicelib import handlers
+    from chalicelib.events import wiring as handlers
 
     handlers.reset()
     yield
@@ -70,8 +71,8 @@ def scheduled(at: str) -> dict:
 
 def use_the_api(owner, tenant: str) -> None:
     """Every route, as the admin and the store's systems use them."""
-    from chalicelib.localapi import handle
-    from chalicelib.unsubscribe import token_for
+    from chalicelib.sending.unsubscribe import token_for
+    from local.api import handle
 
     domain = f"{tenant}.example"
     # Quiet hours around the dispatcher's own (wall) clock, so the store's SMS are deferred and released.
@@ -136,9 +137,9 @@ def use_the_api(owner, tenant: str) -> None:
 @pytest.fixture(scope="module")
 def needed(gateway, lambdas) -> dict[str, list[Permission]]:
     """Function name -> every permission its calls needed during the store's day."""
-    from chalicelib.auth import issue_local_token
-    from chalicelib.dispatch.ledger import DEFERRED_SHARD
-    from chalicelib.models import SendLedger
+    from chalicelib.adapters.models import SendLedger
+    from chalicelib.rules.auth import issue_local_token
+    from chalicelib.sending.ledger import DEFERRED_SHARD
 
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     owner = Api(gateway, issue_local_token(os.environ["LOCAL_JWT_SECRET"], tenant, "owner"))
@@ -149,7 +150,7 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
     calls["api_handler"] += made
 
     with recorded() as made:
-        from chalicelib.auth import verify_token
+        from chalicelib.rules.auth import verify_token
 
         verify_token(owner.token)
     calls["jwt_auth"] += made
@@ -189,7 +190,10 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
         lambdas.lambda_.invoke("customer_changes", event_for(tenant, 0))
     calls["customer_changes"] += made
     assert any(p.action == "dynamodb:PutItem" for p in calls["customer_changes"]), "nothing fired"
-    take(resources.send_queue_name(), tenant)
+    # The action-taken sends go through the dispatcher too: it reads their automations in its batch read.
+    before = len(calls["dispatch"])
+    dispatch_all(lambdas, tenant, calls)
+    assert any("action_automations" in p.resource for p in calls["dispatch"][before:])
 
     bounce = {"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
                                                 "bouncedRecipients": [{"emailAddress": f"c0@{tenant}.example"}]},

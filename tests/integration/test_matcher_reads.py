@@ -8,14 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import catalog, records
-from chalicelib.auth import Principal
+from chalicelib.adapters.models import ALL_MODELS
+from chalicelib.adapters.repository import DynamoRepository
+from chalicelib.core import catalog
+from chalicelib.core.store_settings import DEFAULTS
+from chalicelib.core.timeutil import to_iso
+from chalicelib.core.values import AutomationView, Occasion, TenantView
 from chalicelib.matchers import MATCHERS
-from chalicelib.matchers.base import AutomationView, Occasion, TenantView
-from chalicelib.matchers.dynamo import DynamoRepository
-from chalicelib.models import ALL_MODELS
-from chalicelib.settings import DEFAULTS
-from chalicelib.timeutil import to_iso
+from chalicelib.rules.auth import Principal
+from chalicelib.services import customers as records
 
 AT = datetime(2026, 6, 10, 10, 0, tzinfo=timezone.utc)
 DATE_DRIVEN = ["birthday", "anniversary", "repair_ready_reminder", "reengagement", "post_purchase",

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import catalog, records
-from chalicelib.auth import Principal
+from chalicelib.adapters.repository import DynamoRepository
+from chalicelib.core import catalog
+from chalicelib.core.store_settings import DEFAULTS
+from chalicelib.core.values import AutomationView, Occasion, TenantView
 from chalicelib.matchers import MATCHERS
-from chalicelib.matchers.base import AutomationView, Occasion, TenantView
-from chalicelib.matchers.dynamo import DynamoRepository
-from chalicelib.settings import DEFAULTS
+from chalicelib.rules.auth import Principal
+from chalicelib.services import customers as records
 
 UTC = timezone.utc
 ZONES = ["UTC", "Australia/Sydney", "America/New_York", "Europe/London"]

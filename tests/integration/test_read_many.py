@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from bench.emulator import metered
-from chalicelib import clients
-from chalicelib.models import Customer, SendLedger, Tenant
-from chalicelib.persistence import Keys, read_many
+from chalicelib.adapters import clients
+from chalicelib.adapters.models import Customer, SendLedger, Tenant
+from chalicelib.adapters.persistence import Keys, read_many
 
 
 def test_items_of_several_tables_come_back_in_one_call_per_hundred_keys_and_missing_ones_are_absent(tenant):

@@ -1,7 +1,7 @@
 """Customers, sales, repairs and appointments: PUT/PATCH semantics, derived index keys, last activity."""
 from __future__ import annotations
 
-from chalicelib.models import Appointment, Customer, Repair
+from chalicelib.adapters.models import Appointment, Customer, Repair
 
 
 def test_put_creates_then_replaces_keeping_the_server_set_created_at(owner, tenant):
@@ -101,7 +101,7 @@ def test_communications_are_empty_until_the_runner_writes_some_and_paging_is_che
 
 
 def test_communications_are_newest_first_and_paged(owner, tenant):
-    from chalicelib.models import Communication, tenant_customer
+    from chalicelib.adapters.models import Communication, tenant_customer
 
     owner.put("/customers/c1", {"first_name": "Ada"})
     for n in range(5):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.auth import ROLES
+from chalicelib.rules.auth import ROLES
 
 CONFIGURERS = {"owner", "manager"}
 RECORD_WRITERS = set(ROLES) - {"accountant"}
@@ -83,7 +83,7 @@ def test_requests_without_a_valid_token_are_401(gateway):
 
 
 def test_a_token_signed_with_another_secret_is_401(gateway):
-    from chalicelib.auth import issue_local_token
+    from chalicelib.rules.auth import issue_local_token
     from tests.integration.conftest import Api
 
     forged = issue_local_token("someone-elses-secret-" + "y" * 30, "t-forged", "owner")

@@ -8,10 +8,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from chalicelib.models import SendLedger, ledger_key
+from chalicelib.adapters.models import SendLedger, ledger_key
 from tests.integration.conftest import history
 from tests.integration.runner_kit import (
-    Crash, Runner, crash, once, reject, throttle_every_other,
+    Crash,
+    Runner,
+    crash,
+    once,
+    reject,
+    throttle_every_other,
 )
 
 #: 11:00 in Sydney (AEDT) on Dec 18: after the default send hour, on Christmas's date.
@@ -79,7 +84,7 @@ def test_marketing_mail_links_to_a_working_one_click_unsubscribe(shop, runner, c
     path = mail.unsubscribe_url[len("https://api.store.test"):]
     anonymous = client_for("anyone")
     anonymous.token = None
-    from chalicelib.localapi import handle
+    from local.api import handle
 
     status, _, page = handle(gateway, "GET", path, {})
     assert status == 200 and b"Unsubscribe" in page
@@ -122,7 +127,7 @@ def test_evaluating_one_instant_twice_queues_and_sends_nothing_more(shop, runner
     assert again == [] and delivery.outcomes == []          # the date is processed: not even planned
     assert len(runner.email.accepted) == 4
     # Two evaluations at once (both before either records progress) queue twice; one send each.
-    from chalicelib.models import RunState
+    from chalicelib.adapters.models import RunState
 
     RunState.get(runner.tenant_id, "birthday").delete()
     runner.evaluate(DEC18)
@@ -132,7 +137,7 @@ def test_evaluating_one_instant_twice_queues_and_sends_nothing_more(shop, runner
 
 def test_two_evaluations_racing_before_dispatch_still_send_once(shop, runner):
     birthdays(shop, 5)
-    from chalicelib.models import RunState
+    from chalicelib.adapters.models import RunState
 
     runner.evaluate(DEC18)
     RunState.get(runner.tenant_id, "birthday").delete()   # as if the second ran before the first saved
@@ -212,7 +217,7 @@ def test_two_missed_days_are_caught_up_once_and_older_ones_never(shop, runner):
 # --- the checks ------------------------------------------------------------------------------------
 
 def test_each_failing_check_is_a_record_with_its_reason(shop, runner, tenant):
-    from chalicelib.dispatch.stores import suppress
+    from chalicelib.sending.stores import suppress
 
     reachable(shop, "ok", birthday="1990-12-18")
     reachable(shop, "gone", birthday="1990-12-18")
@@ -237,7 +242,7 @@ def test_each_failing_check_is_a_record_with_its_reason(shop, runner, tenant):
     assert reasons["stopped"] == [("email", "sent", None), ("sms", "skipped", "suppressed")]
     assert reasons["badphone"] == [("email", "sent", None), ("sms", "skipped", "missing_contact")]
     # The STOP is now on the tenant's list: the next send is suppressed without asking SNS.
-    from chalicelib.dispatch.stores import is_suppressed
+    from chalicelib.sending.stores import is_suppressed
 
     assert is_suppressed(tenant, "sms", shop.get("/customers/stopped").json["phone"])
 
@@ -286,7 +291,7 @@ def test_a_batch_reads_what_its_checks_need_in_two_calls_and_each_send_writes_tw
     marketing logs, settings and automation, one for its addresses' suppression entries; then per send
     the claim and the outcome (a skipped send: the outcome only). The checks still see what was read."""
     from bench.emulator import metered
-    from chalicelib.dispatch.stores import suppress
+    from chalicelib.sending.stores import suppress
 
     assert shop.patch("/settings", {"frequency_cap": {"max_messages": 1, "per_days": 7}}).status == 200
     birthdays(shop, 4)                                                       # 8 sends: one batch

@@ -13,10 +13,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from chalicelib import clients, resources
-from chalicelib.dispatch.providers import tag_value
-from chalicelib.dispatch.stores import is_suppressed
-from chalicelib.localrunner import tick
+from chalicelib.adapters import clients, resources
+from chalicelib.adapters.providers import tag_value
+from chalicelib.sending.stores import is_suppressed
+from local.runner import tick
 from tests.integration.conftest import SENDER_DOMAIN
 
 DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
@@ -35,8 +35,8 @@ def outbox_for(domain: str, store_name: str = "") -> tuple[list, list]:
 def stream_caught_up():
     """`tick` reads every customer change it has not read yet; the emulator is shared by every test, so
     the changes earlier tests made are passed over first (they are their own tests' business)."""
-    from chalicelib.customer_changes import StreamResult
-    from chalicelib.localrunner import StreamReader, stream_checkpoint
+    from chalicelib.runner.customer_changes import StreamResult
+    from local.runner import StreamReader, stream_checkpoint
 
     StreamReader.for_customers(stream_checkpoint()).drain(lambda records: StreamResult())
 
@@ -118,7 +118,7 @@ def test_a_bounce_published_by_ses_suppresses_the_address_for_its_tenant(store, 
 
 
 def test_logs_and_metrics_name_ids_and_outcomes_never_contact_details(store, tenant, capsys, caplog, monkeypatch):
-    from chalicelib.observability import SERVICE, logger
+    from chalicelib.adapters.observability import SERVICE, logger
 
     owner, domain = store
     assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email", "sms"]}).status == 200

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.models import SendLedger
-from chalicelib.timeutil import parse_instant
+from chalicelib.adapters.models import SendLedger
+from chalicelib.core.timeutil import parse_instant
 from tests.integration.conftest import SENDER_DOMAIN
 from tests.integration.runner_kit import Runner
 

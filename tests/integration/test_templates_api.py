@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import catalog
+from chalicelib.core import catalog
 
 OURS = {"type": "birthday", "name": "Ours", "subject": "Happy birthday {{ customer.first_name }}",
         "body_text": "Dear {{ customer.full_name }}{% if discount_code %}, use {{ discount_code }}{% endif %}",

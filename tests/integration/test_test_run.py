@@ -6,8 +6,13 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from chalicelib.auth import ROLES
-from chalicelib.models import MarketingLog, RunState, Suppression, tenant_customer
+from chalicelib.adapters.models import (
+    MarketingLog,
+    RunState,
+    Suppression,
+    tenant_customer,
+)
+from chalicelib.rules.auth import ROLES
 from tests import scenarios
 
 AT = scenarios.AT
@@ -93,7 +98,7 @@ def test_catch_up_dates_are_the_ones_the_runner_would_also_process(sydney, tenan
     # Enabled "today" (now), so dates before today would be back-dating: only the date of `at`.
     assert _test_run(sydney, "birthday")["dates"] == ["2026-06-10"]
     # As if enabled long ago and last processed on Jun 7: Jun 8 and 9 are caught up.
-    from chalicelib.models import Automation
+    from chalicelib.adapters.models import Automation
     item = Automation.get(tenant, "birthday")
     item.enabled_at = "2026-01-01T00:00:00Z"
     item.save()

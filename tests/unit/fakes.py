@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping
 
-from chalicelib.matchers.base import AppointmentFact, Person, RepairFact, SaleFact
+from chalicelib.core.values import AppointmentFact, Person, RepairFact, SaleFact
 
 
 @dataclass

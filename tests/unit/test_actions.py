@@ -4,8 +4,17 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.actions import (
-    ADDED, AUDIENCE, IMPORT, NO_AUTOMATION, REWARD, ActionView, CustomerState, added_events, audience_matches, decide,
+from chalicelib.rules.actions import (
+    ADDED,
+    AUDIENCE,
+    IMPORT,
+    NO_AUTOMATION,
+    REWARD,
+    ActionView,
+    CustomerState,
+    added_events,
+    audience_matches,
+    decide,
 )
 
 

@@ -7,8 +7,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib import auth
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.core.errors import Forbidden, Unauthorized
+from chalicelib.rules import auth
 
 SECRET = "unit-secret-" + "z" * 40
 

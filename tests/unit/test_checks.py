@@ -7,9 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.catalog import MARKETING, TRANSACTIONAL
-from chalicelib.dispatch.checks import address_for, cap_window_start, first_failing_check, marketing_sends_since
-from chalicelib.matchers.base import Person
+from chalicelib.core.catalog import MARKETING, TRANSACTIONAL
+from chalicelib.core.values import Person
+from chalicelib.rules.checks import (
+    address_for,
+    cap_window_start,
+    first_failing_check,
+    marketing_sends_since,
+)
 
 ADA = Person("ada", email="ada@example.com", phone="+61400000001", consent_email=True, consent_sms=False)
 NOBODY_SUPPRESSED = lambda channel, address: False  # noqa: E731

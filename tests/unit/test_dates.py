@@ -7,10 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.dates import (
-    add_months, celebrated_on, day_range, day_start, due_instant, lapsed_on, month_days_celebrated_on, mothers_day,
+from chalicelib.core.calendar import (
+    add_months,
+    celebrated_on,
+    day_range,
+    day_start,
+    due_instant,
+    lapsed_on,
+    month_days_celebrated_on,
+    mothers_day,
 )
-from chalicelib.timeutil import local_date, parse_instant
+from chalicelib.core.timeutil import local_date, parse_instant
 
 ZONES = ["Australia/Sydney", "America/New_York", "Europe/London", "America/Santiago", "Australia/Lord_Howe", "UTC"]
 UTC = timezone.utc

@@ -10,15 +10,23 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.dates import quiet_until
-from chalicelib.dispatch import checks, content
-from chalicelib.dispatch.dispatcher import MAX_DELAY_SECONDS, retry_delay
-from chalicelib.dispatch.messages import MalformedMessage, Send, parse
-from chalicelib.dispatch.providers import (
-    Email, PermanentProviderError, TransientProviderError, _translate, from_tag_value, mime_message, tag_value,
+from chalicelib.adapters.providers import (
+    Email,
+    PermanentProviderError,
+    TransientProviderError,
+    _translate,
+    from_tag_value,
+    mime_message,
+    tag_value,
 )
-from chalicelib.feedback import addresses_to_suppress
-from chalicelib.matchers.base import AppointmentFact, Person, RepairFact
+from chalicelib.core.calendar import quiet_until
+from chalicelib.core.values import AppointmentFact, Person, RepairFact
+from chalicelib.rules import checks
+from chalicelib.runner.feedback import addresses_to_suppress
+from chalicelib.sending import content
+from chalicelib.sending.dispatcher import MAX_DELAY_SECONDS, retry_delay
+from chalicelib.sending.messages import MalformedMessage, Send, parse
+from chalicelib.sending.sources import automation as automation_source
 
 UTC = timezone.utc
 SYD = "Australia/Sydney"
@@ -202,8 +210,8 @@ def test_times_are_shown_in_the_stores_time_zone():
 def test_discount_codes_differ_per_send_and_repeat_on_its_retries():
     a = Send("t1", "c1", "birthday", "birthday", "birthday:2026", "email")
     b = Send("t1", "c2", "birthday", "birthday", "birthday:2026", "email")
-    assert content.discount_code(a) != content.discount_code(b)
-    assert content.discount_code(a) == content.discount_code(a.retried())
+    assert automation_source.discount_code(a) != automation_source.discount_code(b)
+    assert automation_source.discount_code(a) == automation_source.discount_code(a.retried())
 
 
 # --- feedback ---------------------------------------------------------------------------------------

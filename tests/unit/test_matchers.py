@@ -6,11 +6,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import catalog
+from chalicelib.core import catalog
+from chalicelib.core.store_settings import DEFAULTS
+from chalicelib.core.timeutil import to_iso
+from chalicelib.core.values import (
+    AppointmentFact,
+    AutomationView,
+    Occasion,
+    Person,
+    RepairFact,
+    SaleFact,
+    TenantView,
+)
 from chalicelib.matchers import MATCHERS, matcher_for
-from chalicelib.matchers.base import AppointmentFact, AutomationView, Occasion, Person, RepairFact, SaleFact, TenantView
-from chalicelib.settings import DEFAULTS
-from chalicelib.timeutil import to_iso
 from tests.unit.fakes import FakeRepository
 
 UTC = timezone.utc

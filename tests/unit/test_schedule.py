@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from chalicelib.schedule import dates_due, test_run_dates as run_dates
+from chalicelib.core.schedule import dates_due
+from chalicelib.core.schedule import test_run_dates as run_dates
 
 SYD = "Australia/Sydney"
 UTC = timezone.utc

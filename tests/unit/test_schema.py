@@ -1,8 +1,8 @@
 """Tables, keys, indexes and streams come from the models, and each matcher has its index."""
 from __future__ import annotations
 
-from chalicelib.models import ALL_MODELS
-from chalicelib.schema import all_table_definitions
+from chalicelib.adapters.models import ALL_MODELS
+from chalicelib.adapters.schema import all_table_definitions
 
 
 def _by_table() -> dict:

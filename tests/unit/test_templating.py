@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import catalog, templating
-from chalicelib.errors import ValidationFailed
+from chalicelib.core import catalog
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.rules import templating
 
 
 @pytest.mark.parametrize("type_", catalog.TEMPLATE_TYPES)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import validation as v
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.rules import validation as v
 
 
 @pytest.mark.parametrize("value", ["2024-02-29", "--02-29", "--12-31", "1990-01-01"])

@@ -1,0 +1,554 @@
+"""PynamoDB models: the one definition of every table, key, index and stream.
+
+The local stack creates its tables from these models (`chalicelib.adapters.schema`), and the cloud
+template is generated from the same definitions, so the two cannot drift.
+
+Access patterns. Every table is partitioned by tenant, so one tenant's reads never touch
+another's items. Each matcher of spec section 3 reads through an index that holds only
+the records it can match:
+
+| matcher                          | index                                   | key condition                              |
+|----------------------------------|-----------------------------------------|--------------------------------------------|
+| birthday                         | Customer.birthday_index                 | birthday_key = tenant#MM-DD (sparse)        |
+| anniversary                      | Customer.anniversary_index              | anniversary_key = tenant#MM-DD (sparse)     |
+| reengagement                     | Customer.last_activity_index            | tenant, last_activity_at in local day(s) L  |
+| post_purchase                    | Sale.completed_index                    | tenant, completed_at in local day D-1       |
+| repair_ready_reminder            | Repair.ready_index                      | tenant, ready_since in local day (sparse)   |
+| appointment_24h / appointment_1h | Appointment.booked_index                | tenant, booked_starts_at in window (sparse) |
+| valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
+| runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
+| runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
+| stream: a tenant's action-taken  | ActionAutomation table itself           | tenant (a handful per tenant)               |
+
+Each matcher's reads are in `chalicelib.adapters.repository`.
+
+Sparse means the index key is written only while the record can match (a repair that is
+`ready`, an appointment that is `booked`, a customer with a birthday), so the index holds
+nothing else. Instants are stored as UTC ISO-8601 strings (`YYYY-MM-DDTHH:MM:SSZ`), which sort
+as time does.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.core import config
+
+STREAM_NEW_AND_OLD = "NEW_AND_OLD_IMAGES"
+
+
+def _table(name: str) -> str:
+    return f"{config.table_prefix()}{name}"
+
+
+class BaseMeta:
+    region = config.region()
+    billing_mode = "PAY_PER_REQUEST"
+
+
+# --- tenants -------------------------------------------------------------------------------------
+
+class Tenant(Model):
+    """A store and its settings (spec section 1). Created with defaults on first request."""
+
+    class Meta(BaseMeta):
+        table_name = _table("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    settings = MapAttribute(default=dict)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+# --- automations ---------------------------------------------------------------------------------
+
+class EnabledIndex(GlobalSecondaryIndex):
+    """Serves the runner: which tenants have this automation type switched on."""
+
+    class Meta:
+        index_name = "enabled_index"
+        projection = AllProjection()
+
+    enabled_type = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
+class Automation(Model):
+    """One of the ten per-event automations of a tenant (spec section 3). Absent until first changed."""
+
+    class Meta(BaseMeta):
+        table_name = _table("automations")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(range_key=True)
+    enabled = BooleanAttribute(default=False)
+    settings = MapAttribute(default=dict)
+    channels = ListAttribute(of=UnicodeAttribute, default=lambda: ["email"])
+    template_id = UnicodeAttribute(null=True)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    #: When the automation was last switched on: the runner never processes a date before it.
+    enabled_at = UnicodeAttribute(null=True)
+    #: Set only while enabled, so `enabled_index` lists exactly the tenants to evaluate.
+    enabled_type = UnicodeAttribute(null=True)
+    enabled_index = EnabledIndex()
+
+
+class RunState(Model):
+    """The runner's progress on one daily automation of a tenant (spec section 2).
+
+    Kept apart from `Automation` so that evaluations and configuration changes never contend for
+    one item's version.
+    """
+
+    class Meta(BaseMeta):
+        table_name = _table("run_state")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(range_key=True)
+    #: Local date of the first evaluation: no date before it is ever processed (no back-dating).
+    first_evaluated_on = UnicodeAttribute()
+    #: The last tenant-local date fully processed.
+    processed_through = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class ActionAutomation(Model):
+    """An action-taken automation (spec section 4); a tenant may have several per type."""
+
+    class Meta(BaseMeta):
+        table_name = _table("action_automations")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    automation_id = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    enabled = BooleanAttribute(default=False)
+    channels = ListAttribute(of=UnicodeAttribute, default=lambda: ["email"])
+    template_id = UnicodeAttribute(null=True)
+    offer_text = UnicodeAttribute(null=True)
+    priority = NumberAttribute(default=0)
+    audience = MapAttribute(null=True)
+    points_threshold = NumberAttribute(null=True)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+class ActionFiring(Model):
+    """That a customer's "added" event (birthday_add, email_add, interest_add, app_download) has fired,
+    and with what: spec section 4's "once ever per customer". Written with a condition that it does
+    not exist before any send is queued; the stream record that wrote it (`event_id`) may queue its
+    sends again when it is retried, any other record finds it and fires nothing."""
+
+    class Meta(BaseMeta):
+        table_name = _table("action_firings")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: The action type.
+    event = UnicodeAttribute(range_key=True)
+    event_id = UnicodeAttribute()
+    automation_id = UnicodeAttribute()
+    channels = ListAttribute(of=UnicodeAttribute)
+    occurrence_key = UnicodeAttribute()
+    fired_at = UnicodeAttribute()
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+class Template(Model):
+    """A tenant's own message template. System templates live in `templates/`, not here."""
+
+    class Meta(BaseMeta):
+        table_name = _table("templates")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    template_id = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    body_text = UnicodeAttribute()
+    body_html = UnicodeAttribute(null=True)
+    sms_body = UnicodeAttribute()
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+class BirthdayIndex(GlobalSecondaryIndex):
+    """Serves the birthday matcher: customers whose birthday falls on one month-day."""
+
+    class Meta:
+        index_name = "birthday_index"
+        projection = AllProjection()
+
+    birthday_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
+class AnniversaryIndex(GlobalSecondaryIndex):
+    """Serves the anniversary matcher: customers whose anniversary falls on one month-day."""
+
+    class Meta:
+        index_name = "anniversary_index"
+        projection = AllProjection()
+
+    anniversary_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
+class LastActivityIndex(GlobalSecondaryIndex):
+    """Serves the re-engagement matcher: customers whose last activity fell in a range of instants."""
+
+    class Meta:
+        index_name = "last_activity_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    last_activity_at = UnicodeAttribute(range_key=True)
+
+
+class EmailIndex(GlobalSecondaryIndex):
+    """Finds a tenant's customer by email address (admin look-up, suppression handling)."""
+
+    class Meta:
+        index_name = "email_index"
+        projection = KeysOnlyProjection()
+
+    email_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
+class Consent(MapAttribute):
+    email = BooleanAttribute(default=False)
+    sms = BooleanAttribute(default=False)
+
+
+class Customer(Model):
+    """A store's customer. Its stream feeds the action-taken automations (spec section 4)."""
+
+    class Meta(BaseMeta):
+        table_name = _table("customers")
+        stream_view_type = STREAM_NEW_AND_OLD
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+    first_name = UnicodeAttribute(null=True)
+    last_name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    anniversary = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, null=True)
+    is_vip = BooleanAttribute(null=True)
+    interests = ListAttribute(of=UnicodeAttribute, null=True)
+    points_balance = NumberAttribute(null=True)
+    app_installed_at = UnicodeAttribute(null=True)
+    consent = Consent(null=True)
+    #: When consent last changed, and how (`api`, or `unsubscribe_link` when the customer withdrew it).
+    consent_updated_at = UnicodeAttribute(null=True)
+    consent_updated_by = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
+    #: stream consumer can tell the write that produced an image: imports fire nothing (spec section 4).
+    import_write = BooleanAttribute(null=True)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    #: Latest of created_at, any sale's completed_at, any repair's created_at or collected_at.
+    last_activity_at = UnicodeAttribute()
+    # Derived index keys, written by the repository from the fields above.
+    birthday_key = UnicodeAttribute(null=True)
+    anniversary_key = UnicodeAttribute(null=True)
+    email_key = UnicodeAttribute(null=True)
+
+    birthday_index = BirthdayIndex()
+    anniversary_index = AnniversaryIndex()
+    last_activity_index = LastActivityIndex()
+    email_index = EmailIndex()
+
+
+# --- sales, repairs, appointments ---------------------------------------------------------------
+
+class SaleCompletedIndex(GlobalSecondaryIndex):
+    """Serves the post-purchase matcher: a tenant's sales completed within a range of instants."""
+
+    class Meta:
+        index_name = "completed_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    completed_at = UnicodeAttribute(range_key=True)
+
+
+class SalesByCustomerIndex(GlobalSecondaryIndex):
+    """A customer's sales, to recompute their last activity."""
+
+    class Meta:
+        index_name = "customer_index"
+        projection = KeysOnlyProjection()
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    completed_at = UnicodeAttribute(range_key=True)
+
+
+class Sale(Model):
+    """A completed sale."""
+
+    class Meta(BaseMeta):
+        table_name = _table("sales")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    sale_id = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    completed_at = UnicodeAttribute()
+    total = NumberAttribute(null=True)
+    tenant_customer = UnicodeAttribute()
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+
+    completed_index = SaleCompletedIndex()
+    customer_index = SalesByCustomerIndex()
+
+
+class RepairReadyIndex(GlobalSecondaryIndex):
+    """Serves the repair-ready matcher: repairs still `ready`, by the instant they became ready."""
+
+    class Meta:
+        index_name = "ready_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    ready_since = UnicodeAttribute(range_key=True)
+
+
+class RepairsByCustomerIndex(GlobalSecondaryIndex):
+    """A customer's repairs, to recompute their last activity."""
+
+    class Meta:
+        index_name = "customer_index"
+        projection = AllProjection()
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class Repair(Model):
+    """A repair job in the workshop."""
+
+    class Meta(BaseMeta):
+        table_name = _table("repairs")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    repair_id = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    ready_at = UnicodeAttribute(null=True)
+    collected_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    tenant_customer = UnicodeAttribute()
+    #: Equal to ready_at while status is `ready`, absent otherwise (sparse index key).
+    ready_since = UnicodeAttribute(null=True)
+
+    ready_index = RepairReadyIndex()
+    customer_index = RepairsByCustomerIndex()
+
+
+class AppointmentBookedIndex(GlobalSecondaryIndex):
+    """Serves both appointment matchers: booked appointments by start instant."""
+
+    class Meta:
+        index_name = "booked_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    booked_starts_at = UnicodeAttribute(range_key=True)
+
+
+class Appointment(Model):
+    """An appointment in the store's diary."""
+
+    class Meta(BaseMeta):
+        table_name = _table("appointments")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    appointment_id = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    starts_at = UnicodeAttribute()
+    status = UnicodeAttribute()
+    purpose = UnicodeAttribute(null=True)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    #: Equal to starts_at while status is `booked`, absent otherwise (sparse index key).
+    booked_starts_at = UnicodeAttribute(null=True)
+
+    booked_index = AppointmentBookedIndex()
+
+
+# --- what was sent -------------------------------------------------------------------------------
+
+class Communication(Model):
+    """One outcome of one send (spec section 8), on the customer's history, newest first by sort key."""
+
+    class Meta(BaseMeta):
+        table_name = _table("communications")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: `<created_at>#<communication_id>`: sorts by time, unique.
+    sort_key = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    communication_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    source = UnicodeAttribute()
+    automation_type = UnicodeAttribute(null=True)
+    automation_id = UnicodeAttribute(null=True)
+    occurrence_key = UnicodeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)
+    to = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    #: A `deferred` record: when the send will be tried again.
+    deferred_until = UnicodeAttribute(null=True)
+
+
+class DeferredIndex(GlobalSecondaryIndex):
+    """Serves the release of deferred sends: every send waiting for quiet hours to end, by release time.
+
+    Its hash key is one constant while a send is deferred (sparse: absent otherwise), so one query
+    finds every due send of every tenant. Deferred sends are marketing SMS inside quiet hours, a
+    small stream; one partition takes ~1,000 writes a second.
+    """
+
+    class Meta:
+        index_name = "deferred_index"
+        projection = AllProjection()
+
+    deferred_shard = UnicodeAttribute(hash_key=True)
+    deferred_until = UnicodeAttribute(range_key=True)
+
+
+class SendLedger(Model):
+    """One row per send: (tenant, customer, automation, occurrence key, channel).
+
+    The dispatcher claims the row with a conditional write before it calls the provider, and records
+    the outcome in the same transaction as the communication record, so there is at most one `sent`
+    per send whatever is retried or run twice. Status: `claimed` (a dispatcher holds it until
+    `claimed_at` + lease), `deferred` (waiting for quiet hours to end), or final: `sent`, `skipped`,
+    `failed`.
+    """
+
+    class Meta(BaseMeta):
+        table_name = _table("send_ledger")
+
+    ledger_key = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    automation_id = UnicodeAttribute()
+    occurrence_key = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    #: Which attempt holds the claim: a redelivered message takes over only a claim whose lease ran out.
+    claim_token = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    #: While deferred: the send itself (its queue message), to put back on the queue when due.
+    payload = UnicodeAttribute(null=True)
+    deferred_shard = UnicodeAttribute(null=True)
+    deferred_until = UnicodeAttribute(null=True)
+
+    deferred_index = DeferredIndex()
+
+
+class Suppression(Model):
+    """An address a tenant must not message on a channel (spec section 5, check 4): an email that
+    hard-bounced or complained, a phone number that opted out of SMS."""
+
+    class Meta(BaseMeta):
+        table_name = _table("suppressions")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    #: `<channel>:<address>`, the email lower-cased, the phone in E.164.
+    address_key = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class MarketingLog(Model):
+    """When marketing messages were sent to one customer, on any channel: the window the frequency cap
+    (spec section 5, check 6) counts in. One small item per customer, so a cap check is one read."""
+
+    class Meta(BaseMeta):
+        table_name = _table("marketing_log")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    sent_at = ListAttribute(of=UnicodeAttribute, default=list)
+    #: Optimistic locking: two dispatchers cannot both take the last place under the cap.
+    version = VersionAttribute()
+
+
+class AutomationStats(Model):
+    """Outcome counters per automation and tenant-local day: one small item per (day, automation,
+    outcome), so the dispatcher adds to it with `ADD` in the same transaction as the outcome's record,
+    and the last-30-days view is one range query."""
+
+    class Meta(BaseMeta):
+        table_name = _table("automation_stats")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    #: `<YYYY-MM-DD>#<automation_id>#<outcome>`, outcome `sent`, `failed`, `deferred` or `skipped:<reason>`.
+    stat_key = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Sale, Repair, Appointment,
+    Communication, SendLedger, Suppression, MarketingLog, AutomationStats,
+)
+
+
+def ledger_key(tenant_id: str, customer_id: str, automation_id: str, occurrence_key: str, channel: str) -> str:
+    return "|".join((tenant_id, customer_id, automation_id, occurrence_key, channel))
+
+
+def tenant_customer(tenant_id: str, customer_id: str) -> str:
+    return f"{tenant_id}#{customer_id}"
+
+
+def month_day_key(tenant_id: str, month_day: str) -> str:
+    """The birthday / anniversary index key of a `MM-DD`, a `YYYY-MM-DD` or a `--MM-DD`."""
+    return f"{tenant_id}#{month_day[-5:]}"

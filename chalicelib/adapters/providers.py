@@ -1,0 +1,167 @@
+"""The two providers a message leaves through, behind small ports: SES for email, SNS for SMS.
+
+Each adapter receives its boto3 client and turns provider errors into two kinds: transient
+(throttling, the service unavailable, no connection: try again later) and permanent (the message
+was rejected: record it as failed). Errors are classified by their codes, never by message text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Mapping, Protocol
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "Throttled", "TooManyRequestsException", "ServiceUnavailable",
+    "ServiceUnavailableException", "InternalFailure", "InternalError", "InternalErrorException",
+    "RequestTimeout", "RequestTimeoutException",
+})
+
+
+#: SES message tags that SES echoes in bounce and complaint events, naming whose mail it was.
+TENANT_TAG, AUTOMATION_TAG = "tenant_id", "automation"
+_TAG_ESCAPES = {"-": "--", ".": "-d", ":": "-c"}
+
+
+def tag_value(text: str) -> str:
+    """An id as an SES tag value, which allows only letters, digits, `_` and `-`: reversibly escaped."""
+    return "".join(_TAG_ESCAPES.get(ch, ch) for ch in text)
+
+
+def from_tag_value(value: str) -> str:
+    reverse = {escaped[1]: original for original, escaped in _TAG_ESCAPES.items()}
+    out, chars = [], iter(value)
+    for ch in chars:
+        out.append(reverse.get(next(chars, ""), "") if ch == "-" else ch)
+    return "".join(out)
+
+
+class TransientProviderError(Exception):
+    """Try again later. `ambiguous` when the provider may have accepted the message all the same."""
+
+    def __init__(self, code: str, *, ambiguous: bool = False) -> None:
+        super().__init__(code)
+        self.code, self.ambiguous = code, ambiguous
+
+
+class PermanentProviderError(Exception):
+    """The provider rejected the message; trying again would not help."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Email:
+    sender: str
+    sender_name: str
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    reply_to: str | None = None
+    #: Marketing mail: the RFC 8058 one-click unsubscribe address.
+    unsubscribe_url: str | None = None
+    #: Attached to the send and echoed in SES events (bounces, complaints).
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sms:
+    to: str
+    body: str
+    sender_id: str | None = None
+    transactional: bool = False
+
+
+class EmailSender(Protocol):
+    def send(self, email: Email) -> str:
+        """Send; return the provider's message id. Raises Transient- or PermanentProviderError."""
+
+
+class SmsSender(Protocol):
+    def send(self, sms: Sms) -> str:
+        """Send; return the provider's message id. Raises Transient- or PermanentProviderError."""
+
+    def opted_out(self, phone: str) -> bool:
+        """Whether the number replied STOP (the provider's opt-out list)."""
+
+
+def _translate(error: Exception) -> Exception:
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientProviderError(code or str(status))
+        return PermanentProviderError(code or str(status))
+    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError)):
+        return TransientProviderError(type(error).__name__)  # the request never arrived
+    # The request went out and no answer came back: it may have been accepted.
+    return TransientProviderError(type(error).__name__, ambiguous=True)
+
+
+_NETWORK_ERRORS = (ClientError, EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+def mime_message(email: Email) -> bytes:
+    message = EmailMessage()
+    message["From"] = formataddr((email.sender_name, email.sender)) if email.sender_name else email.sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(domain=email.sender.rpartition("@")[2] or None)
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    if email.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(email.text)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
+    return message.as_bytes()
+
+
+class SesEmailSender:
+    """Raw MIME through SES, so marketing mail can carry the List-Unsubscribe headers."""
+
+    def __init__(self, ses_client, configuration_set: str | None = None) -> None:
+        self._ses, self._configuration_set = ses_client, configuration_set
+
+    def send(self, email: Email) -> str:
+        request: dict = {"RawMessage": {"Data": mime_message(email)},
+                         "Tags": [{"Name": k, "Value": val} for k, val in email.tags.items()]}
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
+        try:
+            return self._ses.send_raw_email(**request)["MessageId"]
+        except _NETWORK_ERRORS as e:
+            raise _translate(e) from e
+
+
+class SnsSmsSender:
+    def __init__(self, sns_client) -> None:
+        self._sns = sns_client
+
+    def send(self, sms: Sms) -> str:
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String",
+                                              "StringValue": "Transactional" if sms.transactional else "Promotional"}}
+        if sms.sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sms.sender_id}
+        try:
+            return self._sns.publish(PhoneNumber=sms.to, Message=sms.body, MessageAttributes=attributes)["MessageId"]
+        except _NETWORK_ERRORS as e:
+            raise _translate(e) from e
+
+    def opted_out(self, phone: str) -> bool:
+        try:
+            return bool(self._sns.check_if_phone_number_is_opted_out(phoneNumber=phone)["isOptedOut"])
+        except _NETWORK_ERRORS as e:
+            raise _translate(e) from e

@@ -1,0 +1,64 @@
+"""The matchers' repository over DynamoDB: each read is one index query (see `chalicelib.adapters.models`)."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping
+
+from chalicelib.adapters.models import (
+    Appointment,
+    Customer,
+    Repair,
+    Sale,
+    month_day_key,
+)
+from chalicelib.core.values import AppointmentFact, Person, RepairFact, SaleFact
+
+#: What a matcher or the dry-run reads of a customer; reading everyone asks for nothing more.
+PERSON_ATTRIBUTES = ["customer_id", "first_name", "last_name", "email", "phone", "consent", "birthday",
+                     "anniversary", "last_activity_at"]
+
+
+def person_of(item: Customer) -> Person:
+    consent = item.consent
+    return Person(
+        customer_id=item.customer_id, first_name=item.first_name, last_name=item.last_name,
+        email=item.email, phone=item.phone,
+        consent_email=bool(consent and consent.email), consent_sms=bool(consent and consent.sms),
+        birthday=item.birthday, anniversary=item.anniversary, last_activity_at=item.last_activity_at,
+    )
+
+
+class DynamoRepository:
+    """Reads for the matchers, through the indexes that hold only what can match."""
+
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterator[Person]:
+        index = {"birthday": Customer.birthday_index, "anniversary": Customer.anniversary_index}[field]
+        return map(person_of, index.query(month_day_key(tenant_id, month_day)))
+
+    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterator[Person]:
+        return map(person_of, Customer.last_activity_index.query(
+            tenant_id, Customer.last_activity_at.between(first, last)))
+
+    def all_customers(self, tenant_id: str) -> Iterator[Person]:
+        return map(person_of, Customer.query(tenant_id, attributes_to_get=PERSON_ATTRIBUTES))
+
+    def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterator[SaleFact]:
+        for sale in Sale.completed_index.query(tenant_id, Sale.completed_at.between(first, last)):
+            yield SaleFact(sale.sale_id, sale.customer_id, sale.completed_at, sale.total)
+
+    def repairs_ready_between(self, tenant_id: str, first: str, last: str) -> Iterator[RepairFact]:
+        for repair in Repair.ready_index.query(tenant_id, Repair.ready_since.between(first, last)):
+            yield RepairFact(repair.repair_id, repair.customer_id, repair.status, repair.ready_at,
+                             repair.created_at, repair.description)
+
+    def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterator[AppointmentFact]:
+        query = Appointment.booked_index.query(tenant_id, Appointment.booked_starts_at.between(first, last))
+        for appointment in query:
+            yield AppointmentFact(appointment.appointment_id, appointment.customer_id, appointment.starts_at,
+                                  appointment.status, appointment.purpose)
+
+    def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]:
+        keys = [(tenant_id, customer_id) for customer_id in sorted(set(customer_ids))]
+        if not keys:
+            return {}
+        return {item.customer_id: person_of(item)
+                for item in Customer.batch_get(keys, attributes_to_get=PERSON_ATTRIBUTES)}

@@ -1,0 +1,96 @@
+"""Non-table resources (queues, topic, sender identity), defined once for the local and cloud stacks."""
+from __future__ import annotations
+
+import json
+import os
+
+from chalicelib.core import config
+
+#: A message that fails this many receives goes to the dead-letter queue.
+MAX_RECEIVES = 5
+#: Longer than a dispatcher's batch can take (provider calls are bounded by client timeouts).
+SEND_VISIBILITY_SECONDS = 60
+#: Longer than one tenant's evaluation can take (a Lambda runs at most 15 minutes).
+EVALUATION_VISIBILITY_SECONDS = 960
+RETENTION_SECONDS = 1_209_600  # 14 days, the most SQS keeps a message
+#: The Lambda functions that consume the queues and the customers stream (their Chalice names).
+DISPATCH_FUNCTION, EVALUATE_FUNCTION, CUSTOMER_CHANGES_FUNCTION = "dispatch", "evaluate", "customer_changes"
+#: Stream records of one customer-changes invocation (each is one customer write, small).
+STREAM_BATCH_SIZE = 100
+#: Lambda retries a failing stream record this many times (bisecting its batch), then hands the
+#: record's shard and sequence numbers to the on-failure queue and moves on.
+STREAM_MAX_RETRIES = 5
+#: A record older than this is not retried any more (the stream itself keeps records 24 hours).
+STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
+
+
+def send_queue_name() -> str:
+    return os.environ.get("SEND_QUEUE_NAME", f"{config.table_prefix()}sends")
+
+
+def evaluation_queue_name() -> str:
+    return os.environ.get("EVALUATION_QUEUE_NAME", f"{config.table_prefix()}evaluations")
+
+
+def customers_stream_arn() -> str:
+    """The customers table's stream, which the customer-changes function consumes. Read when app.py is
+    imported (Chalice's decorator needs it); the packaged template replaces it with the table's own
+    stream, and the local stack reads the stream itself, so a placeholder serves elsewhere."""
+    return os.environ.get("CUSTOMERS_STREAM_ARN") or (
+        f"arn:aws:dynamodb:{config.region()}:000000000000:table/{config.table_prefix()}customers/stream/unset")
+
+
+def stream_failure_queue_name() -> str:
+    """Cloud only: where Lambda sends the shard and sequence numbers of a record that exhausted its retries."""
+    return f"{config.table_prefix()}customer-changes-failed"
+
+
+def feedback_topic_name() -> str:
+    """SES bounce and complaint notifications arrive on this SNS topic."""
+    return os.environ.get("FEEDBACK_TOPIC_NAME", f"{config.table_prefix()}ses-feedback")
+
+
+def feedback_queue_name() -> str:
+    """Local stack only: the feedback topic's subscriber that the local worker drains (in the cloud the
+    topic invokes the handler directly)."""
+    return f"{feedback_topic_name()}-local"
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    return f"{queue_name}-dlq"
+
+
+def _create_queue_with_dlq(sqs_client, name: str, visibility: int) -> tuple[str, str]:
+    dlq_url = sqs_client.create_queue(QueueName=dead_letter_queue_name(name),
+                                      Attributes={"MessageRetentionPeriod": str(RETENTION_SECONDS)})["QueueUrl"]
+    dlq_arn = sqs_client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs_client.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": str(visibility),
+        "MessageRetentionPeriod": str(RETENTION_SECONDS),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+    })["QueueUrl"]
+    return url, dlq_url
+
+
+def work_queues() -> dict[str, tuple[str, int]]:
+    """The queues that feed the runner, each with a dead-letter queue: role -> (name, visibility
+    timeout). The local stack and the packaged template both create these."""
+    return {"sends": (send_queue_name(), SEND_VISIBILITY_SECONDS),
+            "evaluations": (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS)}
+
+
+def create_queues(sqs_client) -> dict[str, str]:
+    """Create the send and evaluation queues and their dead-letter queues; returns their URLs by name."""
+    urls = {}
+    for name, visibility in work_queues().values():
+        urls[name], urls[dead_letter_queue_name(name)] = _create_queue_with_dlq(sqs_client, name, visibility)
+    return urls
+
+
+def create_local_feedback_route(sns_client, sqs_client) -> dict[str, str]:
+    """The feedback topic, and a queue subscribed to it for the local worker to drain."""
+    topic_arn = sns_client.create_topic(Name=feedback_topic_name())["TopicArn"]
+    url = sqs_client.create_queue(QueueName=feedback_queue_name())["QueueUrl"]
+    queue_arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return {"topic_arn": topic_arn, "queue_url": url}

@@ -1,0 +1,30 @@
+"""A store's settings: the defaults, and the effective settings of what a store saved."""
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "store_name": "",
+    "timezone": "UTC",
+    "send_hour": 10,
+    "country": "US",
+    "sender_email": None,
+    "reply_to": None,
+    "sms_sender_id": None,
+    "quiet_hours": {"start": "21:00", "end": "09:00"},
+    "frequency_cap": None,
+    # Not in the spec's list, but templates offer store.phone, store.address and store.website.
+    "store_phone": None,
+    "store_address": None,
+    "store_website": None,
+    # The `offer` of re-engagement messages with include_special_offer, and the post-purchase review
+    # link (request_review; without one, the store's website).
+    "special_offer": "10% off your next purchase",
+    "review_url": None,
+}
+
+
+def effective(stored: dict | None) -> dict:
+    settings = dict(DEFAULTS)
+    settings.update({k: val for k, val in (stored or {}).items() if k in DEFAULTS and val is not None})
+    return settings

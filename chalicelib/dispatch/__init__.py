@@ -1,1 +1,0 @@
-"""The dispatcher: from a matched customer to one outcome per channel (spec section 5)."""

@@ -1,0 +1,237 @@
+"""The send ledger: claims, outcomes and deferrals, each one DynamoDB transaction.
+
+A send's row moves: (none) -> claimed -> sent | failed, or (none) -> skipped | failed | deferred,
+and deferred -> claimed | skipped | ... when it is released. Every move is conditional on the row
+being as the dispatcher read it, and every final move writes the communication record and adds to
+the day's stats in the same transaction, so an outcome is recorded exactly once or not at all.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Iterable
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.models import (
+    AutomationStats,
+    Communication,
+    MarketingLog,
+    SendLedger,
+    tenant_customer,
+)
+from chalicelib.adapters.persistence import get_or_none, is_conditional_failure, mutate
+from chalicelib.core import config
+from chalicelib.core.timeutil import local_date, parse_instant, to_iso
+from chalicelib.sending.messages import Send
+from chalicelib.sending.stats import stat_key
+
+CLAIMED, DEFERRED = "claimed", "deferred"
+SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
+FINAL = frozenset({SENT, SKIPPED, FAILED})
+#: How long a claim protects a send in flight. Shorter than the send queue's visibility timeout, so a
+#: message redelivered after its dispatcher died always finds the dead claim expired.
+LEASE = timedelta(seconds=45)
+DEFERRED_SHARD = "deferred"
+#: A released deferred send is released again only if it has not moved on by then.
+RELEASE_RETRY = timedelta(minutes=15)
+#: The frequency cap counts back at most this far (per_days is at most 365).
+CAP_HORIZON = timedelta(days=366)
+
+
+class Superseded(Exception):
+    """The ledger row changed since it was read: another dispatcher moved the send on."""
+
+
+class CapMoved(Exception):
+    """The customer's marketing log changed since it was read: check the frequency cap again."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the communication record of an outcome says."""
+
+    to: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    template_id: str | None = None
+    provider_message_id: str | None = None
+    deferred_until: str | None = None
+
+
+def send_id(send: Send) -> str:
+    """A short stable id of a send (its ledger key hashed), for ids derived from it."""
+    return hashlib.sha256(send.ledger_key.encode()).hexdigest()[:20]
+
+
+def read(sends: Iterable[Send]) -> dict[str, SendLedger]:
+    """The current ledger rows of these sends, by ledger key (strongly consistent)."""
+    keys = sorted({s.ledger_key for s in sends})
+    return {row.ledger_key: row for row in SendLedger.batch_get(keys, consistent_read=True)} if keys else {}
+
+
+def read_one(send: Send) -> SendLedger | None:
+    return read([send]).get(send.ledger_key)
+
+
+def claim_expired(row: SendLedger, now: datetime) -> bool:
+    return row.status == CLAIMED and (not row.claimed_at or parse_instant(row.claimed_at) + LEASE <= now)
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    """One connection for every transaction of a warm process (building one builds a botocore client)."""
+    return Connection(region=config.region())
+
+
+def _as_read(row: SendLedger | None):
+    """The condition that a row is still as it was read."""
+    if row is None:
+        return SendLedger.ledger_key.does_not_exist()
+    if row.status == CLAIMED:
+        return (SendLedger.status == CLAIMED) & (SendLedger.claim_token == row.claim_token)
+    return SendLedger.status == row.status
+
+
+def _row(send: Send, status: str, now: datetime, **fields) -> SendLedger:
+    return SendLedger(send.ledger_key, tenant_id=send.tenant_id, customer_id=send.customer_id,
+                      automation_id=send.automation_id, occurrence_key=send.occurrence_key, channel=send.channel,
+                      status=status, updated_at=to_iso(now), **fields)
+
+
+def _communication(send: Send, status: str, reason: str | None, record: Record, now: datetime) -> Communication:
+    phase = f"deferred@{record.deferred_until}" if status == DEFERRED else "outcome"
+    communication_id = hashlib.sha256(f"{send.ledger_key}#{phase}".encode()).hexdigest()[:24]
+    created_at = to_iso(now)
+    return Communication(
+        tenant_customer(send.tenant_id, send.customer_id), f"{created_at}#{communication_id}",
+        tenant_id=send.tenant_id, communication_id=communication_id, customer_id=send.customer_id,
+        created_at=created_at, channel=send.channel, source=send.source, automation_type=send.automation_type,
+        automation_id=send.automation_id, occurrence_key=send.occurrence_key, template_id=record.template_id,
+        to=record.to, subject=record.subject, body=record.body, status=status, reason=reason,
+        provider_message_id=record.provider_message_id, deferred_until=record.deferred_until,
+    )
+
+
+def _commit(build) -> None:
+    """Run a transaction; a failed condition on the ledger row (the first item) is `Superseded`, on the
+    marketing log `CapMoved`."""
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            build(tx)
+    except TransactWriteError as e:
+        reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise Superseded() from e
+        if "ConditionalCheckFailed" in reasons:
+            raise CapMoved() from e
+        raise
+
+
+def _count(tx: TransactWrite, send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
+    day = local_date(now, tz_name).isoformat()
+    tx.update(AutomationStats(send.tenant_id, stat_key(day, send.automation_id, status, reason)),
+              actions=[AutomationStats.count.add(1)])
+
+
+def record(send: Send, as_read: SendLedger | None, status: str, reason: str | None, record: Record,
+           now: datetime, tz_name: str, *, claim_token: str | None = None) -> None:
+    """Record a final outcome: the ledger row, the communication record and the stats, at once.
+
+    From a claim (`claim_token` given: only its holder may finish it) or straight from the row as read.
+    """
+    expected = ((SendLedger.status == CLAIMED) & (SendLedger.claim_token == claim_token)
+                if claim_token else _as_read(as_read))
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(_row(send, status, now, reason=reason, provider_message_id=record.provider_message_id),
+                condition=expected)
+        tx.save(_communication(send, status, reason, record, now))
+        _count(tx, send, status, reason, now, tz_name)
+
+    _commit(build)
+
+
+def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, record: Record, now: datetime,
+          tz_name: str) -> None:
+    """Park the send until `until`: the release of deferred sends puts it back on the queue then."""
+    until_iso = to_iso(until)
+    record = replace(record, deferred_until=until_iso)
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(_row(send, DEFERRED, now, reason=reason, payload=send.to_body(), deferred_shard=DEFERRED_SHARD,
+                     deferred_until=until_iso), condition=_as_read(as_read))
+        tx.save(_communication(send, DEFERRED, reason, record, now))
+        _count(tx, send, DEFERRED, reason, now, tz_name)
+
+    _commit(build)
+
+
+def cap_entry(send: Send, now: datetime) -> str:
+    """A marketing log entry: when, and for which send (so a retried send replaces its own entry)."""
+    return f"{to_iso(now)}#{send_id(send)}"
+
+
+def log_with(log: MarketingLog | None, send: Send, now: datetime) -> MarketingLog:
+    """The customer's marketing log with this send's entry, older entries pruned."""
+    log = log or MarketingLog(tenant_customer(send.tenant_id, send.customer_id), sent_at=[])
+    horizon, mine = to_iso(now - CAP_HORIZON), f"#{send_id(send)}"
+    log.sent_at = [e for e in (log.sent_at or []) if e >= horizon and not e.endswith(mine)] + [cap_entry(send, now)]
+    return log
+
+
+def claim(send: Send, as_read: SendLedger | None, token: str, now: datetime, log: MarketingLog | None) -> None:
+    """Claim the send for this attempt; a marketing send also takes its place in the customer's
+    marketing log, under the log's version, so two dispatchers cannot both take the last place under
+    the frequency cap."""
+    def build(tx: TransactWrite) -> None:
+        tx.save(_row(send, CLAIMED, now, claim_token=token, claimed_at=to_iso(now)), condition=_as_read(as_read))
+        if log is not None:
+            tx.save(log)
+
+    _commit(build)
+
+
+def release(send: Send, token: str) -> None:
+    """Give up a claim whose provider call failed transiently, so a later attempt can claim it again."""
+    try:
+        SendLedger(send.ledger_key).delete(
+            condition=(SendLedger.status == CLAIMED) & (SendLedger.claim_token == token))
+    except DeleteError as e:
+        if not is_conditional_failure(e):
+            raise
+
+
+def unlog(send: Send) -> None:
+    """Take a send that was not sent out of the customer's marketing log (best effort: a stale entry only
+    makes the cap stricter)."""
+    mine = f"#{send_id(send)}"
+
+    def change(log: MarketingLog | None) -> MarketingLog | None:
+        if log is None or not any(e.endswith(mine) for e in log.sent_at or []):
+            return None
+        log.sent_at = [e for e in log.sent_at if not e.endswith(mine)]
+        return log
+
+    mutate(lambda: get_or_none(MarketingLog, tenant_customer(send.tenant_id, send.customer_id)), change)
+
+
+def due_deferred(at: datetime) -> Iterable[SendLedger]:
+    """Deferred sends whose time has come, of every tenant."""
+    return SendLedger.deferred_index.query(DEFERRED_SHARD, SendLedger.deferred_until <= to_iso(at))
+
+
+def mark_released(row: SendLedger, at: datetime) -> bool:
+    """Push a deferred row's release time on, so it is released again only if it does not move on."""
+    try:
+        row.update(actions=[SendLedger.deferred_until.set(to_iso(at + RELEASE_RETRY))],
+                   condition=(SendLedger.status == DEFERRED) & (SendLedger.deferred_until == row.deferred_until))
+    except UpdateError as e:
+        if is_conditional_failure(e):
+            return False
+        raise
+    return True

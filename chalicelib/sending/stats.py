@@ -1,0 +1,63 @@
+"""The outcome counters of every source of sends: one item per tenant-local day, source and outcome,
+written in the outcome's transaction and read over a window of days."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chalicelib.adapters.models import AutomationStats
+from chalicelib.core.timeutil import local_date
+
+STATS_DAYS = 30
+
+
+def empty_stats() -> dict:
+    return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
+
+
+def stat_key(day: str, automation_id: str, status: str, reason: str | None) -> str:
+    """The counter of one outcome: skips count per reason, the other outcomes in total."""
+    outcome = f"{status}:{reason}" if status == "skipped" else status
+    return f"{day}#{automation_id}#{outcome}"
+
+
+class WindowStats:
+    """Outcome counts per automation over a window of tenant-local days, from one range query: the totals
+    (`sent`, `skipped` by reason, `failed`, `deferred`) and `daily`, one entry per day of the window, oldest
+    first, for the admin's chart."""
+
+    def __init__(self, days: list[str], rows: list[tuple[str, str, str, int]]) -> None:
+        """`rows`: (day, automation id, outcome, count), as the counters' keys hold them."""
+        self.days = days
+        self._rows: dict[str, list[tuple[str, str, int]]] = {}
+        for day, automation_id, outcome, count in rows:
+            self._rows.setdefault(automation_id, []).append((day, outcome, count))
+
+    def of(self, automation_id: str) -> dict:
+        stats = empty_stats()
+        daily = {day: {"date": day, "sent": 0, "skipped": 0, "failed": 0} for day in self.days}
+        for day, outcome, count in self._rows.get(automation_id, ()):
+            status, _, reason = outcome.partition(":")
+            if status == "skipped":
+                stats["skipped"][reason] = stats["skipped"].get(reason, 0) + count
+            elif status in stats:
+                stats[status] += count
+            if day in daily and status in daily[day]:
+                daily[day][status] += count
+        stats["daily"] = list(daily.values())
+        return stats
+
+
+def window_days(now: datetime, tz_name: str) -> list[str]:
+    """The last STATS_DAYS tenant-local dates, oldest first."""
+    today = local_date(now, tz_name)
+    return [(today - timedelta(days=n)).isoformat() for n in range(STATS_DAYS - 1, -1, -1)]
+
+
+def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> WindowStats:
+    """Outcome counts per automation id over the last STATS_DAYS tenant-local days."""
+    days = window_days(now, tz_name)
+    rows = []
+    for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= days[0]):
+        day, automation_id, outcome = row.stat_key.split("#", 2)
+        rows.append((day, automation_id, outcome, int(row.count)))
+    return WindowStats(days, rows)

@@ -1,0 +1,344 @@
+"""Customers, sales, repairs and appointments (spec section 7), and a customer's communications.
+
+Every write that can change a customer's last activity (spec section 3: the latest of the
+customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
+recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
+joining tables.
+"""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Callable
+
+from chalicelib.adapters.models import (
+    Appointment,
+    Communication,
+    Customer,
+    Repair,
+    Sale,
+    month_day_key,
+    tenant_customer,
+)
+from chalicelib.adapters.persistence import delete_current, get_or_none, mutate
+from chalicelib.core.catalog import CHANNELS
+from chalicelib.core.errors import NotFound
+from chalicelib.core.timeutil import to_iso
+from chalicelib.rules import validation as v
+from chalicelib.rules.auth import Principal, require_write
+
+REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
+APPOINTMENT_STATUSES = ("booked", "cancelled")
+
+CUSTOMER_FIELDS = {
+    "first_name": v.string(100),
+    "last_name": v.string(100),
+    "email": v.email(),
+    "phone": v.phone(),
+    "birthday": v.calendar_day(),
+    "anniversary": v.calendar_day(),
+    "tags": v.string_list(50, 50),
+    "is_vip": v.boolean(),
+    "interests": v.string_list(50, 50),
+    "points_balance": v.integer(0, 10**9),
+    "app_installed_at": v.instant(),
+    "consent": v.obj({name: v.boolean() for name in CHANNELS}),
+    "source": v.string(32, min_len=1),
+    "created_at": v.instant(),
+}
+SALE_FIELDS = {"customer_id": v.check_id, "completed_at": v.instant(), "total": v.number(0)}
+REPAIR_FIELDS = {
+    "customer_id": v.check_id, "status": v.choice(REPAIR_STATUSES), "description": v.string(500),
+    "created_at": v.instant(), "ready_at": v.instant(), "collected_at": v.instant(),
+}
+APPOINTMENT_FIELDS = {
+    "customer_id": v.check_id, "starts_at": v.instant(), "status": v.choice(APPOINTMENT_STATUSES),
+    "purpose": v.string(200),
+}
+#: Records whose writes can change a customer's last activity.
+ACTIVITY_MODELS = (Sale, Repair)
+_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
+             "ready_since", "booked_starts_at"}
+
+
+def _public(item) -> dict:
+    return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL and val is not None}
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+def derive_customer_keys(item: Customer) -> None:
+    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
+    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
+    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+
+
+def _consent_of(item: Customer) -> dict:
+    consent = item.consent.as_dict() if item.consent is not None else {}
+    return {channel: bool(consent.get(channel)) for channel in CHANNELS}
+
+
+def _note_consent_change(item: Customer, before: dict | None, principal: Principal, now: datetime) -> None:
+    """When and by whom consent last changed stays on the record (the unsubscribe link writes it too).
+    `before` is the consent before this write, None for a new customer."""
+    changed = _consent_of(item) != before if before is not None else item.consent is not None
+    if changed:
+        item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+
+
+#: A write whose body says `source: "import"` is an import: it fires no action-taken automation.
+IMPORT = "import"
+
+
+def _mark_write(item: Customer, fields: dict) -> None:
+    """Say on the item whether this write is an import, for the stream consumer (the `source` field
+    itself stays as the caller set it, and may say where the customer came from long after)."""
+    item.import_write = True if fields.get("source") == IMPORT else None
+
+
+def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
+    key = tenant_customer(tenant_id, customer_id)
+    instants = [created_at]
+    for sale in Sale.customer_index.query(key, scan_index_forward=False, limit=1):
+        instants.append(sale.completed_at)
+    for repair in Repair.customer_index.query(key):
+        instants.extend(i for i in (repair.created_at, repair.collected_at) if i)
+    return max(instants)
+
+
+def _customer_view(item: Customer) -> dict:
+    body = _public(item)
+    if item.consent is not None:
+        body["consent"] = item.consent.as_dict()
+    return body
+
+
+def get_customer(tenant_id: str, customer_id: str) -> dict:
+    item = get_or_none(Customer, tenant_id, v.check_id(customer_id))
+    if item is None:
+        raise NotFound("no such customer", field="customer_id")
+    return _customer_view(item)
+
+
+def find_customers(tenant_id: str, *, email: str | None, limit: str | None, cursor: str | None) -> dict:
+    """The admin's customer look-up: by email address (any case; through the email index), or else the
+    tenant's customers by id, a page at a time."""
+    if email is not None:
+        address = v.email()(email.strip(), "email")
+        keys = Customer.email_index.query(f"{tenant_id}#{address.lower()}", limit=20)
+        found = (get_or_none(Customer, tenant_id, key.customer_id) for key in keys)
+        return {"customers": [_customer_view(item) for item in found if item is not None], "next_cursor": None}
+    page_size = _page_size(limit)
+    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": _decode_cursor(cursor)}} if cursor else None
+    results = Customer.query(tenant_id, limit=page_size, last_evaluated_key=start)
+    items = [_customer_view(item) for item in results]
+    last = results.last_evaluated_key
+    return {"customers": items, "next_cursor": _encode_cursor(last["customer_id"]["S"]) if last else None}
+
+
+def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
+    require_write(principal, "customers")
+    v.check_id(customer_id)
+    fields = v.parse(body, CUSTOMER_FIELDS)
+
+    def change(current: Customer | None) -> Customer:
+        created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
+        item = Customer(principal.tenant_id, customer_id, **{**fields, "created_at": created_at})
+        if current is not None:
+            item.version = current.version
+            item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
+        _note_consent_change(item, _consent_of(current) if current else None, principal, now)
+        _mark_write(item, fields)
+        item.updated_at = to_iso(now)
+        # Sales and repairs outlive a deleted customer, so even a new record looks them up.
+        item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
+        derive_customer_keys(item)
+        return item
+
+    item = mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change)
+    return _customer_view(item)
+
+
+def patch_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
+    require_write(principal, "customers")
+    v.check_id(customer_id)
+    changes = v.parse(body, CUSTOMER_FIELDS, partial=True, required=("created_at",))
+
+    def change(item: Customer | None) -> Customer:
+        if item is None:
+            raise NotFound("no such customer", field="customer_id")
+        before = _consent_of(item)
+        for name, value in changes.items():
+            setattr(item, name, value)
+        _note_consent_change(item, before, principal, now)
+        _mark_write(item, changes)
+        item.updated_at = to_iso(now)
+        if "created_at" in changes:
+            item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)
+        derive_customer_keys(item)
+        return item
+
+    return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
+
+
+def delete_customer(principal: Principal, customer_id: str) -> None:
+    require_write(principal, "customers")
+    v.check_id(customer_id)
+    delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id),
+                   NotFound("no such customer", field="customer_id"))
+
+
+def refresh_last_activity(tenant_id: str, customer_id: str) -> None:
+    def change(item: Customer | None) -> Customer | None:
+        if item is None:
+            return None
+        latest = _latest_activity(tenant_id, customer_id, item.created_at)
+        if latest == item.last_activity_at:
+            return None
+        item.last_activity_at = latest
+        return item
+
+    mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
+
+
+def _require_customer(tenant_id: str, customer_id: str) -> None:
+    if get_or_none(Customer, tenant_id, customer_id) is None:
+        raise NotFound("no such customer", field="customer_id")
+
+
+# --- sales, repairs, appointments: one shape, different fields -----------------------------------
+
+def _get(model, tenant_id: str, record_id: str, label: str) -> Any:
+    item = get_or_none(model, tenant_id, v.check_id(record_id))
+    if item is None:
+        raise NotFound(f"no such {label}", field=f"{label}_id")
+    return item
+
+
+def _write(principal: Principal, model, record_id: str, fields: dict, now: datetime, *,
+           replace: bool, label: str, derive: Callable[[Any, Any], None] | None = None) -> dict:
+    """PUT (replace) or PATCH one tenant record, keep derived keys and customers' last activity."""
+    require_write(principal, f"{label}s")
+    v.check_id(record_id)
+    if fields.get("customer_id"):
+        _require_customer(principal.tenant_id, fields["customer_id"])
+    previous_customer: list[str] = []
+
+    def change(current):
+        if current is None and not replace:
+            raise NotFound(f"no such {label}", field=f"{label}_id")
+        previous_customer[:] = [current.customer_id] if current else []
+        if replace:
+            item = model(principal.tenant_id, record_id, **{k: val for k, val in fields.items() if val is not None})
+            if current is not None:
+                item.version = current.version
+            item.created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
+        else:
+            item = current
+            for name, value in fields.items():
+                setattr(item, name, value)
+        item.updated_at = to_iso(now)
+        item.tenant_customer = tenant_customer(principal.tenant_id, item.customer_id)
+        if derive is not None:
+            derive(item, current)
+        return item
+
+    item = mutate(lambda: get_or_none(model, principal.tenant_id, record_id), change)
+    if model in ACTIVITY_MODELS:
+        for customer_id in {item.customer_id, *previous_customer}:
+            refresh_last_activity(principal.tenant_id, customer_id)
+    return _public(item)
+
+
+def derive_repair(item: Repair, current: Repair | None) -> None:
+    # Marking a repair ready (or collected) without a time means "now", which the caller set as updated_at.
+    was_ready = current is not None and current.status == "ready"
+    if item.status == "ready" and not item.ready_at:
+        item.ready_at = current.ready_at if was_ready and current.ready_at else item.updated_at
+    if item.status == "collected" and not item.collected_at:
+        item.collected_at = item.updated_at
+    item.ready_since = item.ready_at if item.status == "ready" else None
+
+
+def derive_appointment(item: Appointment, current: Appointment | None) -> None:
+    item.booked_starts_at = item.starts_at if item.status == "booked" else None
+
+
+def put_sale(principal: Principal, sale_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, SALE_FIELDS, required=("customer_id", "completed_at"))
+    return _write(principal, Sale, sale_id, fields, now, replace=True, label="sale")
+
+
+def get_sale(tenant_id: str, sale_id: str) -> dict:
+    return _public(_get(Sale, tenant_id, sale_id, "sale"))
+
+
+def put_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, REPAIR_FIELDS, required=("customer_id", "status"))
+    return _write(principal, Repair, repair_id, fields, now, replace=True, label="repair", derive=derive_repair)
+
+
+def patch_repair(principal: Principal, repair_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, REPAIR_FIELDS, partial=True, required=("customer_id", "status", "created_at"))
+    return _write(principal, Repair, repair_id, fields, now, replace=False, label="repair", derive=derive_repair)
+
+
+def get_repair(tenant_id: str, repair_id: str) -> dict:
+    return _public(_get(Repair, tenant_id, repair_id, "repair"))
+
+
+def put_appointment(principal: Principal, appointment_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, APPOINTMENT_FIELDS, required=("customer_id", "starts_at"))
+    fields.setdefault("status", "booked")
+    return _write(principal, Appointment, appointment_id, fields, now, replace=True, label="appointment",
+                  derive=derive_appointment)
+
+
+def patch_appointment(principal: Principal, appointment_id: str, body: dict, now: datetime) -> dict:
+    fields = v.parse(body, APPOINTMENT_FIELDS, partial=True, required=("customer_id", "starts_at", "status"))
+    return _write(principal, Appointment, appointment_id, fields, now, replace=False, label="appointment",
+                  derive=derive_appointment)
+
+
+def get_appointment(tenant_id: str, appointment_id: str) -> dict:
+    return _public(_get(Appointment, tenant_id, appointment_id, "appointment"))
+
+
+# --- communications ------------------------------------------------------------------------------
+
+def _page_size(limit: str | None, default: int = 50) -> int:
+    try:
+        size = int(limit) if limit is not None else default
+    except ValueError:
+        raise v.fail("limit", "must be an integer") from None
+    if not 1 <= size <= 200:
+        raise v.fail("limit", "must be between 1 and 200")
+    return size
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        sort_key = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("utf-8")
+    except (ValueError, UnicodeError):
+        raise v.fail("cursor", "is not a cursor this API gave out") from None
+    if not sort_key or len(sort_key) > 200:
+        raise v.fail("cursor", "is not a cursor this API gave out")
+    return sort_key
+
+
+def communications(tenant_id: str, customer_id: str, *, limit: str | None, cursor: str | None) -> dict:
+    """A customer's communication records, newest first, a page at a time."""
+    get_customer(tenant_id, customer_id)
+    page_size = _page_size(limit)
+    key = tenant_customer(tenant_id, customer_id)
+    start = {"tenant_customer": {"S": key}, "sort_key": {"S": _decode_cursor(cursor)}} if cursor else None
+    results = Communication.query(key, scan_index_forward=False, limit=page_size, last_evaluated_key=start)
+    items = [_public(item) for item in results]
+    for item in items:
+        item.pop("sort_key", None)
+    last = results.last_evaluated_key
+    return {"communications": items, "next_cursor": _encode_cursor(last["sort_key"]["S"]) if last else None}

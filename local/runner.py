@@ -1,0 +1,373 @@
+"""The runner on this machine: what EventBridge and Lambda's event source mappings do in the cloud.
+
+moto has no schedules and invokes no functions, so the local stack drives the same entry points
+(`chalicelib.events.wiring`) itself: `tick(at)` reads the customers stream, plans and evaluates every
+type at an instant and drains the queues to completion, as `cli tick` and the dev clock do;
+`Workers` poll the queues and the stream in the background under `serve`. Messages go through the
+emulator's real SQS queues, with their visibility timeouts and dead-letter queues, and customer
+changes through the emulator's real DynamoDB stream, exactly as in the cloud.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from chalicelib.adapters import clients, resources
+from chalicelib.core import catalog
+from chalicelib.events import wiring as handlers
+from chalicelib.sending.dispatcher import BatchResult
+
+#: A message a handler failed becomes visible again this soon (Lambda's event source mapping waits
+#: for the queue's visibility timeout; locally there is nothing to wait for).
+RETRY_VISIBILITY_SECONDS = 1
+#: `tick` gives up waiting for delayed retries after this long.
+DRAIN_LIMIT_SECONDS = 600
+
+Handler = Callable[[list[Mapping[str, Any]]], BatchResult]
+
+
+def _counts(queue_url: str) -> int:
+    attributes = clients.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
+    ])["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0) -> int:
+    """Receive up to 10 messages, hand them to `handler` as Lambda would, delete what it did not fail."""
+    sqs = clients.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+                                   VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
+                                   MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+    if not messages:
+        return 0
+    records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in messages]
+    failed = {f["itemIdentifier"] for f in handler(records).response()["batchItemFailures"]}
+    done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            if m["MessageId"] not in failed]
+    if done:
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
+    return len(messages)
+
+
+def drain(queue_url: str, handler: Handler, limit_seconds: float = DRAIN_LIMIT_SECONDS) -> None:
+    """Process the queue until nothing is left in it: visible, in flight or delayed."""
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        if poll_once(queue_url, handler):
+            continue
+        if _counts(queue_url) == 0:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{queue_url} still had messages after {limit_seconds:.0f}s")
+
+
+# --- the customers stream, as Lambda's DynamoDB event source mapping reads it ---------------------
+
+class Checkpoint(Protocol):
+    """The last stream record processed, per shard."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, sequence_number: str) -> None: ...
+
+
+class MemoryCheckpoint(dict):
+    def set(self, key: str, sequence_number: str) -> None:
+        self[key] = sequence_number
+
+
+class FileCheckpoint:
+    """Kept in the local stack's state folder, so `tick` in one process carries on where `serve`'s
+    worker or an earlier `tick` stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def get(self, key: str) -> str | None:
+        return self._read().get(key)
+
+    def set(self, key: str, sequence_number: str) -> None:
+        data = self._read()
+        data[key] = sequence_number
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        scratch.write_text(json.dumps(data))
+        scratch.replace(self.path)
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+StreamHandler = Callable[[list[Mapping[str, Any]]], Any]  # returns an object with `failures` (sequence numbers)
+
+
+class StreamReader:
+    """Reads a DynamoDB stream in order, a batch per shard at a time, as the event source mapping does:
+    after a batch, the checkpoint moves past the records before the first failure the handler reports,
+    and the next read starts at that record. A record that fails `max_attempts` times is skipped and
+    reported (in the cloud it goes to the on-failure queue)."""
+
+    def __init__(self, stream_arn: str, checkpoint: Checkpoint, *, start: str = "TRIM_HORIZON",
+                 max_attempts: int = resources.STREAM_MAX_RETRIES + 1,
+                 report: Callable[[str], None] = lambda line: None) -> None:
+        self.arn, self.checkpoint, self.start = stream_arn, checkpoint, start
+        self.max_attempts, self.report = max_attempts, report
+        self._next: dict[str, str] = {}
+        self._attempts: Counter = Counter()
+        self._client = clients.client("dynamodbstreams")
+        # A reader that starts at the end takes its position now, not at its first read.
+        for shard in self._shards():
+            self._iterator(shard)
+
+    @classmethod
+    def for_customers(cls, checkpoint: Checkpoint, **kwargs) -> "StreamReader":
+        from chalicelib.adapters.models import Customer
+
+        table = clients.client("dynamodb").describe_table(TableName=Customer.Meta.table_name)["Table"]
+        return cls(table["LatestStreamArn"], checkpoint, **kwargs)
+
+    def _shards(self) -> list[str]:
+        return [s["ShardId"] for s in self._client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]]
+
+    def _key(self, shard: str) -> str:
+        return f"{self.arn}|{shard}"
+
+    def _iterator(self, shard: str) -> str:
+        key = self._key(shard)
+        if key not in self._next:
+            after = self.checkpoint.get(key)
+            position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after
+                        else {"ShardIteratorType": self.start})
+            self._next[key] = self._client.get_shard_iterator(StreamArn=self.arn, ShardId=shard,
+                                                              **position)["ShardIterator"]
+        return self._next[key]
+
+    def poll(self, handler: StreamHandler) -> int:
+        """One batch from each shard; returns how many records were read."""
+        read = 0
+        for shard in self._shards():
+            key = self._key(shard)
+            answer = self._client.get_records(ShardIterator=self._iterator(shard), Limit=resources.STREAM_BATCH_SIZE)
+            records = [{**r, "eventSourceARN": self.arn} for r in answer.get("Records", [])]
+            if not records:
+                self._next[key] = answer["NextShardIterator"]
+                continue
+            read += len(records)
+            failures = handler(records).failures
+            if not failures:
+                self.checkpoint.set(key, records[-1]["dynamodb"]["SequenceNumber"])
+                self._next[key] = answer["NextShardIterator"]
+                continue
+            failed = min(failures, key=int)
+            done = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
+            if done:
+                self.checkpoint.set(key, done[-1]["dynamodb"]["SequenceNumber"])
+            self._attempts[failed] += 1
+            kind = "AT_SEQUENCE_NUMBER"
+            if self._attempts[failed] >= self.max_attempts:
+                self.report(f"customers stream record {failed} failed {self._attempts[failed]} times and was "
+                            "skipped (in the cloud it would go to the on-failure queue)")
+                self.checkpoint.set(key, failed)
+                kind = "AFTER_SEQUENCE_NUMBER"
+            self._next[key] = self._client.get_shard_iterator(StreamArn=self.arn, ShardId=shard, ShardIteratorType=kind,
+                                                              SequenceNumber=failed)["ShardIterator"]
+        return read
+
+    def drain(self, handler: StreamHandler) -> None:
+        while self.poll(handler):
+            pass
+
+
+def stream_checkpoint() -> FileCheckpoint:
+    from local.stack import STATE_DIR
+
+    return FileCheckpoint(STATE_DIR / "stream-checkpoint.json")
+
+
+class Summary:
+    """What a tick did (spec section 9)."""
+
+    def __init__(self) -> None:
+        self.evaluated = self.matched = self.released = 0
+        #: Customer changes read from the stream, and the action-taken automations they fired.
+        self.changes = self.actions_fired = 0
+        self.outcomes: Counter = Counter()
+        self.skipped: Counter = Counter()
+        self.took_over = 0
+
+    def add_evaluations(self, evaluations) -> None:
+        self.evaluated += len(evaluations)
+        self.matched += sum(e.matched for e in evaluations)
+
+    def add_sends(self, result: BatchResult) -> BatchResult:
+        for outcome in result.outcomes:
+            self.outcomes[outcome.status] += 1
+            if outcome.status == "skipped":
+                self.skipped[outcome.reason] += 1
+            self.took_over += outcome.took_over
+        return result
+
+    def add_changes(self, result):
+        self.changes += result.changes
+        self.actions_fired += len(result.fired)
+        return result
+
+    def as_dict(self, at: datetime) -> dict:
+        from chalicelib.core.timeutil import to_iso
+
+        return {"at": to_iso(at), "evaluated": self.evaluated, "matched": self.matched,
+                "sent": self.outcomes["sent"], "skipped": dict(sorted(self.skipped.items())),
+                "failed": self.outcomes["failed"], "deferred": self.outcomes["deferred"],
+                "released": self.released, "duplicates": self.outcomes["duplicate"],
+                "retries": self.outcomes["retrying"], "claims_taken_over": self.took_over,
+                "customer_changes": self.changes, "actions_fired": self.actions_fired}
+
+
+def _evaluation_handler(summary: Summary) -> Handler:
+    def handle(records):
+        result, evaluations = handlers.evaluate_records(records)
+        summary.add_evaluations(evaluations)
+        return result
+    return handle
+
+
+def _send_handler(summary: Summary) -> Handler:
+    return lambda records: summary.add_sends(handlers.dispatch_records(records))
+
+
+def evaluate_at(at: datetime, summary: Summary) -> None:
+    """What the schedules do at `at`: release due deferred sends, plan every type, run the evaluations."""
+    summary.released += handlers.release_deferred(at)
+    for spec in catalog.PER_EVENT_TYPES:
+        handlers.plan(spec.type, at)
+    drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary))
+
+
+def read_customer_changes(summary: Summary, reader: StreamReader | None = None) -> None:
+    """Every customer change not read yet: the action-taken automations they fire, queued."""
+    reader = reader or StreamReader.for_customers(stream_checkpoint(), report=print)
+    reader.drain(lambda records: summary.add_changes(handlers.customer_changes(records)))
+
+
+def tick(at: datetime) -> dict:
+    """Every pending customer change, one evaluation of everything due at `at` for every tenant, then
+    every resulting send (and any waiting feedback) processed to completion."""
+    summary = Summary()
+    read_customer_changes(summary)
+    evaluate_at(at, summary)
+    drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary))
+    drain(clients.queue_url(resources.feedback_queue_name()), handlers.feedback_records)
+    return summary.as_dict(at)
+
+
+class Workers:
+    """`serve`'s background: a clock that evaluates the current instant every minute, and workers that
+    drain the send and feedback queues as messages arrive."""
+
+    def __init__(self, clock: Callable[[], datetime], report: Callable[[str], None], period_seconds: int = 60):
+        self.clock, self.report, self.period = clock, report, period_seconds
+        self.stopping = threading.Event()
+        self.summary = Summary()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        send_url = clients.queue_url(resources.send_queue_name())
+        feedback_url = clients.queue_url(resources.feedback_queue_name())
+        self._spawn(self._clock_loop)
+        self._spawn(lambda: self._poll_loop(send_url, self._record_sends))
+        self._spawn(lambda: self._poll_loop(feedback_url, handlers.feedback_records))
+        self._spawn(self._stream_loop)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _spawn(self, target) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _record_sends(self, records) -> BatchResult:
+        result = handlers.dispatch_records(records)
+        with self._lock:
+            self.summary.add_sends(result)
+        return result
+
+    def _poll_loop(self, url: str, handler: Handler) -> None:
+        while not self.stopping.is_set():
+            try:
+                poll_once(url, handler, wait_seconds=1)
+            except Exception as e:  # noqa: BLE001 - keep the worker alive; say what happened
+                self.report(f"worker error: {type(e).__name__}: {e}")
+                self.stopping.wait(2)
+
+    def _stream_loop(self) -> None:
+        """Customer changes, as they happen: a change's sends reach the send worker within seconds."""
+        reader = None
+        while not self.stopping.is_set():
+            try:
+                reader = reader or StreamReader.for_customers(stream_checkpoint(), report=self.report)
+                with self._lock:
+                    before = self.summary.actions_fired
+                changes = Summary()
+                if not reader.poll(lambda records: changes.add_changes(handlers.customer_changes(records))):
+                    self.stopping.wait(0.5)
+                with self._lock:
+                    self.summary.changes += changes.changes
+                    self.summary.actions_fired += changes.actions_fired
+                if changes.actions_fired:
+                    self.report(f"customer changes fired {changes.actions_fired} action-taken automation(s) "
+                                f"({before + changes.actions_fired} since start)")
+            except Exception as e:  # noqa: BLE001 - keep the worker alive; say what happened
+                self.report(f"stream worker error: {type(e).__name__}: {e}")
+                reader = None
+                self.stopping.wait(2)
+
+    def _clock_loop(self) -> None:
+        send_url = clients.queue_url(resources.send_queue_name())
+        last = None
+        while not self.stopping.is_set():
+            at = self.clock()
+            try:
+                evaluations = Summary()
+                evaluate_at(at, evaluations)
+                with self._lock:
+                    self.summary.evaluated += evaluations.evaluated
+                    self.summary.matched += evaluations.matched
+                    self.summary.released += evaluations.released
+                # Report once the sends this minute queued have gone out (or half the period passed).
+                deadline = time.monotonic() + self.period / 2
+                while _counts(send_url) and time.monotonic() < deadline and not self.stopping.is_set():
+                    time.sleep(0.5)
+                with self._lock:
+                    line = self._line()
+                if line != last:
+                    self.report(f"[{at:%H:%M} UTC] {line}")
+                    last = line
+            except Exception as e:  # noqa: BLE001 - keep the clock alive; say what happened
+                self.report(f"clock error: {type(e).__name__}: {e}")
+            # Wake at the start of the next period.
+            self.stopping.wait(self.period - (time.time() % self.period))
+
+    def _line(self) -> str:
+        s = self.summary
+        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(s.skipped.items()))
+        return (f"since start: {s.evaluated} evaluations, {s.matched} matched, {s.outcomes['sent']} sent, "
+                f"{sum(s.skipped.values())} skipped{f' ({skipped})' if skipped else ''}, {s.outcomes['failed']} failed, "
+                f"{s.outcomes['deferred']} deferred")

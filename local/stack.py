@@ -1,0 +1,147 @@
+"""The local AWS stack: moto in server mode on loopback, with every resource created from its definition."""
+from __future__ import annotations
+
+import email
+import json
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Secrets and addresses of the local stack (`LOCAL_STATE_DIR` moves it, as the end-to-end tests do).
+STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
+SECRET_FILE = STATE_DIR / "jwt-secret"
+UNSUBSCRIBE_SECRET_FILE = STATE_DIR / "unsubscribe-secret"
+#: Where `serve` writes the addresses it chose, for `tick` and `outbox` in another shell.
+STACK_FILE = STATE_DIR / "stack.json"
+REGION = "us-east-1"
+
+
+class PortInUse(Exception):
+    """The port asked for is taken."""
+
+
+@dataclass
+class Emulator:
+    endpoint: str
+    server: object
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def local_secret(path: Path = SECRET_FILE) -> str:
+    """A secret of the local stack (token signing, unsubscribe links): made once per checkout, kept
+    out of the repository."""
+    if path.exists():
+        return path.read_text().strip()
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+def configure_environment(endpoint: str, secret: str, api_url: str | None = None) -> None:
+    """What every process that talks to the local stack needs; set before app modules are imported."""
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AUTH_MODE": "local",
+        "LOCAL_JWT_SECRET": secret,
+        "UNSUBSCRIBE_SECRET": local_secret(UNSUBSCRIBE_SECRET_FILE),
+        # The console shows the runner's own one-line summaries; structured logs are for CloudWatch.
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+    })
+    if api_url:
+        os.environ["PUBLIC_API_URL"] = api_url
+
+
+def write_stack_file(endpoint: str, api_url: str) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url}))
+
+
+def stack_file() -> dict:
+    """What the running `serve` wrote, or {}."""
+    try:
+        return json.loads(STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def start_emulator(host: str, port: int) -> Emulator:
+    from moto.server import ThreadedMotoServer
+
+    if port and not port_free(host, port):
+        raise PortInUse(f"port {port} on {host} is in use")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return Emulator(endpoint=f"http://{bound_host}:{bound_port}", server=server)
+
+
+def create_resources(sender_identities: list[str]) -> dict:
+    """Every table (from the models), queue and SES identity the system uses."""
+    import boto3
+
+    from chalicelib.adapters.resources import create_local_feedback_route, create_queues
+    from chalicelib.adapters.schema import create_tables
+
+    tables = create_tables(boto3.client("dynamodb"))
+    sqs = boto3.client("sqs")
+    queues = create_queues(sqs)
+    create_local_feedback_route(boto3.client("sns"), sqs)
+    ses = boto3.client("ses")
+    for identity in sender_identities:
+        if "@" in identity:
+            ses.verify_email_identity(EmailAddress=identity)
+        else:
+            ses.verify_domain_identity(Domain=identity)
+    return {"tables": tables, "queues": queues, "identities": sender_identities}
+
+
+def outbox() -> dict:
+    """What the emulator's SES and SNS accepted, newest last: read from moto's backends in this process
+    (the SMS list is not exposed over moto's HTTP API)."""
+    from email.policy import default
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    from moto.sns.models import sns_backends
+
+    emails = []
+    for sent in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages:
+        raw = getattr(sent, "raw_data", None)
+        if raw is None:
+            continue
+        message = email.message_from_string(raw, policy=default)
+        text = message.get_body(preferencelist=("plain",))
+        emails.append({"message_id": sent.id, "from": str(message["From"]), "to": str(message["To"]),
+                       "subject": str(message["Subject"]),
+                       "list_unsubscribe": message["List-Unsubscribe"] and str(message["List-Unsubscribe"]),
+                       "list_unsubscribe_post": message["List-Unsubscribe-Post"] and str(
+                           message["List-Unsubscribe-Post"]),
+                       "text": text.get_content() if text else ""})
+    sms = [{"message_id": message_id, "to": phone, "body": body}
+           for message_id, (phone, body) in sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.items()]
+    return {"emails": emails, "sms": sms}
