@@ -7,8 +7,8 @@ The package (build/package/deployment.zip) is unzipped and each measurement runs
 interpreter without site-packages (`python -S`), with the unzipped package first on the path as
 Lambda has it, and nothing compiled at run time kept (Lambda's code folder is read-only). It is
 measured twice: as packaged (with the bytecode `infra.bytecode` adds) and with the bytecode removed,
-as Chalice alone would ship it. An entry point's imports are `import app` plus what its handler imports on its first
-call. Its dependencies are every module that left loaded that is not ours (third-party and standard
+as Chalice alone would ship it. An entry point's imports are its handler's module, as the packaged template names it, plus
+what its handler imports on its first call. Its dependencies are every module that left loaded that is not ours (third-party and standard
 library), imported alone in the same order. Rounds alternate entry and dependencies; medians are
 reported, so a noisy machine moves both alike.
 """
@@ -24,19 +24,37 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from infra.package import runtime_python
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "build" / "package" / "deployment.zip"
 
-#: Entry points -> what a cold invocation imports (app.py, then the handler's own lazy imports).
-#: Entry points that import the same modules are measured once.
-ENTRY_POINTS = {
-    "api_handler": ["app"],
-    "jwt_auth": ["app", "jwt"],
-    "plan_*, release_deferred, evaluate, ses_feedback": ["app", "chalicelib.events.wiring"],
-    # Its first marketing email signs an unsubscribe link (PyJWT).
-    "dispatch": ["app", "chalicelib.events.wiring", "jwt"],
-    "customer_changes": ["app", "chalicelib.events.wiring", "chalicelib.runner.customer_changes"],
-}
+TEMPLATE = ROOT / "build" / "package" / "template.json"
+#: The package is run as Lambda runs it: by a Python of the functions' runtime, whose wheels and bytecode it holds.
+PYTHON = runtime_python() or sys.executable
+
+#: What a function's handler imports on its first call, beyond its module: its first marketing email
+#: signs an unsubscribe link (PyJWT), and the dispatcher is built when first needed.
+FIRST_CALL = {"dispatch": ["chalicelib.sending.dispatcher", "jwt"], "jwt_auth": ["jwt"]}
+
+
+def entry_points(template: Path) -> dict[str, list[str]]:
+    """Functions -> what a cold invocation imports: the module of the handler the packaged template names
+    (Chalice's `app.app` for the API), then what the handler imports on its first call. Functions that
+    import the same modules are measured once, under their names joined."""
+    resources = json.loads(template.read_text())["Resources"]
+    by_imports: dict[tuple[str, ...], list[str]] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        module, function = resource["Properties"]["Handler"].rsplit(".", 1)
+        name = "api_handler" if function == "app" else function
+        imports = tuple([module, *FIRST_CALL.get(name, [])])
+        by_imports.setdefault(imports, []).append(name)
+    return {", ".join(sorted({"plan_*" if n.startswith("plan_") else n for n in names})): list(imports)
+            for imports, names in sorted(by_imports.items(), key=lambda kv: sorted(kv[1]))}
+
+
 #: As Lambda runs it: its code folder is read-only, so nothing compiled at run time is kept.
 ENVIRONMENT = {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "bench-", "AUTH_MODE": "cognito",
                "POWERTOOLS_SERVICE_NAME": "marketing-automations-runner", "PATH": "/usr/bin:/bin",
@@ -61,19 +79,19 @@ print(json.dumps({{"ms": elapsed, "loaded": loaded}}))
 
 def _run(root: Path, names: list[str], before: list[str]) -> dict:
     code = _TIMED.format(root=str(root), names=names, before=before)
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=ENVIRONMENT,
+    result = subprocess.run([PYTHON, "-S", "-c", code], capture_output=True, text=True, env=ENVIRONMENT,
                             cwd=root, check=True)
     return json.loads(result.stdout)
 
 
-def measure(root: Path, rounds: int) -> list[dict]:
+def measure(root: Path, rounds: int, entries: dict[str, list[str]]) -> list[dict]:
     """Medians over `rounds`; each round runs every entry point and its dependencies in turn."""
     # What a bare interpreter already has loaded is not anybody's import cost.
     baseline = _run(root, [], [])["loaded"]
-    dependencies = {entry: _run(root, names, baseline)["loaded"] for entry, names in ENTRY_POINTS.items()}
-    times: dict[str, tuple[list, list]] = {entry: ([], []) for entry in ENTRY_POINTS}
+    dependencies = {entry: _run(root, names, baseline)["loaded"] for entry, names in entries.items()}
+    times: dict[str, tuple[list, list]] = {entry: ([], []) for entry in entries}
     for _ in range(rounds):
-        for entry, names in ENTRY_POINTS.items():
+        for entry, names in entries.items():
             times[entry][0].append(_run(root, names, baseline)["ms"])
             times[entry][1].append(_run(root, dependencies[entry], baseline)["ms"])
     figures = []
@@ -99,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--package", type=Path, default=PACKAGE)
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not args.package.exists():
@@ -111,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="coldstart-") as folder:
         with zipfile.ZipFile(args.package) as z:
             z.extractall(folder)
-        packaged = measure(Path(folder), args.rounds)
+        entries = entry_points(args.template)
+        packaged = measure(Path(folder), args.rounds, entries)
         without_bytecode(Path(folder))
-        sources_only = measure(Path(folder), max(3, args.rounds // 3))
+        sources_only = measure(Path(folder), max(3, args.rounds // 3), entries)
     if args.json:
         print(json.dumps({"package": size, "packaged": packaged, "sources_only": sources_only}))
         return 0

@@ -93,8 +93,8 @@ def sub(text: str, **variables) -> dict:
 
 def table_resources() -> dict:
     """One AWS::DynamoDB::Table per model, from the same definitions the local stack creates."""
-    from chalicelib.core import config
     from chalicelib.adapters.schema import all_table_definitions
+    from chalicelib.core import config
 
     resources = {}
     for definition in all_table_definitions():
@@ -146,8 +146,8 @@ def queue_resources() -> dict:
 def feedback_resources() -> dict:
     """SES publishes bounces and complaints of mail sent through the configuration set to a topic, which
     invokes the feedback function (it suppresses the address for the tenant in the mail's tags)."""
-    from chalicelib.core import config
     from chalicelib.adapters import resources as r
+    from chalicelib.core import config
 
     return {
         FEEDBACK_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": r.feedback_topic_name()}},
@@ -218,7 +218,7 @@ def function_names(chalice: dict) -> dict[str, str]:
     names = {}
     for logical, resource in chalice["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
-            handler = resource["Properties"]["Handler"].split(".", 1)[1]
+            handler = resource["Properties"]["Handler"].rsplit(".", 1)[1]
             names["api_handler" if handler == "app" else handler] = logical
     return names
 
@@ -345,7 +345,7 @@ def alarm_resources(names: dict[str, str]) -> dict:
     for queue, about in ((SEND_DLQ, "Sends failed five deliveries and wait in the dead-letter queue"),
                          (EVALUATION_DLQ, "Evaluations failed five times and wait in the dead-letter queue"),
                          (FAILED_CHANGES_QUEUE, "Customer changes exhausted their retries; replay them from the "
-                                                "stream within 24 hours (see the README)")):
+                                                "stream within 24 hours (see docs/operations.md)")):
         resources[f"{queue}DepthAlarm"] = alarm(about, "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                                 ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]}), "Maximum", 1)
     changes = names[r.CUSTOMER_CHANGES_FUNCTION]

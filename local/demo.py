@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from chalicelib.adapters import tenants
 from chalicelib.core.timeutil import local_date, to_iso, zone
 from chalicelib.rules.auth import Principal
 from chalicelib.services import action_automations, automations, settings
@@ -52,7 +53,7 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
     """Write the demo store through the same services the API uses."""
     rng = random.Random(rng_seed)
     owner = Principal(tenant_id=TENANT, role="owner", subject="demo-seed")
-    settings.ensure_tenant(TENANT, now)
+    tenants.ensure_tenant(TENANT, now)
     # Today's date is due from this hour on, so the first evaluation sends today's messages.
     send_hour = now.astimezone(zone(STORE["timezone"])).hour
     settings.patch(owner, {**STORE, "send_hour": send_hour}, now)

@@ -19,9 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from chalicelib.adapters import clients, resources
+from chalicelib.adapters.queues import BatchResult
 from chalicelib.core import catalog
-from chalicelib.events import wiring as handlers
-from chalicelib.sending.dispatcher import BatchResult
+from chalicelib.events import (
+    customer_changes,
+    dispatch,
+    evaluate,
+    feedback,
+    schedules,
+)
 
 #: A message a handler failed becomes visible again this soon (Lambda's event source mapping waits
 #: for the queue's visibility timeout; locally there is nothing to wait for).
@@ -199,7 +205,7 @@ def stream_checkpoint() -> FileCheckpoint:
 
 
 class Summary:
-    """What a tick did (spec section 9)."""
+    """What a tick did (docs/behaviour.md section 9)."""
 
     def __init__(self) -> None:
         self.evaluated = self.matched = self.released = 0
@@ -239,28 +245,28 @@ class Summary:
 
 def _evaluation_handler(summary: Summary) -> Handler:
     def handle(records):
-        result, evaluations = handlers.evaluate_records(records)
+        result, evaluations = evaluate.evaluate_records(records)
         summary.add_evaluations(evaluations)
         return result
     return handle
 
 
 def _send_handler(summary: Summary) -> Handler:
-    return lambda records: summary.add_sends(handlers.dispatch_records(records))
+    return lambda records: summary.add_sends(dispatch.dispatch_records(records))
 
 
 def evaluate_at(at: datetime, summary: Summary) -> None:
     """What the schedules do at `at`: release due deferred sends, plan every type, run the evaluations."""
-    summary.released += handlers.release_deferred(at)
+    summary.released += schedules.release(at)
     for spec in catalog.PER_EVENT_TYPES:
-        handlers.plan(spec.type, at)
+        schedules.plan(spec.type, at)
     drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary))
 
 
 def read_customer_changes(summary: Summary, reader: StreamReader | None = None) -> None:
     """Every customer change not read yet: the action-taken automations they fire, queued."""
     reader = reader or StreamReader.for_customers(stream_checkpoint(), report=print)
-    reader.drain(lambda records: summary.add_changes(handlers.customer_changes(records)))
+    reader.drain(lambda records: summary.add_changes(customer_changes.handle_records(records)))
 
 
 def tick(at: datetime) -> dict:
@@ -270,7 +276,7 @@ def tick(at: datetime) -> dict:
     read_customer_changes(summary)
     evaluate_at(at, summary)
     drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary))
-    drain(clients.queue_url(resources.feedback_queue_name()), handlers.feedback_records)
+    drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records)
     return summary.as_dict(at)
 
 
@@ -290,7 +296,7 @@ class Workers:
         feedback_url = clients.queue_url(resources.feedback_queue_name())
         self._spawn(self._clock_loop)
         self._spawn(lambda: self._poll_loop(send_url, self._record_sends))
-        self._spawn(lambda: self._poll_loop(feedback_url, handlers.feedback_records))
+        self._spawn(lambda: self._poll_loop(feedback_url, feedback.feedback_records))
         self._spawn(self._stream_loop)
 
     def stop(self) -> None:
@@ -304,7 +310,7 @@ class Workers:
         self._threads.append(thread)
 
     def _record_sends(self, records) -> BatchResult:
-        result = handlers.dispatch_records(records)
+        result = dispatch.dispatch_records(records)
         with self._lock:
             self.summary.add_sends(result)
         return result
@@ -326,7 +332,7 @@ class Workers:
                 with self._lock:
                     before = self.summary.actions_fired
                 changes = Summary()
-                if not reader.poll(lambda records: changes.add_changes(handlers.customer_changes(records))):
+                if not reader.poll(lambda records: changes.add_changes(customer_changes.handle_records(records))):
                     self.stopping.wait(0.5)
                 with self._lock:
                     self.summary.changes += changes.changes

@@ -1,7 +1,8 @@
 """The SQS adapter: messages go out in batches of 10, and a batch's failed entries are sent again."""
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol
 
 BATCH = 10
 ATTEMPTS = 3
@@ -12,6 +13,18 @@ class Queue(Protocol):
 
     def send(self, bodies: Iterable[str], delay_seconds: int = 0) -> None:
         """Put messages on the queue, in batches of up to 10, delivered after `delay_seconds`."""
+
+
+@dataclass
+class BatchResult:
+    """What a consumer did with a batch of queue messages: its outcomes, and the messages that failed."""
+
+    outcomes: list[Any] = field(default_factory=list)
+    #: Message ids to leave on the queue (SQS partial batch response).
+    failures: list[str] = field(default_factory=list)
+
+    def response(self) -> dict:
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.failures]}
 
 
 class QueueSendFailed(Exception):

@@ -1,16 +1,17 @@
-"""Request helpers for the routes: caller, body, clock, and the one place errors become responses."""
+"""The routes' request context (principal, now, body) and the one place domain errors become responses."""
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from chalice import Response
+from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.adapters.tenants import ensure_tenant
-from chalicelib.core.clock import utcnow  # noqa: F401 - the routes' clock
+from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import DomainError
 from chalicelib.rules.auth import Principal
 from chalicelib.rules.validation import parse_json_body
@@ -42,28 +43,54 @@ def uniform_errors(event, get_response):
     return response
 
 
-def api(view: Callable) -> Callable:
-    """Translate domain errors raised by a route into the spec's error shape."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as e:
-            return error_response(e)
-    return wrapper
+@dataclass(frozen=True)
+class Call:
+    """One API request as a route sees it: who made it (from the claims the authorizer verified), the
+    instant it is handled at, and its body and query."""
+
+    principal: Principal
+    now: datetime
+    request: Request
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    def body(self, *, required: bool = True) -> dict:
+        return parse_json_body(self.request.raw_body, required=required)
+
+    def param(self, name: str) -> str | None:
+        return (self.request.query_params or {}).get(name)
 
 
-def caller(request: Request, now: datetime) -> Principal:
-    """The caller, from the claims the authorizer verified; the tenant is created on first sight."""
+def principal_of(request: Request) -> Principal:
+    """The caller, from the claims the authorizer verified (never from the request's own content)."""
     context = request.context.get("authorizer") or {}
-    principal = Principal(tenant_id=context["tenant_id"], role=context["role"], subject=context["principalId"])
-    ensure_tenant(principal.tenant_id, now)
-    return principal
+    return Principal(tenant_id=context["tenant_id"], role=context["role"], subject=context["principalId"])
 
 
-def body(request: Request, *, required: bool = True) -> dict:
-    return parse_json_body(request.raw_body, required=required)
+def routes(bp: Blueprint, authorizer) -> Callable[[str, list[str]], Callable]:
+    """`@route(path, methods)` for a blueprint: the view is called with the request's `Call` and its path
+    parameters, behind the authorizer; its tenant is created on first sight, and domain errors take the
+    API's error shape."""
+    def route(path: str, methods: list[str]) -> Callable:
+        def register(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def handle(**params):
+                try:
+                    call = Call(principal_of(bp.current_request), utcnow(), bp.current_request)
+                    ensure_tenant(call.tenant_id, call.now)
+                    return view(call, **params)
+                except DomainError as e:
+                    return error_response(e)
+            return bp.route(path, methods=methods, authorizer=authorizer)(handle)
+        return register
+    return route
 
 
-def query_param(request: Request, name: str) -> str | None:
-    return (request.query_params or {}).get(name)
+def created(body: dict) -> Response:
+    return Response(body=body, status_code=201)
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)

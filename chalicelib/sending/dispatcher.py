@@ -1,4 +1,4 @@
-"""The dispatcher (spec section 5): one queue message is one send; each ends as one outcome record.
+"""The dispatcher (docs/behaviour.md section 5): one queue message is one send; each ends as one outcome record.
 
 For each send, in order: re-read the current data; check (1) the automation is still enabled, (2) the
 trigger still holds, (3) a valid address, (4) not suppressed, (5) consent and (6) the frequency cap
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
@@ -44,7 +44,7 @@ from chalicelib.adapters.providers import (
     TransientProviderError,
     tag_value,
 )
-from chalicelib.adapters.queues import Queue
+from chalicelib.adapters.queues import BatchResult, Queue
 from chalicelib.adapters.repository import person_of
 from chalicelib.adapters.tenants import of_tenant
 from chalicelib.core import catalog
@@ -82,16 +82,6 @@ class Outcome:
     reason: str | None = None
     #: This attempt took over an expired claim: the attempt that died may have sent already.
     took_over: bool = False
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-    #: Message ids to leave on the queue (SQS partial batch response).
-    failures: list[str] = field(default_factory=list)
-
-    def response(self) -> dict:
-        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.failures]}
 
 
 class _Busy(Exception):

@@ -1,4 +1,4 @@
-"""`/action-automations` (spec sections 4 and 7): configuration, validation and the test-run."""
+"""`/action-automations` (docs/behaviour.md sections 4 and 7): configuration, validation and the test-run."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Action-taken automations end to end in process (spec section 4): customer writes through the API, the
+"""Action-taken automations end to end in process (docs/behaviour.md section 4): customer writes through the API, the
 emulator's real customers stream, the consumer, the send queue (an in-memory fake of our port), the
 dispatcher and its records."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A reference check: every matcher, reading DynamoDB through its index, gives exactly the answer of a
-brute-force reading of spec section 3 over all the records, written here independently of the project's
+brute-force reading of docs/behaviour.md section 3 over all the records, written here independently of the project's
 calendar code."""
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# --- the spec, read literally -------------------------------------------------------------------
+# --- the rules, read literally -------------------------------------------------------------------
 
 def local_day(text: str, tz: str) -> date:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(ZoneInfo(tz)).date()

@@ -1,5 +1,5 @@
 """The runner end to end in process: evaluation, queue, dispatcher, ledger, records, stats; and the
-fault tests of issue 4 (duplicated deliveries, double evaluations, crashes, throttling, rejections,
+fault tests (duplicated deliveries, double evaluations, crashes, throttling, rejections,
 malformed messages, missed days)."""
 from __future__ import annotations
 

@@ -1,0 +1,44 @@
+"""Customers and their communications history."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.authorizer import jwt_auth
+from chalicelib.api.context import Call, no_content, routes
+from chalicelib.services import customers
+
+bp = Blueprint(__name__)
+route = routes(bp, jwt_auth)
+
+
+@route("/customers", ["GET"])
+def find_customers(call: Call):
+    return customers.find_customers(call.tenant_id, email=call.param("email"), limit=call.param("limit"),
+                                    cursor=call.param("cursor"))
+
+
+@route("/customers/{customer_id}", ["PUT"])
+def put_customer(call: Call, customer_id):
+    return customers.put_customer(call.principal, customer_id, call.body(), call.now)
+
+
+@route("/customers/{customer_id}", ["PATCH"])
+def patch_customer(call: Call, customer_id):
+    return customers.patch_customer(call.principal, customer_id, call.body(), call.now)
+
+
+@route("/customers/{customer_id}", ["GET"])
+def get_customer(call: Call, customer_id):
+    return customers.get_customer(call.tenant_id, customer_id)
+
+
+@route("/customers/{customer_id}", ["DELETE"])
+def delete_customer(call: Call, customer_id):
+    customers.delete_customer(call.principal, customer_id)
+    return no_content()
+
+
+@route("/customers/{customer_id}/communications", ["GET"])
+def customer_communications(call: Call, customer_id):
+    return customers.communications(call.tenant_id, customer_id, limit=call.param("limit"),
+                                    cursor=call.param("cursor"))

@@ -1,0 +1,31 @@
+"""The send queue's consumer: the dispatcher, ten sends a batch."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from chalice import Blueprint
+
+from chalicelib.adapters import resources
+from chalicelib.adapters.observability import count_sends, logger
+from chalicelib.adapters.queues import BatchResult
+from chalicelib.events.wiring import dispatcher, flushed
+
+bp = Blueprint(__name__)
+
+
+@flushed
+def dispatch_records(records: list[Mapping[str, Any]]) -> BatchResult:
+    result = dispatcher().dispatch_records(records)
+    count_sends(result.outcomes)
+    for outcome in result.outcomes:
+        if outcome.send is not None:
+            logger.info("send", extra={"tenant_id": outcome.send.tenant_id, "customer_id": outcome.send.customer_id,
+                                       "automation_id": outcome.send.automation_id, "channel": outcome.send.channel,
+                                       "occurrence_key": outcome.send.occurrence_key, "outcome": outcome.status,
+                                       "reason": outcome.reason, "took_over": outcome.took_over})
+    return result
+
+
+@bp.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name=resources.DISPATCH_FUNCTION)
+def dispatch(event):
+    return dispatch_records(event.to_dict()["Records"]).response()

@@ -1,0 +1,58 @@
+"""The scheduled functions: one planner per per-event type (every 15 minutes) and the release of
+deferred sends (every 5 minutes)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalice import Blueprint, Rate
+
+from chalicelib.adapters.observability import logger
+from chalicelib.core import catalog
+from chalicelib.events.wiring import (
+    evaluation_queue,
+    flushed,
+    scheduled_instant,
+    send_queue,
+)
+from chalicelib.runner import evaluation
+
+bp = Blueprint(__name__)
+
+
+@flushed
+def plan(type_: str, at: datetime) -> int:
+    """Queue one evaluation job per due tenant of a type; returns how many."""
+    jobs = evaluation.plan(type_, at)
+    if jobs:
+        evaluation_queue().send([job.to_body() for job in jobs])
+    logger.info("planned", extra={"type": type_, "jobs": len(jobs)})
+    return len(jobs)
+
+
+@flushed
+def release(at: datetime) -> int:
+    """Deferred sends whose quiet hours have ended go back on the send queue."""
+    released = evaluation.release_deferred(at, send_queue())
+    if released:
+        logger.info("released deferred sends", extra={"count": released})
+    return released
+
+
+def _planner(type_: str):
+    def handler(event):
+        return {"jobs": plan(type_, scheduled_instant(event))}
+    handler.__name__ = handler.__qualname__ = f"plan_{type_}"
+    return handler
+
+
+# One schedule per type, each planning that type's evaluations: daily types need one every 15 minutes
+# too, as each tenant's send hour falls in its own time zone. Lambda finds each as `<module>.plan_<type>`.
+for _spec in catalog.PER_EVENT_TYPES:
+    globals()[f"plan_{_spec.type}"] = bp.schedule(Rate(15, unit=Rate.MINUTES), name=f"plan_{_spec.type}",
+                                                  description=f"Plan the {_spec.name} evaluations")(
+        _planner(_spec.type))
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name="release_deferred")
+def release_deferred(event):
+    return {"released": release(scheduled_instant(event))}
