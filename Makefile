@@ -43,23 +43,33 @@ browser:
 			exit 2; }; }
 
 # The Lambda package and its CloudFormation template, in build/package/. Chalice zips only app.py,
-# chalicelib/ and vendor/; the system templates live in chalicelib/templates/ and ship with it. infra.template
-# completes Chalice's template (tables, queues, roles, alarms...); infra.bytecode adds compiled
-# modules, which a read-only Lambda would otherwise compile at every cold start. No AWS credentials.
+# chalicelib/ and vendor/; the system templates live in chalicelib/templates/ and ship with it. The functions
+# run Python 3.13 (infra/package.py): Chalice vendors the wheels of that runtime whatever Python runs the
+# build. infra.template completes Chalice's template (tables, queues, roles, alarms...); infra.bytecode adds
+# compiled modules, which a read-only Lambda would otherwise compile at every cold start. Bytecode is per
+# Python version, so it is compiled by a Python 3.13 (on the PATH or under pyenv); without one the package
+# ships sources only, and says so. No AWS credentials.
 BUILD ?= build
+RUNTIME_PYTHON ?= $(shell $(PY) -m infra.package --runtime-python)
 package: $(STAMP)
 	rm -rf $(BUILD)/chalice $(BUILD)/package
 	mkdir -p $(BUILD)/package
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) $(BUILD)/chalice
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PY) -m infra.package --stage $(STAGE) $(BUILD)/chalice
 	$(PY) -m infra.template --stage $(STAGE) $(BUILD)/chalice/sam.json > $(BUILD)/package/template.json
-	$(PY) -m infra.bytecode $(BUILD)/chalice/sam.json $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip
+	@if [ -n "$(RUNTIME_PYTHON)" ]; then \
+		echo "$(RUNTIME_PYTHON) -m infra.bytecode ..."; \
+		$(RUNTIME_PYTHON) -m infra.bytecode $(BUILD)/chalice/sam.json $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip; \
+	else \
+		echo "warning: no Python 3.13 on this machine: the package ships sources only, and each cold start compiles what it imports" >&2; \
+		cp $(BUILD)/chalice/deployment.zip $(BUILD)/package/deployment.zip; \
+	fi
 
 # The benchmarks (bench/run.py): read amplification, AWS calls per send, pipeline overhead, cold start,
 # test-run latency and the cost on paper, written to BENCHMARKS.md. About 10 minutes; not part of `test`.
 bench: package
 	$(PY) -m bench.run
 
-# Deploy the package to the AWS account of the current credentials (see README, "Deploy").
+# Deploy the package to the AWS account of the current credentials (see docs/operations.md).
 #   make deploy STAGE=prod BUCKET=<S3 bucket for the package> PARAMS="SenderIdentity=store.example AlarmEmail=ops@store.example"
 AWS ?= aws
 STACK ?= automations-$(STAGE)

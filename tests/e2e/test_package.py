@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib.adapters import resources
 from chalicelib.core import catalog
+from infra.package import runtime_python
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Services that hold the stores' data or send their messages: no wildcard action on any of them.
@@ -61,35 +62,46 @@ def test_the_package_holds_no_development_tools(package):
     assert not any(n.startswith("chalice/cli/") for n in names)
 
 
-def test_every_module_ships_compiled_for_the_functions_runtime_so_no_cold_start_compiles_it(package, template):
-    """Lambda's code folder is read-only: a module without bytecode is compiled again at every cold start."""
-    import importlib.util
+def test_the_functions_run_python_3_13(template):
+    runtimes = {r["Properties"]["Runtime"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::Function"}
+    assert runtimes == {"python3.13"}
 
+
+def test_every_module_ships_compiled_for_the_functions_runtime_so_no_cold_start_compiles_it(package, template):
+    """Lambda's code folder is read-only: a module without bytecode is compiled again at every cold start.
+    Bytecode is compiled by a Python of the runtime; a machine without one ships sources only."""
     names = set(package.namelist())
-    tag = sys.implementation.cache_tag
     sources = [n for n in names if n.endswith(".py")]
     assert "app.py" in sources and len(sources) > 100
+    python = runtime_python()
+    if python is None:
+        assert not [n for n in names if n.endswith(".pyc")]
+        return
+    tag, magic = subprocess.run([python, "-c", "import importlib.util, sys; "
+                                 "print(sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex())"],
+                                capture_output=True, text=True, check=True).stdout.split()
+    assert tag == "cpython-313"
     missing = [n for n in sources if f"{n.rpartition('/')[0]}/__pycache__/{Path(n).stem}.{tag}.pyc".lstrip("/")
                not in names]
     assert missing == []
     header = package.read(f"__pycache__/app.{tag}.pyc")[:8]
-    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert header[:4] == bytes.fromhex(magic)
     assert int.from_bytes(header[4:8], "little") == 0b01   # hash-based, source never checked (PEP 552)
-    assert template["Resources"]["Dispatch"]["Properties"]["Runtime"] == f"python{sys.version_info.major}." \
-                                                                           f"{sys.version_info.minor}"
 
 
 def run_unpacked(package, folder: Path, probe: str) -> str:
     """Run `probe` with nothing on the path but the unpacked package; what it prints."""
     package.extractall(folder)
-    result = subprocess.run([sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True,
+    # The package's compiled dependencies are the runtime's: run it with a Python of the runtime where there is one.
+    result = subprocess.run([runtime_python() or sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True,
                             env={"PYTHONPATH": str(folder), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def test_the_packaged_code_finds_its_templates(package, tmp_path):
-    probe = ("from chalicelib import templating; t = templating.system_template('birthday'); "
+    probe = ("from chalicelib.rules import templating; t = templating.system_template('birthday'); "
              "assert t['subject'], t; print(templating.SYSTEM_DIR)")
     assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "chalicelib" / "templates")
 
@@ -228,7 +240,7 @@ def test_users_cannot_sign_themselves_up_or_change_their_own_tenant_or_role(temp
 
 
 def test_the_packaged_code_serves_the_admin_page_from_the_package(package, tmp_path):
-    probe = ("from chalicelib import admin_site as a; assert 'admin/admin.js' in a.page(); "
+    probe = ("from chalicelib.services import admin_site as a; assert 'admin/admin.js' in a.page(); "
              "assert all(a.asset(n)[0] for n in a.ASSETS); print(a.ADMIN_DIR)")
     assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "chalicelib" / "admin")
 
