@@ -1,4 +1,4 @@
-"""Fault figures for the runner: each fault of issue 4 at scale, counting sends expected, provider
+"""Fault figures for the runner: each fault the runner must survive, at scale, counting sends expected, provider
 calls, messages the providers accepted, duplicates delivered and sends lost.
 
     .venv/bin/python -m bench.faults [--customers 100]
@@ -27,8 +27,8 @@ DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
 
 
 def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = False) -> dict:
-    from chalicelib.services import customers as records
     from chalicelib.rules.auth import Principal
+    from chalicelib.services import customers as records
     from chalicelib.services.automations import patch
     from chalicelib.services.settings import patch as patch_settings
     from tests.integration.runner_kit import Runner

@@ -21,8 +21,8 @@ def seed_birthdays(tenant_id: str, sends: int):
     """A store of `sends` customers with their birthday on the evaluated day, consenting to email."""
     from bench.seed import AT, DAY, SETTINGS, Store, put
     from chalicelib.adapters.models import Customer, Tenant
-    from chalicelib.services.customers import derive_customer_keys
     from chalicelib.core.timeutil import to_iso
+    from chalicelib.services.customers import derive_customer_keys
 
     put(Tenant(tenant_id, settings=SETTINGS, created_at=to_iso(AT)))
     for n in range(sends):
@@ -37,9 +37,8 @@ def seed_birthdays(tenant_id: str, sends: int):
 def our_pipeline(store) -> dict:
     from bench.emulator import metered
     from bench.seed import AT, enable
-    from chalicelib.adapters import clients
+    from chalicelib.adapters import clients, resources
     from chalicelib.events import wiring as handlers
-    from chalicelib.adapters import resources
     from local.runner import Summary, _send_handler, drain, evaluate_at
 
     enable(store, "birthday")

@@ -17,13 +17,20 @@ import json
 import statistics
 import sys
 import time
-from datetime import datetime, time as clock, timezone
+from datetime import datetime, timezone
+from datetime import time as clock
 
 
 def _scan_repository():
+    from chalicelib.adapters.models import (
+        Appointment,
+        Customer,
+        Repair,
+        Sale,
+        month_day_key,
+    )
     from chalicelib.adapters.repository import DynamoRepository, person_of
     from chalicelib.core.values import AppointmentFact, RepairFact, SaleFact
-    from chalicelib.adapters.models import Appointment, Customer, Repair, Sale, month_day_key
 
     class ScanRepository(DynamoRepository):
         """The matchers' reads without the indexes: every one reads the tenant's whole partition."""
@@ -60,8 +67,8 @@ def occasion(type_: str, store):
     """The occasion each type is measured on: the seeded day, or a seasonal type's own day."""
     import importlib
 
-    from chalicelib.core.values import Occasion
     from bench.seed import AT, DAY
+    from chalicelib.core.values import Occasion
 
     if type_ not in SEASONAL:
         return Occasion(AT, DAY)
@@ -72,9 +79,9 @@ def occasion(type_: str, store):
 def amplification(store) -> list[dict]:
     from bench.emulator import metered
     from bench.seed import enable
+    from chalicelib.adapters.repository import DynamoRepository
     from chalicelib.core.catalog import PER_EVENT
     from chalicelib.matchers import matcher_for
-    from chalicelib.adapters.repository import DynamoRepository
 
     rows: list[dict] = []
     for type_ in PER_EVENT:

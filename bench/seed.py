@@ -13,14 +13,26 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from chalicelib.services.automations import configuration
+from chalicelib.adapters.models import (
+    Appointment,
+    Automation,
+    Customer,
+    Repair,
+    Sale,
+    Tenant,
+    tenant_customer,
+)
 from chalicelib.core.catalog import PER_EVENT
-from chalicelib.core.values import AutomationView, TenantView
-from chalicelib.adapters.models import Appointment, Automation, Customer, Repair, Sale, Tenant, tenant_customer
-from chalicelib.services.customers import derive_appointment, derive_customer_keys, derive_repair
 from chalicelib.core.store_settings import effective
-from local.stack import REGION
 from chalicelib.core.timeutil import to_iso
+from chalicelib.core.values import AutomationView, TenantView
+from chalicelib.services.automations import configuration
+from chalicelib.services.customers import (
+    derive_appointment,
+    derive_customer_keys,
+    derive_repair,
+)
+from local.stack import REGION
 
 #: The evaluated day (tenant-local, UTC) and instant: the store's send hour on it.
 DAY = date(2026, 6, 10)

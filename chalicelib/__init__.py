@@ -1,1 +1,1 @@
-"""Marketing automations runner: domain code, adapters and the local stack."""
+"""Marketing automations runner: the code that ships in every Lambda function, by layer (see docs/architecture.md)."""

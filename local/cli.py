@@ -1,4 +1,4 @@
-"""Command line of the local stack: `serve`, `token`, `tick` and `outbox` (spec section 9)."""
+"""Command line of the local stack: `serve`, `token`, `tick` and `outbox` (docs/behaviour.md section 9)."""
 from __future__ import annotations
 
 import argparse
@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
                                                           "appointments" if seeded else " (not seeded: --no-seed)"),
         f"  Demo automations  {', '.join(seeded['enabled'])} (send hour {seeded['send_hour']}:00 Sydney)"
         if seeded else None,
-        f"  Action-taken      {', '.join(seeded['actions'])}: PUT a new customer with an email and a birthday (README: Action-taken)"
+        f"  Action-taken      {', '.join(seeded['actions'])}: PUT a new customer with an email and a birthday (docs/behaviour.md section 4)"
         if seeded else None,
         f"  Runner            {'manual: no clock, no background workers; run `tick --at ...`' if args.manual else 'a clock evaluates every minute; workers send as messages and customer changes arrive'}",
         f"  Outbox            {api}{OUTBOX_PATH}   (what the emulator's SES and SNS accepted; or `cli outbox`)",

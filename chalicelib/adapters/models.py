@@ -4,7 +4,7 @@ The local stack creates its tables from these models (`chalicelib.adapters.schem
 template is generated from the same definitions, so the two cannot drift.
 
 Access patterns. Every table is partitioned by tenant, so one tenant's reads never touch
-another's items. Each matcher of spec section 3 reads through an index that holds only
+another's items. Each matcher of docs/behaviour.md section 3 reads through an index that holds only
 the records it can match:
 
 | matcher                          | index                                   | key condition                              |
@@ -57,7 +57,7 @@ class BaseMeta:
 # --- tenants -------------------------------------------------------------------------------------
 
 class Tenant(Model):
-    """A store and its settings (spec section 1). Created with defaults on first request."""
+    """A store and its settings (docs/behaviour.md section 1). Created with defaults on first request."""
 
     class Meta(BaseMeta):
         table_name = _table("tenants")
@@ -85,7 +85,7 @@ class EnabledIndex(GlobalSecondaryIndex):
 
 
 class Automation(Model):
-    """One of the ten per-event automations of a tenant (spec section 3). Absent until first changed."""
+    """One of the ten per-event automations of a tenant (docs/behaviour.md section 3). Absent until first changed."""
 
     class Meta(BaseMeta):
         table_name = _table("automations")
@@ -108,7 +108,7 @@ class Automation(Model):
 
 
 class RunState(Model):
-    """The runner's progress on one daily automation of a tenant (spec section 2).
+    """The runner's progress on one daily automation of a tenant (docs/behaviour.md section 2).
 
     Kept apart from `Automation` so that evaluations and configuration changes never contend for
     one item's version.
@@ -127,7 +127,7 @@ class RunState(Model):
 
 
 class ActionAutomation(Model):
-    """An action-taken automation (spec section 4); a tenant may have several per type."""
+    """An action-taken automation (docs/behaviour.md section 4); a tenant may have several per type."""
 
     class Meta(BaseMeta):
         table_name = _table("action_automations")
@@ -152,7 +152,7 @@ class ActionAutomation(Model):
 
 class ActionFiring(Model):
     """That a customer's "added" event (birthday_add, email_add, interest_add, app_download) has fired,
-    and with what: spec section 4's "once ever per customer". Written with a condition that it does
+    and with what: docs/behaviour.md section 4's "once ever per customer". Written with a condition that it does
     not exist before any send is queued; the stream record that wrote it (`event_id`) may queue its
     sends again when it is retried, any other record finds it and fires nothing."""
 
@@ -244,7 +244,7 @@ class Consent(MapAttribute):
 
 
 class Customer(Model):
-    """A store's customer. Its stream feeds the action-taken automations (spec section 4)."""
+    """A store's customer. Its stream feeds the action-taken automations (docs/behaviour.md section 4)."""
 
     class Meta(BaseMeta):
         table_name = _table("customers")
@@ -269,7 +269,7 @@ class Customer(Model):
     consent_updated_by = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)
     #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
-    #: stream consumer can tell the write that produced an image: imports fire nothing (spec section 4).
+    #: stream consumer can tell the write that produced an image: imports fire nothing (docs/behaviour.md section 4).
     import_write = BooleanAttribute(null=True)
     #: Optimistic locking: a write fails if someone else wrote since we read.
     version = VersionAttribute()
@@ -416,7 +416,7 @@ class Appointment(Model):
 # --- what was sent -------------------------------------------------------------------------------
 
 class Communication(Model):
-    """One outcome of one send (spec section 8), on the customer's history, newest first by sort key."""
+    """One outcome of one send (docs/behaviour.md section 8), on the customer's history, newest first by sort key."""
 
     class Meta(BaseMeta):
         table_name = _table("communications")
@@ -495,7 +495,7 @@ class SendLedger(Model):
 
 
 class Suppression(Model):
-    """An address a tenant must not message on a channel (spec section 5, check 4): an email that
+    """An address a tenant must not message on a channel (docs/behaviour.md section 5, check 4): an email that
     hard-bounced or complained, a phone number that opted out of SMS."""
 
     class Meta(BaseMeta):
@@ -510,7 +510,7 @@ class Suppression(Model):
 
 class MarketingLog(Model):
     """When marketing messages were sent to one customer, on any channel: the window the frequency cap
-    (spec section 5, check 6) counts in. One small item per customer, so a cap check is one read."""
+    (docs/behaviour.md section 5, check 6) counts in. One small item per customer, so a cap check is one read."""
 
     class Meta(BaseMeta):
         table_name = _table("marketing_log")

@@ -1,4 +1,4 @@
-"""Calendar rules of spec sections 1-3: tenant-local days, month arithmetic, movable feasts.
+"""Calendar rules of docs/behaviour.md sections 1-3: tenant-local days, month arithmetic, movable feasts.
 
 Every function takes its dates and instants as arguments; nothing here reads the clock.
 """

@@ -1,4 +1,4 @@
-"""The automation types: names, categories, settings and template variables (spec sections 3, 4, 6)."""
+"""The automation types: names, categories, settings and template variables (docs/behaviour.md sections 3, 4, 6)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,7 +70,7 @@ PER_EVENT_TYPES: tuple[AutomationType, ...] = (
 
 PER_EVENT: Mapping[str, AutomationType] = MappingProxyType({t.type: t for t in PER_EVENT_TYPES})
 
-#: Action-taken automation types (spec section 4); all are marketing.
+#: Action-taken automation types (docs/behaviour.md section 4); all are marketing.
 ACTION_TYPES: tuple[str, ...] = ("birthday_add", "email_add", "interest_add", "app_download", "reward_available")
 
 ACTION_NAMES: Mapping[str, str] = MappingProxyType({
@@ -98,7 +98,7 @@ def category_of(type_: str) -> str:
     raise KeyError(type_)
 
 
-# Template variables (spec section 6). Each object variable lists the fields a template may use.
+# Template variables (docs/behaviour.md section 6). Each object variable lists the fields a template may use.
 CUSTOMER_FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "birthday", "anniversary",
                    "points_balance", "tags", "interests")
 STORE_FIELDS = ("name", "phone", "email", "address", "website")

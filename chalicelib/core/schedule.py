@@ -1,4 +1,4 @@
-"""Which tenant-local dates an evaluation processes (spec section 2). Pure: the caller gives the instant."""
+"""Which tenant-local dates an evaluation processes (docs/behaviour.md section 2). Pure: the caller gives the instant."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

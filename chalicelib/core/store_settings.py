@@ -13,7 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "sms_sender_id": None,
     "quiet_hours": {"start": "21:00", "end": "09:00"},
     "frequency_cap": None,
-    # Not in the spec's list, but templates offer store.phone, store.address and store.website.
+    # Beyond the settings the API documents first, templates offer store.phone, store.address and store.website.
     "store_phone": None,
     "store_address": None,
     "store_website": None,

@@ -1,4 +1,4 @@
-"""The values matchers work with, and the port through which they read (spec section 3)."""
+"""The values matchers work with, and the port through which they read (docs/behaviour.md section 3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,7 +61,7 @@ Subject = Union[SaleFact, RepairFact, AppointmentFact, None]
 
 @dataclass(frozen=True)
 class TenantView:
-    """The tenant a matcher works for: its id and effective settings (spec section 1)."""
+    """The tenant a matcher works for: its id and effective settings (docs/behaviour.md section 1)."""
 
     tenant_id: str
     settings: Mapping[str, Any]
@@ -110,7 +110,7 @@ class Match:
     day: date
     person: Person
     subject: Subject = None
-    #: Facts the dispatcher re-checks (spec section 5, check 2), such as the lapse date L.
+    #: Facts the dispatcher re-checks (docs/behaviour.md section 5, check 2), such as the lapse date L.
     trigger: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Who is due, per automation type (spec section 3): one module per type and a registry that the
+"""Who is due, per automation type (docs/behaviour.md section 3): one module per type and a registry that the
 test-run and the runner both use, so a preview cannot drift from what is sent."""
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ APPOINTMENT_WINDOWS = MappingProxyType({
     "appointment_1h": (appointment_1h.EARLIEST, appointment_1h.LATEST),
 })
 
-assert tuple(MATCHERS) == tuple(catalog.PER_EVENT), "one matcher per per-event type, in the spec's order"
+assert tuple(MATCHERS) == tuple(catalog.PER_EVENT), "one matcher per per-event type, in the catalog's order"
 
 
 def matcher_for(type_: str) -> Matcher:

@@ -1,4 +1,4 @@
-"""Action-taken automations' rules (spec section 4), as pure functions: which events one customer change
+"""Action-taken automations' rules (docs/behaviour.md section 4), as pure functions: which events one customer change
 is, and which automations those events fire.
 
 An "added" event (birthday_add, email_add, interest_add, app_download) is a field going from empty to

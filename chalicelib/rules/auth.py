@@ -1,4 +1,4 @@
-"""Bearer-token verification, roles and permissions (spec section 7).
+"""Bearer-token verification, roles and permissions (docs/behaviour.md section 7).
 
 The tenant and role come only from a verified token. In the cloud the token is a Cognito
 user pool ID token (RS256, checked against the pool's published keys, issuer and audience

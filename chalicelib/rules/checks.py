@@ -1,4 +1,4 @@
-"""Dispatch checks 2 to 7 of spec section 5, as pure functions: the dispatcher applies them before it
+"""Dispatch checks 2 to 7 of docs/behaviour.md section 5, as pure functions: the dispatcher applies them before it
 sends, and the test-run applies checks 3-6 in a dry run."""
 from __future__ import annotations
 

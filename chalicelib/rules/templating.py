@@ -1,4 +1,4 @@
-"""Jinja2 templates rendered in a sandbox with undefined variables as errors (spec section 6)."""
+"""Jinja2 templates rendered in a sandbox with undefined variables as errors (docs/behaviour.md section 6)."""
 from __future__ import annotations
 
 import operator

@@ -1,5 +1,5 @@
 """The customers stream consumer: each change to a customer fires the action-taken automations it should
-(spec section 4), as sends on the same queue as every other automation's, so consent, suppression,
+(docs/behaviour.md section 4), as sends on the same queue as every other automation's, so consent, suppression,
 the frequency cap, quiet hours, templates and records apply to them in the dispatcher alike.
 
 Exactly once. An "added" event claims its once-ever place with a conditional write (`ActionFiring`)
@@ -12,7 +12,7 @@ Faults. Records are processed in order; at the first that fails, the consumer st
 (Lambda's partial batch response for streams), so Lambda retries from that record and the records
 before it are not processed again. The sends of the records before it are queued before returning.
 In the cloud the event source bisects failing batches, retries a bounded number of times, and then
-sends the record's shard and sequence numbers to an on-failure queue (see the README).
+sends the record's shard and sequence numbers to an on-failure queue (see docs/operations.md).
 """
 from __future__ import annotations
 

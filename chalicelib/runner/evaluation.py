@@ -1,4 +1,4 @@
-"""Evaluations (spec section 2): which tenants are due for a type at an instant, one tenant's evaluation,
+"""Evaluations (docs/behaviour.md section 2): which tenants are due for a type at an instant, one tenant's evaluation,
 and the release of deferred sends.
 
 In the cloud an EventBridge schedule per type runs `plan`, which puts one job per due tenant on the
@@ -118,7 +118,7 @@ def sends_of(matches: Iterable[Match], tenant_id: str, automation: AutomationVie
 def _run_state(tenant: TenantView, type_: str, at: datetime) -> RunState:
     state = get_or_none(RunState, tenant.tenant_id, type_)
     if state is None:
-        # The first evaluation fixes the first date ever processed: no back-dating (spec section 2).
+        # The first evaluation fixes the first date ever processed: no back-dating (docs/behaviour.md section 2).
         state = RunState(tenant.tenant_id, type_, first_evaluated_on=local_date(at, tenant.timezone).isoformat(),
                          updated_at=to_iso(at))
         try:

@@ -1,5 +1,5 @@
 """SES bounce and complaint notifications (through SNS): the address is suppressed for the tenant whose
-mail it was (spec section 5, check 4). The tenant comes from the tags the dispatcher put on the mail,
+mail it was (docs/behaviour.md section 5, check 4). The tenant comes from the tags the dispatcher put on the mail,
 which SES event publishing echoes in `mail.tags`."""
 from __future__ import annotations
 

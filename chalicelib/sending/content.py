@@ -54,7 +54,7 @@ def subject_variables(kind: str | None, item: Any, tz_name: str) -> dict:
 
 def extras(send: Send, source_variables: Mapping[str, Any], tenant_settings: Mapping[str, Any],
            subject_kind: str | None, subject: Any, unsubscribe_url: str | None) -> dict:
-    """The type's own variables for this send (spec section 6): its subject's, its source's and the
+    """The type's own variables for this send (docs/behaviour.md section 6): its subject's, its source's and the
     unsubscribe link; a variable without a value is left out and so renders as None."""
     names = catalog.template_variables(send.automation_type)
     values: dict[str, Any] = {**subject_variables(subject_kind, subject, tenant_settings["timezone"]),

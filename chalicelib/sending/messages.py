@@ -31,7 +31,7 @@ class Send:
     source: str = "automation"
     #: The tenant-local date processed (daily types) or of the evaluation (continuous ones).
     day: str | None = None
-    #: Facts the dispatcher re-checks (spec section 5, check 2).
+    #: Facts the dispatcher re-checks (docs/behaviour.md section 5, check 2).
     trigger: Mapping[str, str] = field(default_factory=dict)
     #: The sale, repair or appointment the message is about: ("repair", "r1").
     subject_kind: str | None = None

@@ -1,4 +1,4 @@
-"""Unsubscribe links (spec section 6): a signed token per customer and channel; following it withdraws
+"""Unsubscribe links (docs/behaviour.md section 6): a signed token per customer and channel; following it withdraws
 that channel's consent without a login (RFC 8058 one-click for mail clients), on the customer's record."""
 from __future__ import annotations
 

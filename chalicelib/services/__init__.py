@@ -1,0 +1,1 @@
+"""What the API does, one module per resource; the routes in `chalicelib.api` call these."""

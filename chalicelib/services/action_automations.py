@@ -1,4 +1,4 @@
-"""A tenant's action-taken automations (spec section 4): configuration, stats and the test-run."""
+"""A tenant's action-taken automations (docs/behaviour.md section 4): configuration, stats and the test-run."""
 from __future__ import annotations
 
 import uuid
@@ -92,7 +92,7 @@ def _record(item: ActionAutomation, stats: dict) -> dict:
 
 
 def _order(item: ActionAutomation) -> tuple:
-    """Types in the spec's order, then in the order an event chooses among them."""
+    """Types in the catalog's order, then in the order an event chooses among them."""
     return catalog.ACTION_TYPES.index(item.type), -int(item.priority or 0), item.created_at, item.automation_id
 
 

@@ -1,4 +1,4 @@
-"""The ten per-event automations of a tenant (spec section 3): configuration and stats."""
+"""The ten per-event automations of a tenant (docs/behaviour.md section 3): configuration and stats."""
 from __future__ import annotations
 
 from datetime import datetime

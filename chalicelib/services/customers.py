@@ -1,6 +1,6 @@
-"""Customers, sales, repairs and appointments (spec section 7), and a customer's communications.
+"""Customers, sales, repairs and appointments (docs/behaviour.md section 7), and a customer's communications.
 
-Every write that can change a customer's last activity (spec section 3: the latest of the
+Every write that can change a customer's last activity (docs/behaviour.md section 3: the latest of the
 customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
 recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
 joining tables.

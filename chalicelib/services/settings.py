@@ -1,4 +1,4 @@
-"""Tenant settings (spec section 1): defaults, validation and storage."""
+"""Tenant settings (docs/behaviour.md section 1): defaults, validation and storage."""
 from __future__ import annotations
 
 import re

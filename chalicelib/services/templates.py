@@ -1,4 +1,4 @@
-"""Templates (spec section 6): the shipped system templates and each tenant's own."""
+"""Templates (docs/behaviour.md section 6): the shipped system templates and each tenant's own."""
 from __future__ import annotations
 
 import uuid

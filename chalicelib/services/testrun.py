@@ -1,4 +1,4 @@
-"""The test-run (spec section 7): the runner's own matcher and dispatch checks 3-6, in a dry run.
+"""The test-run (docs/behaviour.md section 7): the runner's own matcher and dispatch checks 3-6, in a dry run.
 
 It reads what the runner would read and writes nothing, so what it answers is what the runner would do
 at that instant, short of what changes in between.

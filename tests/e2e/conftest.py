@@ -55,7 +55,7 @@ class Stack:
         return result.stdout.strip()
 
     def tick(self, at: str) -> dict:
-        """`cli tick --at` against this stack, reached through AWS_ENDPOINT_URL as the spec says."""
+        """`cli tick --at` against this stack, reached through AWS_ENDPOINT_URL as docs/behaviour.md section 9 says."""
         import json
 
         result = cli("tick", "--at", at, env=clean_env(AWS_ENDPOINT_URL=self.endpoint), timeout=600)

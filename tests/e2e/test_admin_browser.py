@@ -121,7 +121,7 @@ def test_the_address_make_run_prints_opens_the_admin_signed_in_as_the_demo_owner
     expect(cards).to_have_count(10)
     token = admin_stack.token("demo-store", "owner")
     listed = admin_stack.call("GET", "/automations", token).json()["automations"]
-    assert cards.all_inner_texts() == [a["name"] for a in listed]     # the spec's order, as the API gives it
+    assert cards.all_inner_texts() == [a["name"] for a in listed]     # the catalog's order, as the API gives it
     assert "token=" not in page.url                                   # taken out of the address bar
     birthday = page.locator("#automation-birthday")
     expect(birthday.locator(".badge")).to_have_text("Active")         # the demo switches birthday on

@@ -1,4 +1,4 @@
-"""The action-taken rules of spec section 4, pure: events of a change, the choice among automations."""
+"""The action-taken rules of docs/behaviour.md section 4, pure: events of a change, the choice among automations."""
 from __future__ import annotations
 
 from hypothesis import given

@@ -1,4 +1,4 @@
-"""Dispatch checks 3-6 (spec section 5): the first failing check names the reason."""
+"""Dispatch checks 3-6 (docs/behaviour.md section 5): the first failing check names the reason."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,4 +1,4 @@
-"""Each matcher against spec section 3, with an in-memory repository and fixed instants."""
+"""Each matcher against docs/behaviour.md section 3, with an in-memory repository and fixed instants."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone

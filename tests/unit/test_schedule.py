@@ -1,4 +1,4 @@
-"""Which dates an evaluation processes (spec section 2): due times, catch-up, no back-dating."""
+"""Which dates an evaluation processes (docs/behaviour.md section 2): due times, catch-up, no back-dating."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
