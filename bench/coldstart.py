@@ -10,7 +10,9 @@ measured twice: as packaged (with the bytecode `infra.bytecode` adds) and with t
 as Chalice alone would ship it. An entry point's imports are its handler's module, as the packaged template names it, plus
 what its handler imports on its first call. Its dependencies are every module that left loaded that is not ours (third-party and standard
 library), imported alone in the same order. Rounds alternate entry and dependencies; medians are
-reported, so a noisy machine moves both alike.
+reported, so a noisy machine moves both alike. A second ratio, "in-process", comes from one process:
+every module's import time over the same less our modules' own (`python -X importtime`), which a
+busy machine cannot skew between two processes.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from chalicelib.core import catalog
 from infra.package import runtime_python
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +36,18 @@ TEMPLATE = ROOT / "build" / "package" / "template.json"
 #: The package is run as Lambda runs it: by a Python of the functions' runtime, whose wheels and bytecode it holds.
 PYTHON = runtime_python() or sys.executable
 
-#: What a function's handler imports on its first call, beyond its module: its first marketing email
-#: signs an unsubscribe link (PyJWT), and the dispatcher is built when first needed.
-FIRST_CALL = {"dispatch": ["chalicelib.sending.dispatcher", "jwt"], "jwt_auth": ["jwt"]}
+#: What a function's handler imports on its first call, beyond its module (chalicelib/events/ imports the
+#: runner's work there, so the API function, which imports every blueprint, does not pay for it; the
+#: dispatcher's first marketing email signs an unsubscribe link with PyJWT).
+_PLAN = ["chalicelib.runner.evaluation"]
+FIRST_CALL = {"dispatch": ["chalicelib.sending.dispatcher", "chalicelib.sending.sources.automation",
+                           "chalicelib.sending.sources.action", "jwt"],
+              "jwt_auth": ["jwt"],
+              "evaluate": ["chalicelib.adapters.repository", "chalicelib.runner.evaluation"],
+              "customer_changes": ["chalicelib.runner.customer_changes"],
+              "ses_feedback": ["chalicelib.runner.feedback"],
+              "release_deferred": _PLAN,
+              **{f"plan_{type_}": _PLAN for type_ in catalog.PER_EVENT}}
 
 
 def entry_points(template: Path) -> dict[str, list[str]]:
@@ -84,21 +96,42 @@ def _run(root: Path, names: list[str], before: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
+def _own_share(root: Path, names: list[str]) -> tuple[float, float]:
+    """(our modules' ms, every module's ms) of one import of the entry point, from Python's own per-module
+    account (`-X importtime`: each module's body, without the modules it imports). Both figures come from
+    one process, so a busy machine moves them alike."""
+    code = _TIMED.format(root=str(root), names=names, before=[])
+    result = subprocess.run([PYTHON, "-S", "-X", "importtime", "-c", code], capture_output=True, text=True,
+                            env=ENVIRONMENT, cwd=root, check=True)
+    ours = every = 0
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        own, _, name = line[len("import time:"):].split("|")
+        every += int(own)
+        if name.strip() == "app" or name.strip().startswith("chalicelib"):
+            ours += int(own)
+    return ours / 1000, every / 1000
+
+
 def measure(root: Path, rounds: int, entries: dict[str, list[str]]) -> list[dict]:
     """Medians over `rounds`; each round runs every entry point and its dependencies in turn."""
     # What a bare interpreter already has loaded is not anybody's import cost.
     baseline = _run(root, [], [])["loaded"]
     dependencies = {entry: _run(root, names, baseline)["loaded"] for entry, names in entries.items()}
-    times: dict[str, tuple[list, list]] = {entry: ([], []) for entry in entries}
+    times: dict[str, tuple[list, list, list]] = {entry: ([], [], []) for entry in entries}
     for _ in range(rounds):
         for entry, names in entries.items():
             times[entry][0].append(_run(root, names, baseline)["ms"])
             times[entry][1].append(_run(root, dependencies[entry], baseline)["ms"])
+            ours, every = _own_share(root, names)
+            times[entry][2].append(every / (every - ours))
     figures = []
-    for entry, (entry_ms, deps_ms) in times.items():
+    for entry, (entry_ms, deps_ms, own_ratios) in times.items():
         entry_median, deps_median = statistics.median(entry_ms), statistics.median(deps_ms)
         figures.append({"entry_point": entry, "entry_ms": round(entry_median, 1), "dependencies_ms": round(deps_median, 1),
-                        "ratio": round(entry_median / deps_median, 3), "modules": len(dependencies[entry])})
+                        "ratio": round(entry_median / deps_median, 3),
+                        "own_ratio": round(statistics.median(own_ratios), 3), "modules": len(dependencies[entry])})
     return figures
 
 
@@ -138,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"package": size, "packaged": packaged, "sources_only": sources_only}))
         return 0
     for title, figures in (("as packaged (with bytecode)", packaged), ("sources only (no bytecode)", sources_only)):
-        print(f"\n{title}\n{'entry point':58} {'entry ms':>9} {'deps ms':>9} {'ratio':>7} {'modules':>8}")
+        print(f"\n{title}\n{'entry point':34} {'entry ms':>9} {'deps ms':>9} {'ratio':>7} {'in-process':>11} "
+              f"{'modules':>8}")
         for f in figures:
-            print(f"{f['entry_point']:58} {f['entry_ms']:9.1f} {f['dependencies_ms']:9.1f} {f['ratio']:7.3f} "
-                  f"{f['modules']:8d}")
+            print(f"{f['entry_point']:34} {f['entry_ms']:9.1f} {f['dependencies_ms']:9.1f} {f['ratio']:7.3f} "
+                  f"{f['own_ratio']:11.3f} {f['modules']:8d}")
     return 0
 
 

@@ -23,7 +23,7 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
-from chalicelib.api.context import TokenRejected
+from chalicelib.api.authorizer import TokenRejected
 
 #: Local server only: the emulator's outbox (see `_Handler._outbox`).
 OUTBOX_PATH = "/_local/outbox"

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from chalice import AuthResponse, Blueprint
 
-from chalicelib.api.context import TokenRejected
 from chalicelib.core.errors import Unauthorized
 from chalicelib.rules.auth import verify_token
 
 bp = Blueprint(__name__)
+
+
+class TokenRejected(Exception):
+    """Raised by the authorizer; API Gateway answers 401 when an authorizer fails with 'Unauthorized'."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
 
 
 @bp.authorizer()

@@ -19,13 +19,6 @@ from chalicelib.rules.validation import parse_json_body
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-class TokenRejected(Exception):
-    """Raised by the authorizer; API Gateway answers 401 when an authorizer fails with 'Unauthorized'."""
-
-    def __init__(self) -> None:
-        super().__init__("Unauthorized")
-
-
 def error_response(error: DomainError) -> Response:
     return Response(body=json.dumps(error.to_body()), status_code=error.status, headers=JSON_HEADERS)
 

@@ -130,3 +130,15 @@ def template_variables(type_: str) -> dict[str, tuple | None]:
     if category_of(type_) == MARKETING:
         variables["unsubscribe_url"] = None
     return variables
+
+
+#: The shipped template of a type is `system:<type>`; a store's own templates have ids of their own.
+SYSTEM_PREFIX = "system:"
+
+
+def system_template_id(type_: str) -> str:
+    return f"{SYSTEM_PREFIX}{type_}"
+
+
+def is_system(template_id: str) -> bool:
+    return template_id.startswith(SYSTEM_PREFIX)

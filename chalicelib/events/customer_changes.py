@@ -1,7 +1,8 @@
-"""The customers stream's consumer: the action-taken automations each change fires."""
+"""The customers stream's consumer: the action-taken automations each change fires. Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+the runner."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from chalice import Blueprint
 
@@ -9,13 +10,17 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger
 from chalicelib.core.clock import utcnow
 from chalicelib.events.wiring import flushed, send_queue
-from chalicelib.runner import customer_changes as consumer
+
+if TYPE_CHECKING:
+    from chalicelib.runner import customer_changes as consumer
 
 bp = Blueprint(__name__)
 
 
 @flushed
 def handle_records(records: list[Mapping[str, Any]]) -> consumer.StreamResult:
+    from chalicelib.runner import customer_changes as consumer
+
     result = consumer.handle(records, send_queue(), utcnow())
     if result.changes or result.failures:
         logger.info("customer changes", extra={"changes": result.changes, "fired": len(result.fired),

@@ -1,4 +1,4 @@
-"""The send queue's consumer: the dispatcher, ten sends a batch."""
+"""The send queue's consumer: the dispatcher, ten sends a batch (built on the first call, by `wiring.dispatcher`)."""
 from __future__ import annotations
 
 from typing import Any, Mapping

@@ -1,17 +1,19 @@
-"""The evaluations queue's consumer: one job (a tenant and a type at an instant) per message."""
+"""The evaluations queue's consumer: one job (a tenant and a type at an instant) per message. Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+the runner."""
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from chalice import Blueprint
 
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger, timing
 from chalicelib.adapters.queues import BatchResult
-from chalicelib.adapters.repository import DynamoRepository
 from chalicelib.events.wiring import flushed, send_queue
-from chalicelib.runner import evaluation
+
+if TYPE_CHECKING:
+    from chalicelib.runner import evaluation
 
 bp = Blueprint(__name__)
 
@@ -19,6 +21,9 @@ bp = Blueprint(__name__)
 @flushed
 def evaluate_records(records: list[Mapping[str, Any]]) -> tuple[BatchResult, list[evaluation.Evaluation]]:
     """One job per record, each on its own."""
+    from chalicelib.adapters.repository import DynamoRepository
+    from chalicelib.runner import evaluation
+
     result, done = BatchResult(), []
     for record in records:
         started = time.monotonic()

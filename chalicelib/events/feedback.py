@@ -1,4 +1,5 @@
-"""SES feedback (bounces and complaints) through its SNS topic: the address is suppressed."""
+"""SES feedback (bounces and complaints) through its SNS topic: the address is suppressed. Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+the runner."""
 from __future__ import annotations
 
 import json
@@ -10,13 +11,14 @@ from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger
 from chalicelib.adapters.queues import BatchResult
 from chalicelib.core.clock import utcnow
-from chalicelib.runner import feedback
 
 bp = Blueprint(__name__)
 
 
 def feedback_message(message: str) -> int:
     """One SNS message of SES feedback."""
+    from chalicelib.runner import feedback
+
     return feedback.handle(message, utcnow())
 
 

@@ -1,5 +1,6 @@
 """The scheduled functions: one planner per per-event type (every 15 minutes) and the release of
-deferred sends (every 5 minutes)."""
+deferred sends (every 5 minutes). Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+the runner."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,7 +15,6 @@ from chalicelib.events.wiring import (
     scheduled_instant,
     send_queue,
 )
-from chalicelib.runner import evaluation
 
 bp = Blueprint(__name__)
 
@@ -22,6 +22,8 @@ bp = Blueprint(__name__)
 @flushed
 def plan(type_: str, at: datetime) -> int:
     """Queue one evaluation job per due tenant of a type; returns how many."""
+    from chalicelib.runner import evaluation
+
     jobs = evaluation.plan(type_, at)
     if jobs:
         evaluation_queue().send([job.to_body() for job in jobs])
@@ -32,6 +34,8 @@ def plan(type_: str, at: datetime) -> int:
 @flushed
 def release(at: datetime) -> int:
     """Deferred sends whose quiet hours have ended go back on the send queue."""
+    from chalicelib.runner import evaluation
+
     released = evaluation.release_deferred(at, send_queue())
     if released:
         logger.info("released deferred sends", extra={"count": released})

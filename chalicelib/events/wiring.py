@@ -25,6 +25,7 @@ def evaluation_queue() -> SqsQueue:
 
 @lru_cache(maxsize=None)
 def dispatcher():
+    """Imported and built on the first call: only the dispatch function sends."""
     from chalicelib.adapters.providers import SesEmailSender, SnsSmsSender
     from chalicelib.sending.dispatcher import Dispatcher, Providers
 

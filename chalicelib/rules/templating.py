@@ -12,6 +12,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from chalicelib.core import catalog
+from chalicelib.core.catalog import SYSTEM_PREFIX, is_system, system_template_id  # noqa: F401 - the templates' ids
 from chalicelib.core.errors import ValidationFailed
 
 #: The parts of a template and the longest each may be, in characters.
@@ -25,7 +26,6 @@ MAX_TEMPLATE_BYTES = 350_000
 
 #: System templates ship in `templates/` beside app.py; the package build copies them there in the zip.
 SYSTEM_DIR = Path(__file__).resolve().parent.parent / "templates"
-SYSTEM_PREFIX = "system:"
 _FILES = {"subject": "subject.txt", "body_text": "body.txt", "body_html": "body.html", "sms_body": "sms.txt"}
 
 
@@ -238,14 +238,6 @@ def sample_context(type_: str, customer: Mapping[str, Any] | None = None,
 
 
 # --- system templates ------------------------------------------------------------------------
-
-def system_template_id(type_: str) -> str:
-    return f"{SYSTEM_PREFIX}{type_}"
-
-
-def is_system(template_id: str) -> bool:
-    return template_id.startswith(SYSTEM_PREFIX)
-
 
 @lru_cache(maxsize=None)
 def system_template(type_: str) -> dict:

@@ -16,18 +16,23 @@ here, and no dispatcher code changes.
 """
 from __future__ import annotations
 
+import importlib
 from types import MappingProxyType, ModuleType
 from typing import Mapping
 
 from chalicelib.sending.messages import MalformedMessage, Send
-from chalicelib.sending.sources import action, automation
 
-SOURCES: Mapping[str, ModuleType] = MappingProxyType({source.NAME: source for source in (automation, action)})
+#: A send's `source` -> the module of that source. Modules are imported when first needed: an evaluation
+#: or the stream consumer imports only its own source.
+SOURCES: Mapping[str, str] = MappingProxyType({
+    "automation": "chalicelib.sending.sources.automation",
+    "action_automation": "chalicelib.sending.sources.action",
+})
 
 
 def source_of(send: Send) -> ModuleType:
     """The source that asked for a send; a send of an unknown source can never succeed."""
     try:
-        return SOURCES[send.source]
+        return importlib.import_module(SOURCES[send.source])
     except KeyError:
         raise MalformedMessage("unknown source") from None

@@ -8,7 +8,7 @@ from chalicelib.adapters.models import ActionAutomation
 from chalicelib.adapters.persistence import Keys
 from chalicelib.core import catalog
 from chalicelib.core.values import AutomationView
-from chalicelib.rules import actions, templating
+from chalicelib.rules import actions
 from chalicelib.sending.messages import Send
 
 NAME = "action_automation"
@@ -53,7 +53,7 @@ def configurations(sends: Iterable[Send], found: Mapping[type, list]) -> dict[tu
 
 
 def template_id(automation: AutomationView, type_: str) -> str:
-    return automation.template_id or templating.system_template_id(type_)
+    return automation.template_id or catalog.system_template_id(type_)
 
 
 def variables(send: Send, automation: AutomationView, store: Mapping[str, Any]) -> dict:

@@ -9,7 +9,6 @@ from chalicelib.adapters.models import Automation
 from chalicelib.adapters.persistence import Keys, get_or_none
 from chalicelib.core import catalog
 from chalicelib.core.values import AutomationView
-from chalicelib.rules import templating
 from chalicelib.sending.messages import Send
 
 NAME = "automation"
@@ -55,7 +54,7 @@ def current(tenant_id: str, type_: str) -> AutomationView:
 
 
 def template_id(automation: AutomationView, type_: str) -> str:
-    return automation.template_id or templating.system_template_id(type_)
+    return automation.template_id or catalog.system_template_id(type_)
 
 
 def discount_code(send: Send) -> str:
