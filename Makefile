@@ -19,17 +19,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m local.cli serve $(ARGS)
 
+# The whole suite, on every core (pytest-xdist); `make unit` is the seconds-long loop while working.
 test: $(STAMP) browser
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto tests
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: $(STAMP)
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q -n auto tests/integration
 
 e2e: $(STAMP) browser
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q -n auto tests/e2e
 
 # The admin page's browser tests drive Debian's Chromium with Playwright (which never downloads a browser
 # of its own). Installed here when missing: as root with apt-get, otherwise through sudo without a prompt.

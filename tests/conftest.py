@@ -40,8 +40,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def packaged() -> Path:
-    """`make package` once per session: the folder holding template.json and deployment.zip."""
-    result = subprocess.run(["make", "package"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return ROOT / "build" / "package"
+def packaged(tmp_path_factory) -> Path:
+    """`make package` once per test run, into a scratch folder (a developer's build/ is left alone): the
+    folder holding template.json and deployment.zip. Under pytest-xdist the workers share that folder, and
+    the first to take the lock builds it."""
+    from filelock import FileLock
+
+    # One folder per run: under xdist each worker's basetemp is inside the run's, else it is the run's.
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    build, built = shared / "build", shared / "package.built"
+    with FileLock(str(shared / "package.lock")):
+        if not built.exists():
+            result = subprocess.run(["make", "package", f"BUILD={build}"], cwd=ROOT, capture_output=True, text=True,
+                                    timeout=900)
+            assert result.returncode == 0, result.stdout + result.stderr
+            built.write_text("built\n")
+    return build / "package"
