@@ -12,8 +12,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from chalicelib.core import config
+from chalicelib.core.contacts import ID_RE
 from chalicelib.core.errors import Forbidden, Unauthorized
-from chalicelib.rules.validation import ID_RE
 
 if TYPE_CHECKING:
     import jwt

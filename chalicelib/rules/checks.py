@@ -7,9 +7,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 from chalicelib.core.calendar import quiet_until
 from chalicelib.core.catalog import MARKETING
+from chalicelib.core.contacts import E164_RE, EMAIL_RE
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import Person
-from chalicelib.rules.validation import E164_RE, EMAIL_RE
 
 AUTOMATION_DISABLED = "automation_disabled"
 NO_LONGER_ELIGIBLE = "no_longer_eligible"

@@ -8,7 +8,7 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from chalicelib.adapters.providers import TENANT_TAG, from_tag_value
-from chalicelib.rules.validation import EMAIL_RE
+from chalicelib.core.contacts import EMAIL_RE
 from chalicelib.sending.stores import suppress
 
 HARD_BOUNCE, COMPLAINT = "hard_bounce", "complaint"

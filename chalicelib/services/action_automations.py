@@ -75,7 +75,7 @@ def new_id(now: datetime) -> str:
     return f"act_{int(now.timestamp() * 1_000_000):014x}{uuid.uuid4().hex[:6]}"
 
 
-def _record(item: ActionAutomation, stats: dict) -> dict:
+def _as_json(item: ActionAutomation, stats: dict) -> dict:
     view = view_of(item)
     body = {
         "automation_id": view.automation_id, "type": view.type, "type_name": catalog.ACTION_NAMES[view.type],
@@ -106,7 +106,7 @@ def all_of(tenant_id: str) -> list[ActionAutomation]:
 
 def list_automations(tenant_id: str, now: datetime) -> list[dict]:
     stats = _stats(tenant_id, now)
-    return [_record(item, stats.of(item.automation_id)) for item in all_of(tenant_id)]
+    return [_as_json(item, stats.of(item.automation_id)) for item in all_of(tenant_id)]
 
 
 def _load(tenant_id: str, automation_id: str) -> ActionAutomation:
@@ -118,7 +118,7 @@ def _load(tenant_id: str, automation_id: str) -> ActionAutomation:
 
 def get(tenant_id: str, automation_id: str, now: datetime) -> dict:
     item = _load(tenant_id, automation_id)
-    return _record(item, _stats(tenant_id, now).of(item.automation_id))
+    return _as_json(item, _stats(tenant_id, now).of(item.automation_id))
 
 
 def create(principal: Principal, body: dict, now: datetime) -> dict:
@@ -140,7 +140,7 @@ def create(principal: Principal, body: dict, now: datetime) -> dict:
     created = create_only(item)
     # Nothing has been counted for it yet: the window's days, without reading the counters.
     nothing = WindowStats(window_days(now, tenant_settings.load(principal.tenant_id)["timezone"]), [])
-    return _record(created, nothing.of(created.automation_id))
+    return _as_json(created, nothing.of(created.automation_id))
 
 
 def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -> dict:
@@ -168,7 +168,7 @@ def patch(principal: Principal, automation_id: str, body: dict, now: datetime) -
         return item
 
     item = mutate(lambda: get_or_none(ActionAutomation, principal.tenant_id, automation_id), change)
-    return _record(item, _stats(principal.tenant_id, now).of(item.automation_id))
+    return _as_json(item, _stats(principal.tenant_id, now).of(item.automation_id))
 
 
 def delete(principal: Principal, automation_id: str) -> None:

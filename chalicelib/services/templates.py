@@ -26,7 +26,7 @@ PATCH_FIELDS = {"name": v.string(100, min_len=1), **PART_CHECKS}
 REQUIRED = ("type", "name", "subject", "body_text", "sms_body")
 
 
-def _record(item: Template) -> dict:
+def _as_json(item: Template) -> dict:
     return {
         "template_id": item.template_id, "type": item.type, "name": item.name, "system": False,
         "subject": item.subject, "body_text": item.body_text, "body_html": item.body_html,
@@ -49,7 +49,7 @@ def get(tenant_id: str, template_id: str) -> dict:
     item = get_or_none(Template, tenant_id, template_id)
     if item is None:
         raise NotFound("no such template", field="template_id")
-    return _record(item)
+    return _as_json(item)
 
 
 def list_templates(tenant_id: str, type_: str | None) -> list[dict]:
@@ -58,7 +58,7 @@ def list_templates(tenant_id: str, type_: str | None) -> list[dict]:
     types = [type_] if type_ else list(catalog.TEMPLATE_TYPES)
     system = [templating.system_template(t) for t in types]
     condition = Template.type == type_ if type_ else None
-    own = [_record(t) for t in Template.query(tenant_id, filter_condition=condition)]
+    own = [_as_json(t) for t in Template.query(tenant_id, filter_condition=condition)]
     own.sort(key=lambda r: (r["type"], r["name"].lower(), r["created_at"]))
     return system + own
 
@@ -69,7 +69,7 @@ def create(principal: Principal, body: dict, now: datetime) -> dict:
     templating.check_template(fields["type"], _parts(fields))
     item = Template(principal.tenant_id, f"tpl_{uuid.uuid4().hex[:16]}", created_at=to_iso(now),
                     updated_at=to_iso(now), updated_by=principal.subject, **fields)
-    return _record(create_only(item))
+    return _as_json(create_only(item))
 
 
 def patch(principal: Principal, template_id: str, body: dict, now: datetime) -> dict:
@@ -89,7 +89,7 @@ def patch(principal: Principal, template_id: str, body: dict, now: datetime) -> 
         item.updated_at, item.updated_by = to_iso(now), principal.subject
         return item
 
-    return _record(mutate(lambda: get_or_none(Template, principal.tenant_id, template_id), change))
+    return _as_json(mutate(lambda: get_or_none(Template, principal.tenant_id, template_id), change))
 
 
 def _bound_to(tenant_id: str, template_id: str) -> list[str]:
@@ -119,7 +119,7 @@ def duplicate(principal: Principal, template_id: str, body: dict, now: datetime)
     copy = {"type": source["type"], "name": fields.get("name") or f"Copy of {source['name']}", **_parts(source)}
     item = Template(principal.tenant_id, f"tpl_{uuid.uuid4().hex[:16]}", created_at=to_iso(now),
                     updated_at=to_iso(now), updated_by=principal.subject, **copy)
-    return _record(create_only(item))
+    return _as_json(create_only(item))
 
 
 def preview(tenant_id: str, template_id: str, body: dict) -> dict:
