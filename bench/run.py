@@ -171,22 +171,27 @@ def coldstart_section(cold: dict, command: str) -> list[str]:
              f"Import time of each Lambda entry point from the package ({size['zipped_bytes'] / 1e6:.1f} MB zipped, "
              f"{size['unzipped_bytes'] / 1e6:.1f} MB unzipped), each in a fresh `python -S` with nothing compiled at "
              "run time kept (Lambda's code folder is read-only), against importing the same third-party and "
-             "standard-library modules alone; medians of interleaved rounds.", "",
-             "| entry point | entry ms | dependencies alone ms | ratio | without our bytecode: entry ms |",
-             "|---|---:|---:|---:|---:|"]
+             "standard-library modules alone; medians of interleaved rounds, run by a Python of the functions' "
+             "runtime. The in-process ratio is every module's import time over the same less our modules' own, "
+             "from one `python -X importtime` run: a busy machine cannot skew it between two processes.", "",
+             "| entry point | entry ms | dependencies alone ms | ratio | in-process ratio | without our bytecode: entry ms |",
+             "|---|---:|---:|---:|---:|---:|"]
     plain = {f["entry_point"]: f for f in cold["sources_only"]}
     for f in cold["packaged"]:
         lines.append(f"| {f['entry_point']} | {f['entry_ms']} | {f['dependencies_ms']} | {f['ratio']:.3f} | "
-                     f"{plain[f['entry_point']]['entry_ms']} |")
+                     f"{f['own_ratio']:.3f} | {plain[f['entry_point']]['entry_ms']} |")
     worst = max(f["ratio"] for f in cold["packaged"])
-    lines += ["", f"Goal: at most {GOAL_COLDSTART_RATIO} times: worst {worst:.3f}, {_met(worst <= GOAL_COLDSTART_RATIO)}.",
+    own = max(f["own_ratio"] for f in cold["packaged"])
+    lines += ["", f"Goal: at most {GOAL_COLDSTART_RATIO} times: worst {worst:.3f} across processes, "
+              f"{_met(worst <= GOAL_COLDSTART_RATIO)}; worst {own:.3f} in-process, {_met(own <= GOAL_COLDSTART_RATIO)}.",
               "The last column is the same package with its `.pyc` files removed, as Chalice alone ships it: "
               "every cold start would compile every module."]
     if worst > GOAL_COLDSTART_RATIO:
-        lines += ["Why: our own modules cost the difference: every function imports `app.py`, which imports "
-                  "every route's module and the 15 PynamoDB models (each model class builds its attributes and "
-                  "indexes at import). What would close it: a handler module per function that imports only "
-                  "what that function runs."]
+        lines += ["Why: each function now imports only its own module (`chalicelib/events/`), but every one of "
+                  "them needs the 15 PynamoDB models (each model class builds its attributes and indexes at import) "
+                  "and the frozen dataclasses of `core/values.py`, which are most of our own import time; where the "
+                  "cross-process ratio is above the in-process one, the machine's noise between the two processes "
+                  "is the rest."]
     return lines + [""]
 
 
