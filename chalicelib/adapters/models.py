@@ -466,8 +466,8 @@ class SendLedger(Model):
     The dispatcher claims the row with a conditional write before it calls the provider, and records
     the outcome in the same transaction as the communication record, so there is at most one `sent`
     per send whatever is retried or run twice. Status: `claimed` (a dispatcher holds it until
-    `claimed_at` + lease), `deferred` (waiting for quiet hours to end), or final: `sent`, `skipped`,
-    `failed`.
+    `claimed_at` + lease), `accepted` (the provider took the message; its record is still to be
+    written), `deferred` (waiting for quiet hours to end), or final: `sent`, `skipped`, `failed`.
     """
 
     class Meta(BaseMeta):
@@ -486,6 +486,9 @@ class SendLedger(Model):
     claimed_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
+    #: Once `accepted` (the provider took the message): what its `sent` record will say, as JSON, so any
+    #: attempt can record it without sending again.
+    accepted_record = UnicodeAttribute(null=True)
     #: While deferred: the send itself (its queue message), to put back on the queue when due.
     payload = UnicodeAttribute(null=True)
     deferred_shard = UnicodeAttribute(null=True)

@@ -5,13 +5,15 @@ trigger still holds, (3) a valid address, (4) not suppressed, (5) consent and (6
 for marketing, (7) quiet hours for marketing SMS (defer); (8) render; (9) claim the send in the
 ledger, call the provider, and record the outcome.
 
-Exactly one `sent` per send: the claim is a conditional write made before the provider is called,
-and the outcome, its communication record and its stats are one transaction conditional on holding
-the claim. A duplicate message finds the row final and is acknowledged. A message whose dispatcher
-died finds its claim expired after the lease and takes it over. The one window that cannot be
-closed: a dispatcher that dies after the provider accepted the message and before the outcome
-transaction; the takeover then sends it again. Takeovers are counted (`ClaimsTakenOver`) and the
-duplicates they can cause are at most that number.
+Exactly one `sent` per send: the claim is a conditional write made before the provider is called;
+the moment the provider accepts, a single-item write marks the row `accepted` (with what the record
+will say), and the outcome with its communication record is then one transaction conditional on that.
+A duplicate message finds the row final and is acknowledged; one that finds it `accepted` writes the
+record without sending. A message whose dispatcher died before the provider call finds its claim
+expired after the lease and takes it over. Conflicts and throttling are retried (see the ledger). The
+one window that cannot be closed: a dispatcher that dies after the provider accepted the message and
+before the `accepted` write (one DynamoDB call); the takeover then sends it again. Takeovers are counted
+(`ClaimsTakenOver`) and the duplicates they can cause are at most that number.
 """
 from __future__ import annotations
 
@@ -228,6 +230,11 @@ class Dispatcher:
         if row is not None:
             if row.status in ledger.FINAL:
                 return Outcome(send, DUPLICATE)
+            if row.status == ledger.ACCEPTED:
+                # The provider took it on an earlier attempt whose record was not written: write it now,
+                # whatever has changed since; never send again.
+                tz_name = data.settings(send.tenant_id)["timezone"]
+                return self._record_sent(send, row.claim_token, ledger.accepted_record(row), now, tz_name, False)
             if row.status == ledger.CLAIMED:
                 if not ledger.claim_expired(row, now):
                     raise _Busy()
@@ -319,11 +326,20 @@ class Dispatcher:
                                         data)
         sent = replace(record, provider_message_id=message_id)
         try:
-            ledger.record(send, None, ledger.SENT, None, sent, now, tz_name, claim_token=token)
+            # First of all, the fact that it went out: from here on no attempt sends it again.
+            ledger.accept(send, token, sent, now)
         except ledger.Superseded:
             # Our claim outlived its lease and another attempt took it over: it records the outcome,
             # and may send a second time. Counted with the takeovers.
             return Outcome(send, DUPLICATE, "claim_lost_after_send", took_over)
+        return self._record_sent(send, token, sent, now, tz_name, took_over)
+
+    def _record_sent(self, send: Send, token: str | None, sent: ledger.Record, now: datetime, tz_name: str,
+                     took_over: bool) -> Outcome:
+        try:
+            ledger.record_accepted(send, token, sent, now, tz_name)
+        except ledger.Superseded:
+            return Outcome(send, DUPLICATE, None, took_over)  # another attempt recorded it meanwhile
         return Outcome(send, ledger.SENT, None, took_over)
 
     def _finish_claimed(self, send: Send, token: str, status: str, reason: str, record: ledger.Record,

@@ -1,20 +1,39 @@
 """The send ledger: claims, outcomes and deferrals, each one DynamoDB transaction.
 
-A send's row moves: (none) -> claimed -> sent | failed, or (none) -> skipped | failed | deferred,
-and deferred -> claimed | skipped | ... when it is released. Every move is conditional on the row
-being as the dispatcher read it, and every final move writes the communication record and adds to
-the day's stats in the same transaction, so an outcome is recorded exactly once or not at all.
+A send's row moves: (none) -> claimed -> accepted -> sent, claimed -> failed, or (none) -> skipped |
+failed | deferred, and deferred -> claimed | skipped | ... when it is released. Every move is conditional
+on the row being as the dispatcher read it, and every final move writes the communication record in the
+same transaction, so an outcome is recorded exactly once or not at all.
+
+`accepted` is written the moment the provider has taken the message, by a single-item write (no other
+item, so no transaction to be cancelled by a conflict): from then on, whatever fails, an attempt that
+finds the row records `sent` from what the row holds and never sends again.
+
+DynamoDB's real failure modes: a transaction that touches an item another transaction holds is
+cancelled (`TransactionConflict`), and throttling can outlast the SDK's own retries. Both are retried
+here with backoff; past that, `Contended` leaves the send to its queue message's next delivery. The
+day's counters are not in any transaction: every outcome adds to one of `STAT_SHARDS` counter items
+(by a hash of the send) after its transaction, so no item is written by every send of a busy day.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import (
+    DeleteError,
+    PynamoDBException,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.models import (
@@ -30,7 +49,7 @@ from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.sending.messages import Send
 from chalicelib.sending.stats import stat_key
 
-CLAIMED, DEFERRED = "claimed", "deferred"
+CLAIMED, DEFERRED, ACCEPTED = "claimed", "deferred", "accepted"
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
 FINAL = frozenset({SENT, SKIPPED, FAILED})
 #: How long a claim protects a send in flight. Shorter than the send queue's visibility timeout, so a
@@ -41,6 +60,19 @@ DEFERRED_SHARD = "deferred"
 RELEASE_RETRY = timedelta(minutes=15)
 #: The frequency cap counts back at most this far (per_days is at most 365).
 CAP_HORIZON = timedelta(days=366)
+#: Writes cancelled by a conflict or throttled past the SDK's retries are tried this many times in all.
+WRITE_ATTEMPTS = 8
+WRITE_BACKOFF_SECONDS = 0.025
+#: Counter items per (day, automation, outcome): at 1,000 sends a second, about 60 writes a second each.
+STAT_SHARDS = 16
+#: Error codes that mean "try again": the item was busy, or the table's or partition's rate was passed.
+RETRYABLE = frozenset({"TransactionConflict", "TransactionConflictException", "ProvisionedThroughputExceeded",
+                       "ProvisionedThroughputExceededException", "ThrottlingException", "ThrottlingError",
+                       "RequestLimitExceeded", "TransactionInProgressException", "InternalServerError"})
+
+T = TypeVar("T")
+#: How the ledger waits between tries (replaced in the fault benchmark and tests to run without waiting).
+sleep: Callable[[float], None] = time.sleep
 
 
 class Superseded(Exception):
@@ -49,6 +81,40 @@ class Superseded(Exception):
 
 class CapMoved(Exception):
     """The customer's marketing log changed since it was read: check the frequency cap again."""
+
+
+class Contended(Exception):
+    """A write was cancelled by conflicts or throttled on every try: leave the send for a later delivery."""
+
+
+def _codes(error: BaseException) -> list[str | None]:
+    """DynamoDB's codes of a failed write: each cancellation reason of a transaction, or the error's own."""
+    if isinstance(error, TransactWriteError) and error.cancellation_reasons:
+        return [r.code if r else None for r in error.cancellation_reasons]
+    if isinstance(error, PynamoDBException):
+        return [error.cause_response_code]
+    if isinstance(error, ClientError):
+        return [error.response.get("Error", {}).get("Code")]
+    return []
+
+
+def _retryable(error: BaseException) -> bool:
+    codes = [c for c in _codes(error) if c not in (None, "None")]
+    return bool(codes) and "ConditionalCheckFailed" not in codes and any(c in RETRYABLE for c in codes)
+
+
+def with_retries(write: Callable[[], T]) -> T:
+    """Run a write, again after a conflict or throttling, with exponential backoff and jitter."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return write()
+        except (PynamoDBException, ClientError) as e:
+            if not _retryable(e):
+                raise
+            if attempt + 1 == WRITE_ATTEMPTS:
+                raise Contended(f"{_codes(e)} on {WRITE_ATTEMPTS} tries") from e
+            sleep(WRITE_BACKOFF_SECONDS * 2 ** attempt * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -118,13 +184,15 @@ def _communication(send: Send, status: str, reason: str | None, record: Record, 
 
 
 def _commit(build) -> None:
-    """Run a transaction; a failed condition on the ledger row (the first item) is `Superseded`, on the
-    marketing log `CapMoved`."""
-    try:
+    """Run a transaction, again after a conflict or throttling; a failed condition on the ledger row (the
+    first item) is `Superseded`, on the marketing log `CapMoved`."""
+    def attempt() -> None:
         with TransactWrite(connection=_connection()) as tx:
             build(tx)
+    try:
+        with_retries(attempt)
     except TransactWriteError as e:
-        reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
+        reasons = _codes(e)
         if reasons and reasons[0] == "ConditionalCheckFailed":
             raise Superseded() from e
         if "ConditionalCheckFailed" in reasons:
@@ -132,10 +200,17 @@ def _commit(build) -> None:
         raise
 
 
-def _count(tx: TransactWrite, send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
+def stat_shard(send: Send) -> int:
+    return int(send_id(send), 16) % STAT_SHARDS
+
+
+def count(send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
+    """Add an outcome to its day's counter, after the outcome's transaction: one of STAT_SHARDS items, so
+    no counter takes every write of a busy day, and never inside a transaction, so a counter cannot
+    cancel one. A process that dies between the two loses that one count; the record is the truth."""
     day = local_date(now, tz_name).isoformat()
-    tx.update(AutomationStats(send.tenant_id, stat_key(day, send.automation_id, status, reason)),
-              actions=[AutomationStats.count.add(1)])
+    item = AutomationStats(send.tenant_id, stat_key(day, send.automation_id, status, reason, stat_shard(send)))
+    with_retries(lambda: item.update(actions=[AutomationStats.count.add(1)]))
 
 
 def record(send: Send, as_read: SendLedger | None, status: str, reason: str | None, record: Record,
@@ -151,9 +226,44 @@ def record(send: Send, as_read: SendLedger | None, status: str, reason: str | No
         tx.save(_row(send, status, now, reason=reason, provider_message_id=record.provider_message_id),
                 condition=expected)
         tx.save(_communication(send, status, reason, record, now))
-        _count(tx, send, status, reason, now, tz_name)
 
     _commit(build)
+    count(send, status, reason, now, tz_name)
+
+
+def accept(send: Send, claim_token: str, record: Record, now: datetime) -> None:
+    """The provider has taken the message: say so on the row at once, with what its record will say, by a
+    single-item write that no other transaction can cancel. Raises `Superseded` if the claim was lost."""
+    row = SendLedger(send.ledger_key)
+    try:
+        with_retries(lambda: row.update(
+            actions=[SendLedger.status.set(ACCEPTED), SendLedger.provider_message_id.set(record.provider_message_id),
+                     SendLedger.accepted_record.set(json.dumps(asdict(record), separators=(",", ":"))),
+                     SendLedger.updated_at.set(to_iso(now))],
+            condition=(SendLedger.status == CLAIMED) & (SendLedger.claim_token == claim_token)))
+    except UpdateError as e:
+        if is_conditional_failure(e):
+            raise Superseded() from e
+        raise
+
+
+def accepted_record(row: SendLedger) -> Record:
+    """What an accepted row says its record holds."""
+    fields = json.loads(row.accepted_record) if row.accepted_record else {}
+    return replace(Record(**{k: v for k, v in fields.items() if k in Record.__dataclass_fields__}),
+                   provider_message_id=row.provider_message_id)
+
+
+def record_accepted(send: Send, claim_token: str | None, sent: Record, now: datetime, tz_name: str) -> None:
+    """Record `sent` for a send whose provider accepted it (this attempt, or one that died since: then
+    `sent` is `accepted_record(row)`)."""
+    def build(tx: TransactWrite) -> None:
+        tx.save(_row(send, SENT, now, provider_message_id=sent.provider_message_id),
+                condition=(SendLedger.status == ACCEPTED) & (SendLedger.claim_token == claim_token))
+        tx.save(_communication(send, SENT, None, sent, now))
+
+    _commit(build)
+    count(send, SENT, None, now, tz_name)
 
 
 def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, record: Record, now: datetime,
@@ -166,9 +276,9 @@ def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, 
         tx.save(_row(send, DEFERRED, now, reason=reason, payload=send.to_body(), deferred_shard=DEFERRED_SHARD,
                      deferred_until=until_iso), condition=_as_read(as_read))
         tx.save(_communication(send, DEFERRED, reason, record, now))
-        _count(tx, send, DEFERRED, reason, now, tz_name)
 
     _commit(build)
+    count(send, DEFERRED, reason, now, tz_name)
 
 
 def cap_entry(send: Send, now: datetime) -> str:
@@ -199,8 +309,8 @@ def claim(send: Send, as_read: SendLedger | None, token: str, now: datetime, log
 def release(send: Send, token: str) -> None:
     """Give up a claim whose provider call failed transiently, so a later attempt can claim it again."""
     try:
-        SendLedger(send.ledger_key).delete(
-            condition=(SendLedger.status == CLAIMED) & (SendLedger.claim_token == token))
+        with_retries(lambda: SendLedger(send.ledger_key).delete(
+            condition=(SendLedger.status == CLAIMED) & (SendLedger.claim_token == token)))
     except DeleteError as e:
         if not is_conditional_failure(e):
             raise

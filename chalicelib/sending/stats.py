@@ -14,10 +14,11 @@ def empty_stats() -> dict:
     return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
 
 
-def stat_key(day: str, automation_id: str, status: str, reason: str | None) -> str:
-    """The counter of one outcome: skips count per reason, the other outcomes in total."""
+def stat_key(day: str, automation_id: str, status: str, reason: str | None, shard: int = 0) -> str:
+    """The counter of one outcome: skips count per reason, the other outcomes in total; each is spread over
+    shards (`#<n>` after the outcome), summed when read."""
     outcome = f"{status}:{reason}" if status == "skipped" else status
-    return f"{day}#{automation_id}#{outcome}"
+    return f"{day}#{automation_id}#{outcome}#{shard}"
 
 
 class WindowStats:
@@ -58,6 +59,6 @@ def stats_since_window(tenant_id: str, now: datetime, tz_name: str) -> WindowSta
     days = window_days(now, tz_name)
     rows = []
     for row in AutomationStats.query(tenant_id, AutomationStats.stat_key >= days[0]):
-        day, automation_id, outcome = row.stat_key.split("#", 2)
+        day, automation_id, outcome = row.stat_key.split("#")[:3]
         rows.append((day, automation_id, outcome, int(row.count)))
     return WindowStats(days, rows)

@@ -108,6 +108,8 @@ class Delivery:
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)
     crashes: int = 0
+    #: Invocations that raised (the whole batch comes back, as Lambda's SQS event source does).
+    errors: int = 0
     receives: int = 0
 
     def count(self, status: str) -> int:
@@ -165,6 +167,10 @@ class Runner:
                         [{"messageId": message_id, "body": body} for message_id, body in batch])
                 except Crash:
                     result.crashes += 1
+                    retry += batch
+                    continue
+                except Exception:  # noqa: BLE001 - a failed invocation: every message of the batch returns
+                    result.errors += 1
                     retry += batch
                     continue
                 result.outcomes += outcome.outcomes

@@ -1,0 +1,116 @@
+"""Exactly once on DynamoDB's real failure modes: cancelled transactions and throttling past the SDK's
+retries, injected into the real adapters, never lose a send's record or send it twice."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from chalicelib.adapters.models import (
+    Communication,
+    SendLedger,
+    ledger_key,
+    tenant_customer,
+)
+from chalicelib.sending import ledger
+from tests.integration.dynamodb_faults import (
+    CONFLICT,
+    THROTTLED,
+    dynamodb_faults,
+    every,
+    first,
+    is_claim,
+    is_outcome,
+)
+from tests.integration.runner_kit import Crash
+from tests.integration.test_runner import DEC18, birthdays, runner  # noqa: F401 - the runner fixture
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    waits = []
+    monkeypatch.setattr(ledger, "sleep", waits.append)
+    return waits
+
+
+def records_of(tenant: str, ids: list[str]) -> Counter:
+    """(customer, channel, status) -> how many records."""
+    found: Counter = Counter()
+    for customer_id in ids:
+        for record in Communication.query(tenant_customer(tenant, customer_id)):
+            found[(record.customer_id, record.channel, record.status)] += 1
+    return found
+
+
+def assert_exactly_once(runner, tenant: str, ids: list[str]) -> None:
+    delivered = runner.email.to() + runner.sms.to()
+    assert sum(delivered.values()) == 2 * len(ids) and max(delivered.values()) == 1, delivered
+    found = records_of(tenant, ids)
+    assert found == Counter({(c, channel, "sent"): 1 for c in ids for channel in ("email", "sms")}), found
+    rows = [SendLedger.get(ledger_key(tenant, c, "birthday", "birthday:2026", channel))
+            for c in ids for channel in ("email", "sms")]
+    assert {row.status for row in rows} == {"sent"}, "no send is left claimed or accepted"
+
+
+def test_every_second_outcome_transaction_cancelled_by_a_conflict_is_retried_and_recorded_once(shop, runner, tenant,
+                                                                                             no_waiting):
+    ids = birthdays(shop, 6)
+    runner.evaluate(DEC18)
+    with dynamodb_faults(every(2, is_outcome, CONFLICT)) as injected:
+        delivery = runner.deliver()
+    assert injected.faults[("TransactWriteItems", CONFLICT)] >= 6
+    assert delivery.dead_letters == [] and delivery.count("sent") == 12
+    assert_exactly_once(runner, tenant, ids)
+    assert no_waiting, "a conflict is retried after a pause"
+
+
+def test_an_outcome_that_stays_contended_is_recorded_by_the_next_delivery_without_sending_again(shop, runner, tenant):
+    """The provider accepted, then the outcome transaction was cancelled on every try: the row says
+    `accepted`, the message comes back, and that delivery writes the record and sends nothing."""
+    ids = birthdays(shop, 2)
+    runner.evaluate(DEC18)
+    with dynamodb_faults(first(ledger.WRITE_ATTEMPTS * 4, is_outcome, CONFLICT)):
+        delivery = runner.deliver()
+    assert delivery.dead_letters == []
+    assert runner.email.calls + runner.sms.calls == 4          # one provider call per send, no more
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_claims_and_counters_throttled_past_the_sdks_retries_lose_and_double_nothing(shop, runner, tenant):
+    ids = birthdays(shop, 5)
+    runner.evaluate(DEC18)
+    throttled_updates = every(3, lambda op, _: op == "UpdateItem", THROTTLED)
+    with dynamodb_faults(every(2, is_claim, CONFLICT), throttled_updates) as injected:
+        delivery = runner.deliver()
+    assert injected.faults[("UpdateItem", THROTTLED)] > 0 and injected.faults[("TransactWriteItems", CONFLICT)] > 0
+    assert delivery.dead_letters == []
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_batch_reads_throttled_past_the_sdks_retries_fail_the_batch_and_its_redelivery_sends_once(shop, runner, tenant):
+    ids = birthdays(shop, 3)
+    runner.evaluate(DEC18)
+    with dynamodb_faults(first(2, lambda op, _: op == "BatchGetItem", THROTTLED)) as injected:
+        delivery = runner.deliver()
+    assert injected.faults[("BatchGetItem", THROTTLED)] == 2
+    assert delivery.errors == 2 and delivery.dead_letters == []    # the invocation failed; SQS redelivered
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_a_crash_after_the_provider_accepted_and_after_the_accepted_write_never_sends_twice(shop, runner, tenant):
+    """A Lambda killed between the `accepted` write and the outcome: the message returns after its
+    visibility timeout, the claim has expired, and the row says what to record."""
+    ids = birthdays(shop, 3)
+    runner.evaluate(DEC18)
+    outcomes = iter(range(10**6))
+
+    def die_before_outcome(operation: str, params: dict) -> None:
+        if is_outcome(operation, params) and next(outcomes) in (1, 4):     # two invocations die
+            raise Crash()
+        return None
+
+    with dynamodb_faults(die_before_outcome):
+        delivery = runner.deliver()
+    assert delivery.crashes > 0 and delivery.dead_letters == []
+    assert runner.email.calls + runner.sms.calls == 6
+    assert_exactly_once(runner, tenant, ids)
