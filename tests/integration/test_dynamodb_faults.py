@@ -22,8 +22,13 @@ from tests.integration.dynamodb_faults import (
     is_claim,
     is_outcome,
 )
-from tests.integration.runner_kit import Crash
-from tests.integration.test_runner import DEC18, birthdays, runner  # noqa: F401 - the runner fixture
+from tests.integration.runner_kit import Crash, Runner
+from tests.integration.test_runner import DEC18, birthdays
+
+
+@pytest.fixture
+def runner(tenant) -> Runner:
+    return Runner(tenant, DEC18)
 
 
 @pytest.fixture(autouse=True)
