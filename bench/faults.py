@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     def after(fault):
         return lambda runner: (setattr(runner.email, "after", fault()), setattr(runner.sms, "after", fault()))
 
-    with mock_aws():
-        from local.stack import create_resources
+    from local.stack import create_resources, one_request_at_a_time
 
+    one_request_at_a_time()   # before moto maps its handlers
+    with mock_aws():
         create_resources(["store.example"])
         rows = [
             scenario("no fault", args.customers, nothing),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import json
+import threading
 import logging
 import os
 import secrets
@@ -88,9 +89,31 @@ def stack_file() -> dict:
         return {}
 
 
+_SERVED_ONE_AT_A_TIME = threading.RLock()
+
+
+def one_request_at_a_time() -> None:
+    """The emulator answers one request at a time. DynamoDB itself takes concurrent requests, but moto's
+    backends are not thread-safe (a transaction deep-copies its tables while another request writes to
+    them), and the dispatcher sends a batch's customers concurrently. Idempotent."""
+    from moto.core.responses import BaseResponse
+
+    if getattr(BaseResponse, "_one_at_a_time", False):
+        return
+    original = BaseResponse.dispatch.__func__
+
+    def dispatch(cls, *args, **kwargs):
+        with _SERVED_ONE_AT_A_TIME:
+            return original(cls, *args, **kwargs)
+
+    BaseResponse.dispatch = classmethod(dispatch)
+    BaseResponse._one_at_a_time = True
+
+
 def start_emulator(host: str, port: int) -> Emulator:
     from moto.server import ThreadedMotoServer
 
+    one_request_at_a_time()
     if port and not port_free(host, port):
         raise PortInUse(f"port {port} on {host} is in use")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -1,7 +1,7 @@
 """The send queue's consumer: the dispatcher, ten sends a batch (built on the first call, by `wiring.dispatcher`)."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from chalice import Blueprint
 
@@ -14,8 +14,8 @@ bp = Blueprint(__name__)
 
 
 @flushed
-def dispatch_records(records: list[Mapping[str, Any]]) -> BatchResult:
-    result = dispatcher().dispatch_records(records)
+def dispatch_records(records: list[Mapping[str, Any]], time_left: Callable[[], float] | None = None) -> BatchResult:
+    result = dispatcher().dispatch_records(records, time_left)
     count_sends(result.outcomes)
     for outcome in result.outcomes:
         if outcome.send is not None:
@@ -28,4 +28,7 @@ def dispatch_records(records: list[Mapping[str, Any]]) -> BatchResult:
 
 @bp.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name=resources.DISPATCH_FUNCTION)
 def dispatch(event):
-    return dispatch_records(event.to_dict()["Records"]).response()
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return dispatch_records(event.to_dict()["Records"],
+                            (lambda: remaining() / 1000) if callable(remaining) else None).response()

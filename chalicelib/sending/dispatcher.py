@@ -18,7 +18,9 @@ before the `accepted` write (one DynamoDB call); the takeover then sends it agai
 from __future__ import annotations
 
 import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
@@ -66,8 +68,14 @@ MAX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 2
 MAX_DELAY_SECONDS = 900  # SQS's longest delay
 
-#: Outcomes that are not records: the message was a duplicate, will be retried, or was unreadable.
-DUPLICATE, RETRYING, BUSY, MALFORMED, ERROR = "duplicate", "retrying", "busy", "malformed", "error"
+#: Outcomes that are not records: the message was a duplicate, will be retried, was unreadable, or was
+#: not started because the invocation's time was running out.
+DUPLICATE, RETRYING, BUSY, MALFORMED, ERROR, UNSTARTED = "duplicate", "retrying", "busy", "malformed", "error", "unstarted"
+#: Sends a batch works on at once (threads: each mostly waits on DynamoDB and the provider).
+WORKERS = 8
+#: A send is not started with less time than this left in the invocation: claim, provider call, record
+#: and their retries fit well inside it, so a timeout does not land in the middle of a send.
+SAFE_SECONDS = 10.0
 SUBJECT_MODELS = {"sale": Sale, "repair": Repair, "appointment": Appointment}
 
 
@@ -167,16 +175,23 @@ class _BatchData:
 
 
 class Dispatcher:
-    def __init__(self, providers: Providers, queue: Queue, clock: Callable[[], datetime]) -> None:
-        self.providers, self.queue, self.clock = providers, queue, clock
+    def __init__(self, providers: Providers, queue: Queue, clock: Callable[[], datetime], workers: int = WORKERS) -> None:
+        self.providers, self.queue, self.clock, self.workers = providers, queue, clock, workers
         #: Expired claims taken over by this process, counted as they happen (a batch that then dies
         #: loses its outcomes, not this count).
         self.takeovers = 0
+        self._lock = threading.Lock()
 
     # --- a batch of SQS records -----------------------------------------------------------------
 
-    def dispatch_records(self, records: list[Mapping[str, Any]]) -> BatchResult:
-        """Process an SQS batch (Lambda's event records); failed message ids go back in the result."""
+    def dispatch_records(self, records: list[Mapping[str, Any]],
+                         time_left: Callable[[], float] | None = None) -> BatchResult:
+        """Process an SQS batch (Lambda's event records); failed message ids go back in the result.
+
+        Different customers' sends run concurrently (at most `workers` at once); one customer's run in
+        order in one worker, since they share the customer's marketing log and may repeat a send.
+        `time_left` (seconds; Lambda's remaining time) stops the batch from starting a send it might not
+        finish: what is left goes back to the queue untouched."""
         result = BatchResult()
         parsed: list[tuple[str, Send]] = []
         for record in records:
@@ -190,23 +205,45 @@ class Dispatcher:
                 result.failures.append(record["messageId"])
                 result.outcomes.append(Outcome(None, MALFORMED))
         data = _BatchData(send for _, send in parsed)
-        rows = data.ledger
+        by_customer: dict[tuple[str, str], list[tuple[str, Send]]] = {}
+        for message_id, send in parsed:
+            by_customer.setdefault((send.tenant_id, send.customer_id), []).append((message_id, send))
+        groups = list(by_customer.values())
+        if self.workers > 1 and len(groups) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(groups)),
+                                    thread_name_prefix="dispatch") as pool:
+                done = list(pool.map(lambda group: self._dispatch_group(group, data, time_left), groups))
+        else:
+            done = [self._dispatch_group(group, data, time_left) for group in groups]
+        finished = {message_id: (outcome, failed) for group in done for message_id, outcome, failed in group}
+        for message_id, _ in parsed:
+            outcome, failed = finished[message_id]
+            result.outcomes.append(outcome)
+            if failed:
+                result.failures.append(message_id)
+        return result
+
+    def _dispatch_group(self, group: list[tuple[str, Send]], data: _BatchData,
+                        time_left: Callable[[], float] | None) -> list[tuple[str, Outcome, bool]]:
+        """One customer's sends of a batch, in order: (message id, outcome, whether it goes back)."""
         # Keys whose row (or its absence) the batch read still tells truly: a send processed earlier
         # in this batch may have changed its row, so a duplicate of it reads the row afresh.
-        read_truly = {send.ledger_key for _, send in parsed}
-        for message_id, send in parsed:
+        read_truly = {send.ledger_key for _, send in group}
+        done = []
+        for message_id, send in group:
+            if time_left is not None and time_left() < SAFE_SECONDS:
+                done.append((message_id, Outcome(send, UNSTARTED), True))
+                continue
             try:
-                outcome = self._dispatch(send, rows.get(send.ledger_key), send.ledger_key in read_truly, data)
+                done.append((message_id, self._dispatch(send, data.ledger.get(send.ledger_key),
+                                                        send.ledger_key in read_truly, data), False))
             except _Busy:
-                result.failures.append(message_id)
-                outcome = Outcome(send, BUSY)
+                done.append((message_id, Outcome(send, BUSY), True))
             except Exception:  # noqa: BLE001 - one bad send must not fail the batch; it is retried alone
                 observability.logger.exception("send failed unexpectedly", extra=_ids(send))
-                result.failures.append(message_id)
-                outcome = Outcome(send, ERROR)
-            result.outcomes.append(outcome)
+                done.append((message_id, Outcome(send, ERROR), True))
             read_truly.discard(send.ledger_key)
-        return result
+        return done
 
     # --- one send ---------------------------------------------------------------------------------
 
@@ -239,7 +276,8 @@ class Dispatcher:
                 if not ledger.claim_expired(row, now):
                     raise _Busy()
                 took_over = True
-                self.takeovers += 1
+                with self._lock:
+                    self.takeovers += 1
                 observability.claim_taken_over(_ids(send))
             if row.status == ledger.DEFERRED and not send.released:
                 return Outcome(send, DUPLICATE)  # parked; its release will bring it back

@@ -4,16 +4,39 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
 
 
+def _lambda_timeouts() -> None:
+    """Chalice's test client hands every function a context with 3 s to run; Lambda gives each its configured
+    timeout (.chalice/config.json: 60 s for the dispatcher, which stops starting sends near the end)."""
+    import chalice.test
+    from chalice.local import LambdaContext
+
+    configured = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+    timeouts = {name: f.get("lambda_timeout") for name, f in configured.get("lambda_functions", {}).items()}
+    default = configured.get("lambda_timeout", 60)
+
+    def context(function_name, memory_size, max_runtime_ms=None, time_source=None):
+        seconds = timeouts.get(function_name) or default
+        return LambdaContext(function_name, memory_size, max_runtime_ms=max_runtime_ms or seconds * 1000,
+                             time_source=time_source)
+
+    chalice.test.LambdaContext = context
+
+
+_lambda_timeouts()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def aws():
-    with mock_aws():
-        from local.stack import create_resources
+    from local.stack import create_resources, one_request_at_a_time
 
+    one_request_at_a_time()   # before moto maps its handlers
+    with mock_aws():
         create_resources([SENDER_DOMAIN])
         yield
 

@@ -123,12 +123,14 @@ class Delivery:
 class Runner:
     """One tenant's runner: the tests share one emulator, so it evaluates only its own tenant's jobs."""
 
-    def __init__(self, tenant_id: str, now: datetime) -> None:
+    def __init__(self, tenant_id: str, now: datetime, workers: int = 1) -> None:
+        """`workers`: the dispatcher's concurrency. One by default, so a crash injected into a batch stops
+        it where it happens, as a killed Lambda does; the concurrency tests run several."""
         self.tenant_id = tenant_id
         self.clock = Clock(now)
         self.queue = MemoryQueue()
         self.email, self.sms = FakeProvider("ses"), FakeProvider("sns")
-        self.dispatcher = Dispatcher(Providers(self.email, self.sms), self.queue, self.clock)
+        self.dispatcher = Dispatcher(Providers(self.email, self.sms), self.queue, self.clock, workers=workers)
         self._ids = itertools.count()
         # The customers stream from here on (the emulator's stream is shared by every test).
         self.stream = StreamReader.for_customers(MemoryCheckpoint(), start="LATEST")

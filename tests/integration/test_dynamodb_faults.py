@@ -119,3 +119,16 @@ def test_a_crash_after_the_provider_accepted_and_after_the_accepted_write_never_
     assert delivery.crashes > 0 and delivery.dead_letters == []
     assert runner.email.calls + runner.sms.calls == 6
     assert_exactly_once(runner, tenant, ids)
+
+
+def test_a_batch_sent_concurrently_under_conflicts_and_throttling_ends_with_one_record_per_send(shop, tenant):
+    """Eight workers on a batch: one customer's sends in order in one worker, different customers at once."""
+    runner = Runner(tenant, DEC18, workers=8)
+    ids = birthdays(shop, 15)
+    runner.evaluate(DEC18)
+    throttled = every(4, lambda op, _: op == "UpdateItem", THROTTLED)
+    with dynamodb_faults(every(3, is_outcome, CONFLICT), every(3, is_claim, CONFLICT), throttled):
+        delivery = runner.deliver()
+    assert delivery.dead_letters == []
+    assert runner.email.calls + runner.sms.calls == 30
+    assert_exactly_once(runner, tenant, ids)
