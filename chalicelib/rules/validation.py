@@ -32,6 +32,8 @@ SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 #: A request body larger than this is refused before it is parsed.
 MAX_BODY_BYTES = 256 * 1024
+#: A request body nested deeper than this (objects and lists) is refused. The API's deepest body is 3.
+MAX_DEPTH = 32
 
 
 def fail(field: str, message: str) -> ValidationFailed:
@@ -39,7 +41,8 @@ def fail(field: str, message: str) -> ValidationFailed:
 
 
 def parse_json_body(raw: bytes | str | None, *, required: bool = True) -> dict:
-    """The request body as a JSON object; malformed JSON or a non-object is a 400."""
+    """The request body as a JSON object; malformed JSON, a non-object, nesting deeper than MAX_DEPTH or
+    a lone surrogate in any string (`"\\ud800"` is valid JSON but no character) is a 400."""
     if raw is None or raw in (b"", ""):
         if required:
             raise fail("body", "a JSON object is required")
@@ -48,11 +51,32 @@ def parse_json_body(raw: bytes | str | None, *, required: bool = True) -> dict:
         raise fail("body", f"larger than {MAX_BODY_BYTES} bytes")
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise fail("body", f"nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise fail("body", "not valid JSON") from None
     if not isinstance(value, dict):
         raise fail("body", "must be a JSON object")
+    _check_tree(value, "", 1)
     return value
+
+
+def _check_tree(value: Any, path: str, depth: int) -> None:
+    """Nesting within MAX_DEPTH (the recursion is bounded by it) and no lone surrogate in a name or a string."""
+    if depth > MAX_DEPTH:
+        raise fail("body", f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if SURROGATE.search(key):
+                raise fail(path or "body", "holds a field name with a lone surrogate, which is not a character")
+            _check_tree(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_tree(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        found = SURROGATE.search(value)
+        if found:
+            raise fail(path, f"holds a lone surrogate ({_code_point(found.group())}), which is not a character")
 
 
 def _code_point(char: str) -> str:

@@ -1,6 +1,8 @@
 """Every route's validation: a 400 naming the field, and nothing stored."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -397,3 +399,62 @@ def test_a_control_character_in_an_automations_template_id_is_refused(owner):
 def test_a_test_run_refuses_a_control_character_in_the_proposed_change(owner):
     response = owner.post("/action-automations/test-run", {"customer_id": "c1", "change": {"first_name": "A\nB"}})
     assert response.status == 400 and response.error_field == "change.first_name"
+
+
+# --- lone surrogates and deep JSON --------------------------------------------------------------
+
+def test_a_lone_surrogate_in_a_field_is_a_400_naming_it_and_nothing_is_stored(owner):
+    response = owner.put("/customers/c1", {"first_name": "\ud800"})  # sent as the JSON escape "\ud800"
+    assert response.status == 400, response
+    assert response.json["error"]["code"] == "validation_error"
+    assert response.error_field == "first_name"
+    assert "surrogate" in response.json["error"]["message"]
+    assert owner.get("/customers/c1").status == 404
+
+
+@pytest.mark.parametrize("raw", [b'{"first_name": "\\udfff"}', b'{"first_name": "\xed\xa0\x80"}',
+                                 b'{"\\ud800": "x"}', b'{"tags": ["\\ud83d"]}'],
+                         ids=["escaped", "utf8-encoded", "in-a-name", "in-a-list"])
+@pytest.mark.parametrize("method,path,probe", WRITE_ROUTES)
+def test_a_lone_surrogate_on_every_write_route_is_a_400_and_changes_nothing(owner, method, path, probe, raw):
+    owner.put("/customers/c1", {"first_name": "Ada"})
+    before = owner.get(probe)
+    response = owner.call(method, path, raw=raw)
+    assert response.status == 400, response
+    assert response.json["error"]["code"] == "validation_error"
+    after = owner.get(probe)
+    assert (after.status, after.json) == (before.status, before.json)
+
+
+DEEP = {"lists": b"[" * 100_000 + b"]" * 100_000, "object-of-lists": b'{"tags":' + b"[" * 99_999 + b"]" * 99_999 + b"}",
+        "objects": b'{"":' * 40_000 + b"1" + b"}" * 40_000, "just-too-deep": b'{"a":' * 33 + b"1" + b"}" * 33}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP))
+@pytest.mark.parametrize("method,path,probe", WRITE_ROUTES)
+def test_json_nested_100000_deep_on_every_write_route_is_a_400_naming_the_body(owner, method, path, probe, shape):
+    owner.put("/customers/c1", {"first_name": "Ada"})
+    before = owner.get(probe)
+    response = owner.call(method, path, raw=DEEP[shape])
+    assert response.status == 400, response
+    assert response.json["error"]["code"] == "validation_error"
+    assert response.error_field == "body"
+    assert "nested deeper" in response.json["error"]["message"]
+    after = owner.get(probe)
+    assert (after.status, after.json) == (before.status, before.json)
+
+
+def test_a_lambda_event_whose_text_body_holds_a_lone_surrogate_is_a_400_not_a_500(tenant):
+    # API Gateway hands the body to Lambda as text inside the event's JSON, where "\ud800" is a valid escape:
+    # the request then holds a string Chalice cannot encode as UTF-8.
+    from app import app
+
+    event = {"resource": "/customers/{customer_id}", "path": "/customers/c1", "httpMethod": "PUT",
+             "headers": {"content-type": "application/json"}, "multiValueQueryStringParameters": None,
+             "pathParameters": {"customer_id": "c1"}, "stageVariables": None, "isBase64Encoded": False,
+             "body": '{"first_name": "Ada \ud800"}',
+             "requestContext": {"httpMethod": "PUT", "resourcePath": "/customers/{customer_id}",
+                                "authorizer": {"tenant_id": tenant, "role": "owner", "principalId": "owner-1"}}}
+    response = app(event, None)
+    assert response["statusCode"] == 400, response
+    assert json.loads(response["body"])["error"]["field"] == "body"

@@ -1,7 +1,9 @@
-"""Field checks: exact types, allowed sets, dates, control characters, whole-string patterns, PATCH null semantics."""
+"""Field checks: exact types, allowed sets, dates, control characters, whole-string patterns, PATCH null semantics,
+and what a JSON body may hold."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -167,3 +169,59 @@ def test_the_refused_characters_are_named_by_code_point_not_echoed():
         v.string(100)("Ada\r\nBcc: x@y.example", "first_name")
     assert "U+000D" in e.value.message and "Bcc" not in e.value.message
     assert not re.search(r"[\x00-\x1f]", e.value.message)
+
+
+# --- what a JSON body may hold: no lone surrogate, bounded nesting ----------------------------------
+
+@pytest.mark.parametrize("body,field", [
+    ({"first_name": "\ud800"}, "first_name"),
+    ({"first_name": "Ada\udfff"}, "first_name"),
+    ({"tags": ["vip", "x\udc00y"]}, "tags[1]"),
+    ({"audience": {"tags_any": ["\ud83d"]}}, "audience.tags_any[0]"),
+    ({"change": {"\ud800": 1}}, "change"),
+    ({"\ud800": 1}, "body"),
+])
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_where(body, field):
+    raw = json.dumps(body).encode()  # "\ud800" escapes: valid JSON, but not a character
+    with pytest.raises(ValidationFailed) as e:
+        v.parse_json_body(raw)
+    assert e.value.field == field
+    assert "surrogate" in e.value.message
+
+
+def test_a_surrogate_encoded_as_utf8_bytes_is_refused_too():
+    # json.loads decodes bytes with 'surrogatepass', so these three bytes become a lone surrogate.
+    with pytest.raises(ValidationFailed) as e:
+        v.parse_json_body(b'{"first_name": "\xed\xa0\x80"}')
+    assert e.value.field == "first_name"
+
+
+def test_a_surrogate_pair_is_one_character_and_is_accepted():
+    assert v.parse_json_body(b'{"first_name": "Ada \\ud83d\\ude00"}') == {"first_name": "Ada \U0001F600"}
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' + b"[" * 99_999 + b"]" * 99_999 + b"}",
+    # Objects 100,000 deep are over MAX_BODY_BYTES (refused for that); 40,000 deep is under it.
+    b'{"":' * 40_000 + b"1" + b"}" * 40_000,
+], ids=["lists", "object-of-lists", "objects"])
+def test_json_nested_100000_deep_is_a_400_naming_the_body(raw):
+    assert len(raw) <= v.MAX_BODY_BYTES
+    with pytest.raises(ValidationFailed) as e:
+        v.parse_json_body(raw)
+    assert e.value.field == "body"
+    assert "nested deeper" in e.value.message
+
+
+def _nested(depth: int) -> bytes:
+    """An object `depth` levels deep: {"a": {"a": ... {} }}."""
+    return b'{"a":' * (depth - 1) + b"{}" + b"}" * (depth - 1)
+
+
+def test_nesting_is_allowed_up_to_the_limit_and_refused_beyond_it():
+    assert v.parse_json_body(_nested(v.MAX_DEPTH))
+    for depth in (v.MAX_DEPTH + 1, 500):  # 500: below Python's own recursion limit, still refused
+        with pytest.raises(ValidationFailed) as e:
+            v.parse_json_body(_nested(depth))
+        assert e.value.field == "body"
