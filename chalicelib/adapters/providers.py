@@ -7,6 +7,7 @@ was rejected: record it as failed). Errors are classified by their codes, never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Mapping, Protocol
@@ -111,8 +112,33 @@ def _translate(error: Exception) -> Exception:
 
 _NETWORK_ERRORS = (ClientError, EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
+#: The code of a message that cannot be built: a header with a line break (which Python's email library
+#: refuses with a ValueError, or which `mime_message` finds in what it generated), text that cannot be
+#: encoded (a lone surrogate: UnicodeEncodeError, a ValueError), or an address the library's header parser
+#: trips over (it raises IndexError or AttributeError on some malformed ones). The data decides it, so it
+#: is permanent; the code names no personal data (the library's message could quote the value).
+UNBUILDABLE_MESSAGE = "UnbuildableMessage"
+_UNBUILDABLE = (ValueError, MessageError, IndexError, AttributeError)
+
+
+def _check_generated_headers(raw: bytes, names: set[str]) -> None:
+    """The header block as generated holds only the headers that were set, one per line (or folded onto
+    continuation lines), and no carriage return. Python's email library decodes RFC 2047 encoded words in a
+    value it is given, and before CPython 3.11.10 (CVE-2024-6923) writes what they decode to as it is: a
+    subject of `=?us-ascii?q?Hi=0D=0ABcc:_x@y.example?=` would otherwise become a Bcc header."""
+    head = raw.split(b"\n\n", 1)[0]
+    if b"\r" in head:
+        raise ValueError("a generated header holds a carriage return")
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the header above
+        if line.partition(b":")[0].decode("ascii", "replace").lower() not in names:
+            raise ValueError("a generated header line is not one of the headers set")
+
 
 def mime_message(email: Email) -> bytes:
+    """The raw MIME message; ValueError (or another of _UNBUILDABLE) when it cannot be built with exactly the
+    headers it sets."""
     message = EmailMessage()
     message["From"] = formataddr((email.sender_name, email.sender)) if email.sender_name else email.sender
     message["To"] = email.to
@@ -126,7 +152,9 @@ def mime_message(email: Email) -> bytes:
     message.set_content(email.text)
     if email.html:
         message.add_alternative(email.html, subtype="html")
-    return message.as_bytes()
+    raw = message.as_bytes()
+    _check_generated_headers(raw, {name.lower() for name in message.keys()})
+    return raw
 
 
 class SesEmailSender:
@@ -136,7 +164,11 @@ class SesEmailSender:
         self._ses, self._configuration_set = ses_client, configuration_set
 
     def send(self, email: Email) -> str:
-        request: dict = {"RawMessage": {"Data": mime_message(email)},
+        try:
+            data = mime_message(email)
+        except _UNBUILDABLE:
+            raise PermanentProviderError(UNBUILDABLE_MESSAGE) from None
+        request: dict = {"RawMessage": {"Data": data},
                          "Tags": [{"Name": k, "Value": val} for k, val in email.tags.items()]}
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
@@ -157,6 +189,9 @@ class SnsSmsSender:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sms.sender_id}
         try:
             return self._sns.publish(PhoneNumber=sms.to, Message=sms.body, MessageAttributes=attributes)["MessageId"]
+        except UnicodeEncodeError:
+            # A lone surrogate in the text: botocore cannot encode the request, before anything is sent.
+            raise PermanentProviderError(UNBUILDABLE_MESSAGE) from None
         except _NETWORK_ERRORS as e:
             raise _translate(e) from e
 

@@ -14,7 +14,7 @@ from chalicelib.adapters.tenants import ensure_tenant
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import DomainError
 from chalicelib.rules.auth import Principal
-from chalicelib.rules.validation import parse_json_body
+from chalicelib.rules.validation import fail, parse_json_body
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -50,7 +50,12 @@ class Call:
         return self.principal.tenant_id
 
     def body(self, *, required: bool = True) -> dict:
-        return parse_json_body(self.request.raw_body, required=required)
+        try:
+            raw = self.request.raw_body
+        except UnicodeEncodeError:
+            # A body that reached us as text holding lone surrogates: Chalice cannot encode it as UTF-8.
+            raise fail("body", "not valid UTF-8") from None
+        return parse_json_body(raw, required=required)
 
     def param(self, name: str) -> str | None:
         return (self.request.query_params or {}).get(name)

@@ -1,4 +1,11 @@
-"""Declarative checks of request bodies. Each failure names the field it is about."""
+"""Declarative checks of request bodies. Each failure names the field it is about.
+
+Strings are single-line unless a check says otherwise: no control character (C0, DEL, C1), no line or
+paragraph separator, no lone surrogate. A single-line value can end up in an email header (a subject,
+the sender's name) or a log line, where a line break is an injection. Multi-line values (template
+bodies) may hold tabs and line breaks, and no other control character. Every pattern is matched whole
+(`fullmatch`, and each ends with `\\Z`): `$` would also match before a final line break.
+"""
 from __future__ import annotations
 
 import json
@@ -13,11 +20,20 @@ from chalicelib.core.timeutil import parse_instant, to_iso
 
 Check = Callable[[Any, str], Any]
 
-DATE_RE = re.compile(r"^(\d{4}|-)-(\d{2})-(\d{2})$")
-HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+DATE_RE = re.compile(r"^(\d{4}|-)-(\d{2})-(\d{2})\Z")
+HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z")
+
+#: What a single-line string may not hold: C0 controls (line breaks and tab among them), DEL, C1 controls
+#: (NEL among them), the line and paragraph separators, and lone surrogates (not characters at all).
+NOT_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: What a multi-line string may not hold: the same, less tab, line feed, carriage return and the separators.
+NOT_MULTI_LINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 #: A request body larger than this is refused before it is parsed.
 MAX_BODY_BYTES = 256 * 1024
+#: A request body nested deeper than this (objects and lists) is refused. The API's deepest body is 3.
+MAX_DEPTH = 32
 
 
 def fail(field: str, message: str) -> ValidationFailed:
@@ -25,7 +41,8 @@ def fail(field: str, message: str) -> ValidationFailed:
 
 
 def parse_json_body(raw: bytes | str | None, *, required: bool = True) -> dict:
-    """The request body as a JSON object; malformed JSON or a non-object is a 400."""
+    """The request body as a JSON object; malformed JSON, a non-object, nesting deeper than MAX_DEPTH or
+    a lone surrogate in any string (`"\\ud800"` is valid JSON but no character) is a 400."""
     if raw is None or raw in (b"", ""):
         if required:
             raise fail("body", "a JSON object is required")
@@ -34,22 +51,63 @@ def parse_json_body(raw: bytes | str | None, *, required: bool = True) -> dict:
         raise fail("body", f"larger than {MAX_BODY_BYTES} bytes")
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise fail("body", f"nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise fail("body", "not valid JSON") from None
     if not isinstance(value, dict):
         raise fail("body", "must be a JSON object")
+    _check_tree(value, "", 1)
     return value
 
 
+def _check_tree(value: Any, path: str, depth: int) -> None:
+    """Nesting within MAX_DEPTH (the recursion is bounded by it) and no lone surrogate in a name or a string."""
+    if depth > MAX_DEPTH:
+        raise fail("body", f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if SURROGATE.search(key):
+                raise fail(path or "body", "holds a field name with a lone surrogate, which is not a character")
+            _check_tree(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_tree(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        found = SURROGATE.search(value)
+        if found:
+            raise fail(path, f"holds a lone surrogate ({_code_point(found.group())}), which is not a character")
+
+
+def _code_point(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
 def check_id(value: Any, field: str = "id") -> str:
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise fail(field, "must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
     return value
 
 
 # --- value checks: each takes (value, field path) and returns the normalised value ---------------
 
-def string(max_len: int, *, min_len: int = 0, pattern: re.Pattern | None = None, what: str = "") -> Check:
+def characters(value: str, field: str, *, multiline: bool = False) -> str:
+    """Refuse the control characters (and lone surrogates) a single-line, or a multi-line, value may not hold."""
+    found = (NOT_MULTI_LINE if multiline else NOT_SINGLE_LINE).search(value)
+    if found:
+        char = found.group()
+        if SURROGATE.fullmatch(char):
+            raise fail(field, f"holds a lone surrogate ({_code_point(char)}), which is not a character")
+        if multiline:
+            raise fail(field, f"must not hold control characters other than tab and line breaks "
+                              f"(found {_code_point(char)})")
+        raise fail(field, f"must be a single line without control characters (found {_code_point(char)})")
+    return value
+
+
+def string(max_len: int, *, min_len: int = 0, pattern: re.Pattern | None = None, what: str = "",
+           multiline: bool = False) -> Check:
+    """A string of bounded length; single-line unless `multiline` (then tab, LF and CR are allowed too)."""
     def check(value: Any, field: str) -> str:
         if not isinstance(value, str):
             raise fail(field, "must be a string")
@@ -57,7 +115,8 @@ def string(max_len: int, *, min_len: int = 0, pattern: re.Pattern | None = None,
             raise fail(field, f"longer than {max_len} characters")
         if len(value) < min_len:
             raise fail(field, "must not be empty" if min_len == 1 else f"shorter than {min_len} characters")
-        if pattern is not None and not pattern.match(value):
+        characters(value, field, multiline=multiline)
+        if pattern is not None and not pattern.fullmatch(value):
             raise fail(field, f"must be {what or 'well formed'}")
         return value
     return check
@@ -118,6 +177,7 @@ def instant() -> Check:
     def check(value: Any, field: str) -> str:
         if not isinstance(value, str) or len(value) > 40:
             raise fail(field, "must be an ISO-8601 date-time with an offset")
+        characters(value, field)  # datetime.fromisoformat lets some control characters through
         try:
             return to_iso(parse_instant(value))
         except (ValueError, OverflowError):
@@ -128,7 +188,7 @@ def instant() -> Check:
 def calendar_day() -> Check:
     """`YYYY-MM-DD`, or `--MM-DD` when the year is unknown."""
     def check(value: Any, field: str) -> str:
-        match = DATE_RE.match(value) if isinstance(value, str) else None
+        match = DATE_RE.fullmatch(value) if isinstance(value, str) else None
         if not match:
             raise fail(field, "must be YYYY-MM-DD, or --MM-DD when the year is unknown")
         year = 2000 if match.group(1) == "-" else int(match.group(1))  # 2000 is a leap year: --02-29 is valid

@@ -13,10 +13,10 @@ from chalicelib.core.timeutil import timezone_names, to_iso
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 # AWS accepts 1-11 letters and digits with at least one letter as an SMS sender id.
-SENDER_ID_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
-URL_RE = re.compile(r"^https?://[^\s<>\"]{1,300}$")
+SENDER_ID_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}\Z")
+URL_RE = re.compile(r"^https?://[^\s<>\"]{1,300}\Z")
 
 
 def _timezone(value: Any, field: str) -> str:
@@ -26,7 +26,8 @@ def _timezone(value: Any, field: str) -> str:
 
 
 def _country(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not COUNTRY_RE.match(value.upper()):
+    # ASCII first: "ß".upper() is "SS".
+    if not isinstance(value, str) or not value.isascii() or not COUNTRY_RE.fullmatch(value.upper()):
         raise v.fail(field, "must be an ISO 3166 alpha-2 country code, such as AU")
     return value.upper()
 

@@ -20,7 +20,10 @@ from chalicelib.rules import templating
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 
-PART_CHECKS = {part: v.string(limit) for part, limit in templating.PARTS.items()}
+#: The subject becomes an email header: one line. The bodies may hold tabs and line breaks.
+SINGLE_LINE_PARTS = frozenset({"subject"})
+PART_CHECKS = {part: v.string(limit, multiline=part not in SINGLE_LINE_PARTS)
+               for part, limit in templating.PARTS.items()}
 CREATE_FIELDS = {"type": v.choice(catalog.TEMPLATE_TYPES), "name": v.string(100, min_len=1), **PART_CHECKS}
 PATCH_FIELDS = {"name": v.string(100, min_len=1), **PART_CHECKS}
 REQUIRED = ("type", "name", "subject", "body_text", "sms_body")
