@@ -35,6 +35,8 @@ from chalicelib.core.errors import ValidationFailed
 
 #: The parts of a template and the longest each may be, in characters.
 PARTS: Mapping[str, int] = {"subject": 200, "body_text": 20_000, "body_html": 100_000, "sms_body": 1_600}
+#: Parts that become a single line (the subject is an email header): a line break in them is an error.
+SINGLE_LINE_PARTS = frozenset({"subject"})
 
 # --- the bounds of one render (every part of a template, or the save-time check of its parts) ------------
 #: Characters a rendered part may have, and any one value a template builds: a string, or the text of a
@@ -726,6 +728,7 @@ def check_template(type_: str, parts: Mapping[str, str | None]) -> None:
 
 
 _TOO_DEEP = "does not compile: nested too deeply"
+_LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # what str.splitlines splits at
 
 
 def _compile(part: str, source: str):
@@ -768,6 +771,9 @@ def _render_part(part: str, template, context: Mapping[str, Any], budget: _Budge
     finally:
         budget.pause()
         _BUDGET.reset(token)
+    if part in SINGLE_LINE_PARTS and _LINE_BREAK.search(text):
+        # It becomes an email header: a customer's name "Bob\r\nBcc: ..." must not add one.
+        raise TemplateRenderError(f"the {part} has a line break", part)
     return text
 
 

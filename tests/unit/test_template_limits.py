@@ -238,6 +238,34 @@ def test_nesting_too_deep_to_compile_is_a_template_error_not_a_crash(source, con
     assert saved.value.field == "body_text"
 
 
+# --- the subject is one line --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["Bob\r\nBcc: x@y", "Bob\nBcc: x@y", "Bob\rBcc: x@y", "Bob\u2028Bcc: x@y",
+                                  "Bob\x85Bcc: x@y", "Bob\x0bBcc: x@y"])
+def test_a_subject_with_a_line_break_fails_as_the_subject(name):
+    context = templating.build_context("birthday", customer={"first_name": name}, settings={},
+                                       automation_name="Birthday Wishes")
+    template = templating.system_template("birthday")
+    with pytest.raises(templating.TemplateRenderError) as e:
+        templating.render({p: template[p] for p in templating.PARTS}, context)
+    assert e.value.part == "subject" and e.value.cause == "the subject has a line break"
+
+
+def test_line_breaks_stay_allowed_where_they_belong():
+    context = templating.build_context("birthday", customer={"first_name": "Bob\nStone"}, settings={},
+                                       automation_name="Birthday Wishes")
+    rendered = templating.render({"subject": "Hi{{ '\n' }}", "body_text": "Hi {{ customer.first_name }}\nBye",
+                                  "sms_body": "Hi\n{{ customer.first_name }}"}, context)
+    assert rendered.subject == "Hi"  # a trailing break is trimmed, as every part's is
+    assert rendered.body_text == "Hi Bob\nStone\nBye" and rendered.sms_body == "Hi\nBob\nStone"
+
+
+def test_a_subject_with_a_line_break_is_refused_at_save():
+    with pytest.raises(ValidationFailed) as e:
+        templating.check_template("birthday", {"subject": "Happy birthday\n{{ customer.first_name }}"})
+    assert e.value.field == "subject" and "line break" in e.value.message
+
+
 # --- templates within the limits render as plain Jinja renders them ----------------------------------------
 
 def _plain(part: str) -> SandboxedEnvironment:
