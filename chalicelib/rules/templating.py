@@ -508,7 +508,8 @@ class _BoundedEscapeFormatter(_BoundedFormatting, SandboxedEscapeFormatter):
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """Compiles templates so that every piece of output, every `~` and every loop goes through the budget."""
+    """Compiles templates so that every piece of output, every `~`, every list, tuple and mapping literal
+    and every loop goes through the budget."""
 
     def _output_const_repr(self, group):
         return f"environment._bounded_text({super()._output_const_repr(group)})"
@@ -534,6 +535,26 @@ class _BoundedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+    # `[x, x]` shares x, but its text, a comparison or a sort walks x twice: doubled fifty times, that is
+    # 2**50 walks of x from a few bytes of memory. So literals are bounded as every other value is.
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment._bounded_value(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # `{% for a, b in ... %}` assigns to it
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment._bounded_value(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment._bounded_value(")
+        super().visit_Dict(node, frame)
+        self.write(")")
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         counted = nodes.Call(nodes.EnvironmentAttribute("_bounded_iter", lineno=node.lineno), [node.iter], [],
@@ -569,6 +590,12 @@ class _BoundedSandbox(SandboxedEnvironment):
         _budget().tick()
         _check_size(*values)
         return _produced(join(values))
+
+    @staticmethod
+    def _bounded_value(value: Any) -> Any:
+        _budget().tick()
+        _check_size(value)
+        return value
 
     @staticmethod
     def _bounded_iter(iterable: Any) -> _Counted:
@@ -618,7 +645,9 @@ class _BoundedSandbox(SandboxedEnvironment):
                 return _produced(super().call(__context, __obj, *args, **kwargs))
             finally:
                 budget.leave()
-        if _is_text_method(__obj):
+        if _is_text_method(__obj) and __obj.__name__ in ("format", "format_map"):
+            __obj = __self.wrap_str_format(__obj)  # already so wherever Jinja looks it up; in case of a new way
+        elif _is_text_method(__obj):
             args = _check_str_call(__obj, args, kwargs)
         elif _is_container_method(__obj):
             _check_size(__obj.__self__, *args, *kwargs.values())  # append, extend, update: growth

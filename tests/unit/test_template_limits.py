@@ -26,6 +26,10 @@ DAG = ('{% set a = "x" * 10000 %}{% set b = [a,a,a,a,a,a,a,a,a,a] %}{% set c = [
 #: Doubles a value 50 times over (2**50 copies of "x" in the end) through a namespace, which outlives the loop.
 DOUBLED = '{% set ns = namespace(l=["x"]) %}{% for c in "x" * 50 %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}'
 
+#: Two values doubled apart, 50 times each, the way of building them given as the format's arguments.
+TWO_DOUBLED = ('{{% set ns = namespace(a=["x"], b=["x"]) %}}{{% for c in "x" * 50 %}}{{% set ns.a = {} %}}'
+               '{{% set ns.b = {} %}}{{% endfor %}}')
+
 
 def _doubling(step: str, start: str = '"ab"') -> str:
     """A string doubled by `step` (an expression of ns.s) on each of 5,000 iterations."""
@@ -108,6 +112,11 @@ PAYLOADS = [
     ('{% set ns = namespace(d=dict(a=1)) %}{% for c in "x" * 50 %}{% set ns.d = dict(a=ns.d, b=ns.d) %}{% endfor %}'
      '{{ ns.d|xmlattr }}'),
     '{% set ns = namespace(l=[]) %}{% for c in "x" * 5000 %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}',
+    # ... and whose comparison walks them: two such values built apart share nothing to short-cut
+    TWO_DOUBLED.format("[ns.a, ns.a]", "[ns.b, ns.b]") + '{{ ns.a == ns.b }}',
+    TWO_DOUBLED.format("(ns.a, ns.a)", "(ns.b, ns.b)") + '{{ ns.a < ns.b }}',
+    TWO_DOUBLED.format('{"k": ns.a, "j": ns.a}', '{"k": ns.b, "j": ns.b}') + '{{ ns.a in [ns.b] }}',
+    TWO_DOUBLED.format("[ns.a, ns.a]", "[ns.b, ns.b]") + '{{ [ns.a, ns.b]|sort }}',
     # lists and mappings that grow
     '{% set l = ["x"] %}{% for c in "x" * 40 %}{{ l.extend(l) }}{% endfor %}{{ l|length }}',
     '{% set l = [1] %}{% for x in l %}{{ l.append(x) }}{% endfor %}',
