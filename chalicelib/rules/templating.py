@@ -49,6 +49,7 @@ MAX_OUTPUT = 200_000
 MAX_PRODUCED = 2_000_000
 #: Items a repetition (`'-' * 40`, `[x] * 3`) may produce.
 MAX_REPEAT = 10_000
+#: The largest exponent of `**`.
 MAX_EXPONENT = 64
 #: Bits of an integer a template computes (about 300 digits): arithmetic on larger ones is a CPU sink.
 MAX_INT_BITS = 1_024
@@ -56,14 +57,14 @@ MAX_INT_BITS = 1_024
 #: interests; ten thousand leaves room for any real template and stops a loop over a long string or a
 #: list that grows as it is iterated.
 MAX_LOOP_ITERATIONS = 10_000
-#: How deep macro calls (and `caller()`, and recursive loops) may nest. Real templates nest two or three;
+#: How deep macro calls (and `caller()`, recursive loops' `loop()` and `self.block()`) may nest. Real templates nest two or three;
 #: bounding the depth ends unbounded recursion at once, and MAX_RENDER_SECONDS ends the exponential kind.
 MAX_CALL_DEPTH = 10
-#: How deep a value's lists and mappings may nest when it is turned into text.
+#: How deep the lists and mappings of a value a template builds or prints may nest.
 MAX_NESTING = 100
 #: Wall-clock seconds a render may take, checked at every call, attribute, operator, filter, output and
-#: loop iteration. A system template renders in about a millisecond; a dispatcher batch of 10 sends with
-#: a 60 s timeout can afford a second per send, and a preview (save check plus render) two.
+#: loop iteration. A system template renders in well under a millisecond; a dispatcher batch of 10 sends
+#: with a 60 s timeout can afford a second per send, and a preview (save check plus render) two.
 MAX_RENDER_SECONDS = 1.0
 #: A template is one DynamoDB item (at most 400 KB); its parts together stay well below that.
 MAX_TEMPLATE_BYTES = 350_000
