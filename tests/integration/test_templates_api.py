@@ -1,9 +1,14 @@
 """Templates through the API: system templates, duplicates, edits, bindings, previews, and the sandbox at save."""
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 import pytest
 
 from chalicelib.core import catalog
+from chalicelib.rules.auth import ROLES
+from tests.integration.conftest import history
 
 OURS = {"type": "birthday", "name": "Ours", "subject": "Happy birthday {{ customer.first_name }}",
         "body_text": "Dear {{ customer.full_name }}{% if discount_code %}, use {{ discount_code }}{% endif %}",
@@ -101,3 +106,71 @@ def test_a_preview_that_fails_for_a_real_customer_names_the_part(owner):
     response = owner.post(f"/templates/{tpl['template_id']}/preview", {"customer_id": "nameless"})
     assert response.status == 400, response
     assert response.error_field == "sms_body"
+
+
+# --- the render budget and one-line subjects, in previews and sends ---------------------------------------
+
+#: Asks for 10**11 characters: a 500 (MemoryError) before the render budget.
+HUGE = '{{ "x".ljust(10**11) }}'
+#: Cheap for the sample customer (Ava), who is what a save renders; huge for anyone else.
+CHEAP_FOR_AVA = '{% if customer.first_name == "Ava" %}Dear Ava{% else %}' + HUGE + '{% endif %}'
+#: 11:00 in Sydney (AEDT) on Dec 18: after the default send hour, on these customers' birthday.
+DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_preview_over_a_limit_is_a_400_naming_the_part_for_every_role(client_for, tenant, role):
+    caller = client_for(tenant, role)
+    response = caller.post("/templates/system:birthday/preview", {"body_text": HUGE})
+    assert response.status == 400, response
+    assert response.error_field == "body_text" and "MAX_OUTPUT" in response.json["error"]["message"]
+
+
+def test_a_preview_over_a_limit_for_a_real_customer_is_a_400(owner):
+    owner.put("/customers/bob", {"first_name": "Bob"})
+    saved = owner.post("/templates", {**OURS, "body_text": CHEAP_FOR_AVA})
+    assert saved.status == 201, saved  # the save renders for the sample customer, Ava
+    response = owner.post(f"/templates/{saved.json['template_id']}/preview", {"customer_id": "bob"})
+    assert response.status == 400, response
+    assert response.error_field == "body_text" and "MAX_OUTPUT" in response.json["error"]["message"]
+
+
+def test_a_preview_whose_subject_breaks_the_line_is_a_400_naming_the_subject(owner):
+    owner.put("/customers/bob", {"first_name": "Bob\r\nBcc: x@y"})
+    response = owner.post("/templates/system:birthday/preview", {"customer_id": "bob"})
+    assert response.status == 400, response
+    assert response.error_field == "subject" and "line break" in response.json["error"]["message"]
+
+
+def _birthday_customer(owner, customer_id: str, first_name: str) -> None:
+    assert owner.put(f"/customers/{customer_id}", {
+        "first_name": first_name, "birthday": "1990-12-18", "email": f"{customer_id}@mail.example",
+        "consent": {"email": True, "sms": False}, "created_at": "2025-01-01T00:00:00Z"}).status == 200
+
+
+@pytest.mark.parametrize("body_text,first_name", [
+    (CHEAP_FOR_AVA, "Bob"),                      # the 8.7 s send and the dispatcher's MemoryError
+    (None, "Bob\r\nBcc: x@y"),                   # the system template's subject names the customer
+])
+def test_a_send_over_a_limit_fails_alone_as_a_template_error(shop, tenant, body_text, first_name):
+    from tests.integration.runner_kit import Runner
+
+    change = {}
+    if body_text is not None:
+        template = shop.post("/templates", {**OURS, "body_text": body_text})
+        assert template.status == 201, template
+        change = {"template_id": template.json["template_id"]}
+    _birthday_customer(shop, "ava", "Ava")
+    _birthday_customer(shop, "bob", first_name)
+    assert shop.patch("/automations/birthday", {"enabled": True, "channels": ["email"], **change}).status == 200
+    runner = Runner(tenant, DEC18)
+
+    started = time.monotonic()
+    _, delivery = runner.run(DEC18)
+    assert time.monotonic() - started < 30  # a guard against the old hang, not a benchmark
+
+    assert sorted((o.send.customer_id, o.status, o.reason) for o in delivery.outcomes) == [
+        ("ava", "sent", None), ("bob", "failed", "template_error")]
+    assert [m.to for m in runner.email.accepted] == ["ava@mail.example"]
+    [record] = history(shop, "bob")
+    assert (record["status"], record["reason"]) == ("failed", "template_error")
