@@ -6,17 +6,24 @@ type at an instant and drains the queues to completion, as `cli tick` and the de
 `Workers` poll the queues and the stream in the background under `serve`. Messages go through the
 emulator's real SQS queues, with their visibility timeouts and dead-letter queues, and customer
 changes through the emulator's real DynamoDB stream, exactly as in the cloud.
+
+As Lambda's event sources do, a handler that raises fails its whole batch rather than the runner: the
+batch's messages come back and are handled again, up to the queue's receive limit, then go to its
+dead-letter queue; a stream batch is read again, halved, until the record that fails is alone, which
+is skipped after `STREAM_MAX_RETRIES` retries. `tick` decides everything clock-based by its instant
+(`TickClock`), not by the machine's clock.
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib.adapters import clients, resources
 from chalicelib.adapters.queues import BatchResult
@@ -27,6 +34,7 @@ from chalicelib.events import (
     evaluate,
     feedback,
     schedules,
+    wiring,
 )
 
 #: A message a handler failed becomes visible again this soon (Lambda's event source mapping waits
@@ -36,6 +44,46 @@ RETRY_VISIBILITY_SECONDS = 1
 DRAIN_LIMIT_SECONDS = 600
 
 Handler = Callable[[list[Mapping[str, Any]]], BatchResult]
+Report = Callable[[str], None]
+
+
+def to_stderr(line: str) -> None:
+    """What the runner has to say, kept off standard output, where `tick` prints its summary."""
+    print(line, file=sys.stderr, flush=True)
+
+
+class TickClock:
+    """The clock `tick` decides by: the instant it evaluates, not the machine's clock.
+
+    It moves on only as the cloud's clock would while a failed message waits: Lambda receives a
+    failed message again after the queue's visibility timeout (60 seconds for sends), where `tick`
+    takes it again after a second. When a message comes back, this clock moves on to when the cloud
+    would have received it, so that what depends on time having passed holds as it would there: a
+    claim left by a batch that failed has expired when its message is handled again, and is taken
+    over."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = self.now = at
+        self._back_at: dict[str, datetime] = {}
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def failed(self, message_ids: Iterable[str], visibility_seconds: int) -> None:
+        back = self.now + timedelta(seconds=visibility_seconds)
+        for message_id in message_ids:
+            self._back_at[message_id] = back
+
+    def received(self, message_ids: Iterable[str]) -> None:
+        for message_id in message_ids:
+            back = self._back_at.pop(message_id, None)
+            if back is not None and back > self.now:
+                self.now = back
+
+
+def _visibility_seconds(queue_url: str) -> int:
+    return int(clients.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
 
 
 def _counts(queue_url: str) -> int:
@@ -45,17 +93,31 @@ def _counts(queue_url: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
-def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0) -> int:
-    """Receive up to 10 messages, hand them to `handler` as Lambda would, delete what it did not fail."""
+def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0, *, report: Report = to_stderr,
+              clock: TickClock | None = None) -> int:
+    """Receive up to 10 messages, hand them to `handler` as Lambda would, delete what it did not fail.
+
+    A handler that raises fails the whole batch, as a Lambda invocation that ends in an error does:
+    nothing is deleted, every message comes back, and each goes to the dead-letter queue once it has
+    been received the queue's maximum number of times (the emulator applies the redrive policy)."""
     sqs = clients.client("sqs")
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
                                    VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
                                    MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
     if not messages:
         return 0
+    if clock is not None:
+        clock.received(m["MessageId"] for m in messages)
     records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                 "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in messages]
-    failed = {f["itemIdentifier"] for f in handler(records).response()["batchItemFailures"]}
+    try:
+        failed = {f["itemIdentifier"] for f in handler(records).response()["batchItemFailures"]}
+    except Exception as e:  # noqa: BLE001 - as Lambda's event source: the batch is received again
+        failed = {m["MessageId"] for m in messages}
+        report(f"{queue_url.rsplit('/', 1)[-1]}: the handler failed a batch of {len(messages)} "
+               f"({type(e).__name__}: {e}); its messages will be received again")
+    if failed and clock is not None:
+        clock.failed(failed, _visibility_seconds(queue_url))
     done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
             if m["MessageId"] not in failed]
     if done:
@@ -63,11 +125,12 @@ def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0) -> int:
     return len(messages)
 
 
-def drain(queue_url: str, handler: Handler, limit_seconds: float = DRAIN_LIMIT_SECONDS) -> None:
+def drain(queue_url: str, handler: Handler, limit_seconds: float = DRAIN_LIMIT_SECONDS, *,
+          report: Report = to_stderr, clock: TickClock | None = None) -> None:
     """Process the queue until nothing is left in it: visible, in flight or delayed."""
     deadline = time.monotonic() + limit_seconds
     while time.monotonic() < deadline:
-        if poll_once(queue_url, handler):
+        if poll_once(queue_url, handler, report=report, clock=clock):
             continue
         if _counts(queue_url) == 0:
             return
@@ -125,7 +188,11 @@ class StreamReader:
     """Reads a DynamoDB stream in order, a batch per shard at a time, as the event source mapping does:
     after a batch, the checkpoint moves past the records before the first failure the handler reports,
     and the next read starts at that record. A record that fails `max_attempts` times is skipped and
-    reported (in the cloud it goes to the on-failure queue)."""
+    reported (in the cloud it goes to the on-failure queue).
+
+    A handler that raises has failed its whole batch: as the event source bisects such a batch, the
+    same records are read again, half as many each time, until the batch that fails is one record;
+    that record counts an attempt each time it fails alone, and is skipped after `max_attempts`."""
 
     def __init__(self, stream_arn: str, checkpoint: Checkpoint, *, start: str = "TRIM_HORIZON",
                  max_attempts: int = resources.STREAM_MAX_RETRIES + 1,
@@ -134,6 +201,8 @@ class StreamReader:
         self.max_attempts, self.report = max_attempts, report
         self._next: dict[str, str] = {}
         self._attempts: Counter = Counter()
+        #: Per shard, how many records the next read takes while a failing batch is being bisected.
+        self._limit: dict[str, int] = {}
         self._client = clients.client("dynamodbstreams")
         # A reader that starts at the end takes its position now, not at its first read.
         for shard in self._shards():
@@ -167,13 +236,28 @@ class StreamReader:
         read = 0
         for shard in self._shards():
             key = self._key(shard)
-            answer = self._client.get_records(ShardIterator=self._iterator(shard), Limit=resources.STREAM_BATCH_SIZE)
+            answer = self._client.get_records(ShardIterator=self._iterator(shard),
+                                              Limit=self._limit.get(key, resources.STREAM_BATCH_SIZE))
             records = [{**r, "eventSourceARN": self.arn} for r in answer.get("Records", [])]
             if not records:
                 self._next[key] = answer["NextShardIterator"]
                 continue
             read += len(records)
-            failures = handler(records).failures
+            first = records[0]["dynamodb"]["SequenceNumber"]
+            try:
+                failures = handler(records).failures
+            except Exception as e:  # noqa: BLE001 - as the event source: the batch is read again
+                self.report(f"customers stream: the handler failed the batch of {len(records)} from record {first} "
+                            f"({type(e).__name__}: {e}); it is read again")
+                if len(records) > 1:
+                    self._limit[key] = len(records) // 2
+                    self._next[key] = self._client.get_shard_iterator(
+                        StreamArn=self.arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                        SequenceNumber=first)["ShardIterator"]
+                    continue
+                failures = [first]  # alone: an attempt, and read alone again until it passes or is skipped
+            else:
+                self._limit.pop(key, None)
             if not failures:
                 self.checkpoint.set(key, records[-1]["dynamodb"]["SequenceNumber"])
                 self._next[key] = answer["NextShardIterator"]
@@ -188,6 +272,7 @@ class StreamReader:
                 self.report(f"customers stream record {failed} failed {self._attempts[failed]} times and was "
                             "skipped (in the cloud it would go to the on-failure queue)")
                 self.checkpoint.set(key, failed)
+                self._limit.pop(key, None)
                 kind = "AFTER_SEQUENCE_NUMBER"
             self._next[key] = self._client.get_shard_iterator(StreamArn=self.arn, ShardId=shard, ShardIteratorType=kind,
                                                               SequenceNumber=failed)["ShardIterator"]
@@ -255,28 +340,33 @@ def _send_handler(summary: Summary) -> Handler:
     return lambda records: summary.add_sends(dispatch.dispatch_records(records))
 
 
-def evaluate_at(at: datetime, summary: Summary) -> None:
+def evaluate_at(at: datetime, summary: Summary, *, report: Report = to_stderr, clock: TickClock | None = None) -> None:
     """What the schedules do at `at`: release due deferred sends, plan every type, run the evaluations."""
     summary.released += schedules.release(at)
     for spec in catalog.PER_EVENT_TYPES:
         schedules.plan(spec.type, at)
-    drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary))
+    drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary), report=report,
+          clock=clock)
 
 
 def read_customer_changes(summary: Summary, reader: StreamReader | None = None) -> None:
     """Every customer change not read yet: the action-taken automations they fire, queued."""
-    reader = reader or StreamReader.for_customers(stream_checkpoint(), report=print)
+    reader = reader or StreamReader.for_customers(stream_checkpoint(), report=to_stderr)
     reader.drain(lambda records: summary.add_changes(customer_changes.handle_records(records)))
 
 
 def tick(at: datetime) -> dict:
     """Every pending customer change, one evaluation of everything due at `at` for every tenant, then
-    every resulting send (and any waiting feedback) processed to completion."""
+    every resulting send (and any waiting feedback) processed to completion. The sends are dispatched
+    on the tick's clock (`TickClock`): quiet hours, the frequency cap and the rest are decided at `at`,
+    whatever the time on this machine."""
     summary = Summary()
-    read_customer_changes(summary)
-    evaluate_at(at, summary)
-    drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary))
-    drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records)
+    clock = TickClock(at)
+    with wiring.deciding_by(clock):
+        read_customer_changes(summary)
+        evaluate_at(at, summary, clock=clock)
+        drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary), clock=clock)
+        drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records, clock=clock)
     return summary.as_dict(at)
 
 
@@ -310,7 +400,8 @@ class Workers:
         self._threads.append(thread)
 
     def _record_sends(self, records) -> BatchResult:
-        result = dispatch.dispatch_records(records)
+        with wiring.deciding_by(self.clock):
+            result = dispatch.dispatch_records(records)
         with self._lock:
             self.summary.add_sends(result)
         return result
@@ -318,7 +409,7 @@ class Workers:
     def _poll_loop(self, url: str, handler: Handler) -> None:
         while not self.stopping.is_set():
             try:
-                poll_once(url, handler, wait_seconds=1)
+                poll_once(url, handler, wait_seconds=1, report=self.report)
             except Exception as e:  # noqa: BLE001 - keep the worker alive; say what happened
                 self.report(f"worker error: {type(e).__name__}: {e}")
                 self.stopping.wait(2)
@@ -352,7 +443,7 @@ class Workers:
             at = self.clock()
             try:
                 evaluations = Summary()
-                evaluate_at(at, evaluations)
+                evaluate_at(at, evaluations, report=self.report)
                 with self._lock:
                     self.summary.evaluated += evaluations.evaluated
                     self.summary.matched += evaluations.matched

@@ -290,6 +290,15 @@ class Customer(Model):
 
 # --- sales, repairs, appointments ---------------------------------------------------------------
 
+def _customer_present() -> BooleanAttribute:
+    """True while the record vouches that its customer exists, so that a matcher finding the record through
+    its index need not read the customer to match it: a record is written for a customer that exists
+    (the services read it before and after the write), and deleting the customer removes the attribute
+    from each of their records. Absent: not known (a record written before this attribute, or one whose
+    customer was deleted), and the matcher reads the customer. `chalicelib.core.values` has the rule."""
+    return BooleanAttribute(null=True, default_for_new=True)
+
+
 class SaleCompletedIndex(GlobalSecondaryIndex):
     """Serves the post-purchase matcher: a tenant's sales completed within a range of instants."""
 
@@ -328,6 +337,7 @@ class Sale(Model):
     version = VersionAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
+    customer_present = _customer_present()
 
     completed_index = SaleCompletedIndex()
     customer_index = SalesByCustomerIndex()
@@ -375,6 +385,7 @@ class Repair(Model):
     tenant_customer = UnicodeAttribute()
     #: Equal to ready_at while status is `ready`, absent otherwise (sparse index key).
     ready_since = UnicodeAttribute(null=True)
+    customer_present = _customer_present()
 
     ready_index = RepairReadyIndex()
     customer_index = RepairsByCustomerIndex()
@@ -389,6 +400,17 @@ class AppointmentBookedIndex(GlobalSecondaryIndex):
 
     tenant_id = UnicodeAttribute(hash_key=True)
     booked_starts_at = UnicodeAttribute(range_key=True)
+
+
+class AppointmentsByCustomerIndex(GlobalSecondaryIndex):
+    """A customer's appointments, to withdraw their `customer_present` when the customer is deleted."""
+
+    class Meta:
+        index_name = "customer_index"
+        projection = KeysOnlyProjection()
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    starts_at = UnicodeAttribute(range_key=True)
 
 
 class Appointment(Model):
@@ -409,8 +431,13 @@ class Appointment(Model):
     updated_at = UnicodeAttribute(null=True)
     #: Equal to starts_at while status is `booked`, absent otherwise (sparse index key).
     booked_starts_at = UnicodeAttribute(null=True)
+    #: Absent on appointments written before it was kept (they are not in `customer_index`, and vouch for
+    #: no customer either).
+    tenant_customer = UnicodeAttribute(null=True)
+    customer_present = _customer_present()
 
     booked_index = AppointmentBookedIndex()
+    customer_index = AppointmentsByCustomerIndex()
 
 
 # --- what was sent -------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The matchers' repository over DynamoDB: each read is one index query (see `chalicelib.adapters.models`)."""
+"""The matchers' repository over DynamoDB: each read is one index query (see `chalicelib.adapters.models`).
+
+A sale, repair or appointment read from its index says whether it vouches that its customer exists
+(`customer_present`); the matchers read only the customers of those that do not."""
 from __future__ import annotations
 
 from typing import Iterable, Iterator, Mapping
@@ -27,6 +30,21 @@ def person_of(item: Customer) -> Person:
     )
 
 
+def sale_fact(item: Sale) -> SaleFact:
+    return SaleFact(item.sale_id, item.customer_id, item.completed_at, item.total,
+                    customer_present=bool(item.customer_present))
+
+
+def repair_fact(item: Repair) -> RepairFact:
+    return RepairFact(item.repair_id, item.customer_id, item.status, item.ready_at, item.created_at, item.description,
+                      customer_present=bool(item.customer_present))
+
+
+def appointment_fact(item: Appointment) -> AppointmentFact:
+    return AppointmentFact(item.appointment_id, item.customer_id, item.starts_at, item.status, item.purpose,
+                           customer_present=bool(item.customer_present))
+
+
 class DynamoRepository:
     """Reads for the matchers, through the indexes that hold only what can match."""
 
@@ -42,19 +60,14 @@ class DynamoRepository:
         return map(person_of, Customer.query(tenant_id, attributes_to_get=PERSON_ATTRIBUTES))
 
     def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterator[SaleFact]:
-        for sale in Sale.completed_index.query(tenant_id, Sale.completed_at.between(first, last)):
-            yield SaleFact(sale.sale_id, sale.customer_id, sale.completed_at, sale.total)
+        return map(sale_fact, Sale.completed_index.query(tenant_id, Sale.completed_at.between(first, last)))
 
     def repairs_ready_between(self, tenant_id: str, first: str, last: str) -> Iterator[RepairFact]:
-        for repair in Repair.ready_index.query(tenant_id, Repair.ready_since.between(first, last)):
-            yield RepairFact(repair.repair_id, repair.customer_id, repair.status, repair.ready_at,
-                             repair.created_at, repair.description)
+        return map(repair_fact, Repair.ready_index.query(tenant_id, Repair.ready_since.between(first, last)))
 
     def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterator[AppointmentFact]:
-        query = Appointment.booked_index.query(tenant_id, Appointment.booked_starts_at.between(first, last))
-        for appointment in query:
-            yield AppointmentFact(appointment.appointment_id, appointment.customer_id, appointment.starts_at,
-                                  appointment.status, appointment.purpose)
+        return map(appointment_fact, Appointment.booked_index.query(
+            tenant_id, Appointment.booked_starts_at.between(first, last)))
 
     def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]:
         keys = [(tenant_id, customer_id) for customer_id in sorted(set(customer_ids))]

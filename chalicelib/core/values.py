@@ -29,12 +29,18 @@ class Person:
         return self.consent_email if channel == "email" else self.consent_sms
 
 
+# A sale, repair or appointment says, in `customer_present`, whether it vouches that its customer exists:
+# True when it was written for a customer read just then and that customer has not been deleted since
+# (a deletion withdraws it); False when that is not known (a record written before records said so, or
+# one whose customer was deleted), and a matcher reads the customer to know.
+
 @dataclass(frozen=True)
 class SaleFact:
     sale_id: str
     customer_id: str
     completed_at: str
     total: float | None = None
+    customer_present: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class RepairFact:
     ready_at: str | None
     created_at: str
     description: str | None = None
+    customer_present: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class AppointmentFact:
     starts_at: str
     status: str
     purpose: str | None = None
+    customer_present: bool = False
 
 
 Subject = Union[SaleFact, RepairFact, AppointmentFact, None]
@@ -100,18 +108,42 @@ class Occasion:
     day: date
 
 
+class People:
+    """Customers a matcher found through records that vouch for them, without reading them: read all
+    together, in one batch, the first time one of them is asked for. The runner's evaluation never asks
+    (the dispatcher reads each customer again, in its own batch read); the test-run does, for its checks
+    and its sample."""
+
+    def __init__(self, read: Callable[[], Mapping[str, Person]]) -> None:
+        self._read = read
+        self._found: Mapping[str, Person] | None = None
+
+    def person(self, customer_id: str) -> Person:
+        if self._found is None:
+            self._found = self._read()
+        # Absent only if deleted since it was matched, a moment ago: no name, address or consent then.
+        return self._found.get(customer_id) or Person(customer_id)
+
+
 @dataclass(frozen=True)
 class Match:
-    """One customer due for one occurrence, with the customer as the matcher read them; `subject` is
-    the sale, repair or appointment the message is about."""
+    """One customer due for one occurrence; `subject` is the sale, repair or appointment the message is
+    about."""
 
     customer_id: str
     occurrence_key: str
     day: date
-    person: Person
+    #: The customer as the matcher read them, or, where the matcher had no need to read them, the
+    #: `People` that reads them when asked for (`person`).
+    customer: Person | People
     subject: Subject = None
     #: Facts the dispatcher re-checks (docs/behaviour.md section 5, check 2), such as the lapse date L.
     trigger: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def person(self) -> Person:
+        """The customer: name, addresses and consent, as read by the matcher or, if it did not, now."""
+        return self.customer if isinstance(self.customer, Person) else self.customer.person(self.customer_id)
 
 
 class Repository(Protocol):

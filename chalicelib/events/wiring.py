@@ -2,8 +2,11 @@
 the two queues and the dispatcher with its providers. Nothing is built at import."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache, wraps
+from typing import Callable, Iterator
 
 from chalicelib.adapters import clients, resources
 from chalicelib.adapters.observability import flush
@@ -23,20 +26,56 @@ def evaluation_queue() -> SqsQueue:
     return SqsQueue(clients.client("sqs"), clients.queue_url(resources.evaluation_queue_name()))
 
 
+Clock = Callable[[], datetime]
+
+#: The clock the dispatcher decides by when none is given: unset in the cloud (the real clock). The
+#: local runner sets it while `tick --at` processes the sends an instant produced (`deciding_by`), so
+#: quiet hours, the frequency cap's window, claim leases and the stats' day follow that instant. A
+#: context variable: it holds for the code that set it, not for other threads (`serve`'s workers).
+_clock: ContextVar[Clock | None] = ContextVar("dispatch_clock", default=None)
+
+
+@contextmanager
+def deciding_by(clock: Clock) -> Iterator[None]:
+    """Within this block, `dispatcher()` decides by `clock` instead of the real clock."""
+    token = _clock.set(clock)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
+
+
 @lru_cache(maxsize=None)
-def dispatcher():
+def _providers():
     """Imported and built on the first call: only the dispatch function sends."""
     from chalicelib.adapters.providers import SesEmailSender, SnsSmsSender
-    from chalicelib.sending.dispatcher import Dispatcher, Providers
+    from chalicelib.sending.dispatcher import Providers
 
-    providers = Providers(email=SesEmailSender(clients.client("ses"), config.ses_configuration_set()),
-                          sms=SnsSmsSender(clients.client("sns")))
-    return Dispatcher(providers, send_queue(), utcnow)
+    return Providers(email=SesEmailSender(clients.client("ses"), config.ses_configuration_set()),
+                     sms=SnsSmsSender(clients.client("sns")))
+
+
+@lru_cache(maxsize=None)
+def _real_time_dispatcher():
+    from chalicelib.sending.dispatcher import Dispatcher
+
+    return Dispatcher(_providers(), send_queue(), utcnow)
+
+
+def dispatcher(clock: Clock | None = None):
+    """The dispatcher on the real clock (the Lambda's: built once per warm Lambda), or on `clock`, or on
+    the clock of an enclosing `deciding_by` (both built on the same providers and queue)."""
+    clock = clock or _clock.get()
+    if clock is None:
+        return _real_time_dispatcher()
+    from chalicelib.sending.dispatcher import Dispatcher
+
+    return Dispatcher(_providers(), send_queue(), clock)
 
 
 def reset() -> None:
     """Forget built parts (the environment changed: a new local stack, or a test's cold start)."""
-    for cached in (send_queue, evaluation_queue, dispatcher):
+    for cached in (send_queue, evaluation_queue, _providers, _real_time_dispatcher):
         cached.cache_clear()
     clients.reset()
 

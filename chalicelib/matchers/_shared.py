@@ -10,6 +10,7 @@ from chalicelib.core.values import (
     AutomationView,
     Match,
     Occasion,
+    People,
     Person,
     Repository,
     TenantView,
@@ -24,15 +25,24 @@ def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: A
     target = when.day + timedelta(days=int(automation.settings["days_before"]))
     for month_day in month_days_celebrated_on(target):
         for person in repo.customers_by_month_day(tenant.tenant_id, field, month_day):
-            yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person=person,
+            yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person,
                         trigger={field: getattr(person, field)[-5:]})
 
 
-def with_customers(repo: Repository, tenant_id: str, facts: Iterable[F]) -> Iterator[tuple[F, Person]]:
-    """Each fact with its customer, read in one batch; facts whose customer was deleted match nobody."""
+def with_customers(repo: Repository, tenant_id: str, facts: Iterable[F]) -> Iterator[tuple[F, Person | People]]:
+    """Each fact (a sale, repair or appointment) whose customer exists, with that customer; facts whose
+    customer was deleted match nobody. A fact that vouches that its customer exists (`customer_present`)
+    needs no read to match: its customer is read, with the others vouched for, only if someone asks
+    (`People`). The customers of the other facts are read in one batch, to know whether they exist."""
     facts = list(facts)
-    people = repo.customers(tenant_id, {fact.customer_id for fact in facts})  # type: ignore[attr-defined]
+    vouched = {fact.customer_id for fact in facts if fact.customer_present}  # type: ignore[attr-defined]
+    unknown = {fact.customer_id for fact in facts if not fact.customer_present}  # type: ignore[attr-defined]
+    people = repo.customers(tenant_id, unknown) if unknown else {}
+    later = People(lambda: repo.customers(tenant_id, vouched)) if vouched else None
     for fact in facts:
+        if fact.customer_present:  # type: ignore[attr-defined]
+            yield fact, later
+            continue
         person = people.get(fact.customer_id)  # type: ignore[attr-defined]
         if person is not None:
             yield fact, person
@@ -45,9 +55,9 @@ def appointment_matches(prefix: str, earliest: timedelta, latest: timedelta, ten
     floored to the second (which `to_iso` does) give the same answer as the exact comparison."""
     first, last = to_iso(when.at + latest + ONE_SECOND), to_iso(when.at + earliest)
     booked = repo.appointments_booked_between(tenant.tenant_id, first, last)
-    for appointment, person in with_customers(repo, tenant.tenant_id, booked):
-        yield Match(person.customer_id, f"{prefix}:{appointment.appointment_id}@{appointment.starts_at}",
-                    when.day, person=person, subject=appointment, trigger={"starts_at": appointment.starts_at})
+    for appointment, customer in with_customers(repo, tenant.tenant_id, booked):
+        yield Match(appointment.customer_id, f"{prefix}:{appointment.appointment_id}@{appointment.starts_at}",
+                    when.day, customer, subject=appointment, trigger={"starts_at": appointment.starts_at})
 
 
 def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: TenantView,
@@ -56,4 +66,4 @@ def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: 
     if when.day != day_in(when.day.year, tenant):
         return
     for person in repo.all_customers(tenant.tenant_id):
-        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person=person)
+        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person)

@@ -24,5 +24,5 @@ def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: 
     for sale in repo.sales_completed_between(tenant.tenant_id, first, last):
         if sale.customer_id not in latest or sale.completed_at >= latest[sale.customer_id].completed_at:
             latest[sale.customer_id] = sale
-    for sale, person in with_customers(repo, tenant.tenant_id, latest.values()):
-        yield Match(person.customer_id, f"purchase:{bought_on.isoformat()}", when.day, person=person, subject=sale)
+    for sale, customer in with_customers(repo, tenant.tenant_id, latest.values()):
+        yield Match(sale.customer_id, f"purchase:{bought_on.isoformat()}", when.day, customer, subject=sale)

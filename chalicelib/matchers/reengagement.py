@@ -24,5 +24,5 @@ def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: 
     for person in repo.customers_active_between(tenant.tenant_id, first, last):
         lapsed = local_date(parse_instant(person.last_activity_at), tenant.timezone)
         if lapsed in lapse_days:
-            yield Match(person.customer_id, f"lapse:{lapsed.isoformat()}", when.day, person=person,
+            yield Match(person.customer_id, f"lapse:{lapsed.isoformat()}", when.day, person,
                         trigger={"last_activity_on": lapsed.isoformat()})

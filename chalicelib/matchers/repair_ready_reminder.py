@@ -20,5 +20,5 @@ def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: 
     ready_on = when.day - timedelta(days=int(automation.settings["days_after"]))
     first, last = day_range(ready_on, ready_on, tenant.timezone)
     ready = repo.repairs_ready_between(tenant.tenant_id, first, last)
-    for repair, person in with_customers(repo, tenant.tenant_id, ready):
-        yield Match(person.customer_id, f"repair:{repair.repair_id}", when.day, person=person, subject=repair)
+    for repair, customer in with_customers(repo, tenant.tenant_id, ready):
+        yield Match(repair.customer_id, f"repair:{repair.repair_id}", when.day, customer, subject=repair)

@@ -4,6 +4,14 @@ Every write that can change a customer's last activity (docs/behaviour.md sectio
 customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
 recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
 joining tables.
+
+A sale, repair or appointment vouches that its customer exists (`customer_present`), so that the
+matchers that find it through its index need not read the customer: a write sets it for the customer it
+read, and withdraws it if that customer turns out to be gone once the record is written; deleting a
+customer withdraws it from every record of theirs, before the deletion (so that a deletion cut short
+leaves nothing vouching for a missing customer, only records whose customer is read) and again after
+it (for records written meanwhile). A customer written again after a deletion is not vouched for by
+their old records: the matchers read them.
 """
 from __future__ import annotations
 
@@ -57,8 +65,11 @@ APPOINTMENT_FIELDS = {
 }
 #: Records whose writes can change a customer's last activity.
 ACTIVITY_MODELS = (Sale, Repair)
+#: Records that vouch that their customer exists (`customer_present`), and whose `customer_index` finds a
+#: customer's.
+VOUCHING_MODELS = (Sale, Repair, Appointment)
 _INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
-             "ready_since", "booked_starts_at"}
+             "ready_since", "booked_starts_at", "customer_present"}
 
 
 def _public(item) -> dict:
@@ -184,12 +195,39 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
 def delete_customer(principal: Principal, customer_id: str) -> None:
     require_write(principal, "customers")
     v.check_id(customer_id)
-    delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id),
-                   NotFound("no such customer", field="customer_id"))
+    missing = NotFound("no such customer", field="customer_id")
+    if get_or_none(Customer, principal.tenant_id, customer_id) is None:
+        raise missing
+    _withdraw_vouching(principal.tenant_id, customer_id)
+    delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id), missing)
+    _withdraw_vouching(principal.tenant_id, customer_id)
 
 
-def refresh_last_activity(tenant_id: str, customer_id: str) -> None:
+def _withdraw_vouching(tenant_id: str, customer_id: str) -> None:
+    """None of the customer's records vouches for them any more (module docstring)."""
+    key = tenant_customer(tenant_id, customer_id)
+    for model in VOUCHING_MODELS:
+        record_key = model._range_key_attribute().attr_name
+        for found in model.customer_index.query(key):
+            _withdraw(model, tenant_id, getattr(found, record_key), customer_id)
+
+
+def _withdraw(model, tenant_id: str, record_id: str, customer_id: str) -> None:
+    def change(item):
+        if item is None or item.customer_id != customer_id or not item.customer_present:
+            return None
+        item.customer_present = None
+        return item
+
+    mutate(lambda: get_or_none(model, tenant_id, record_id), change)
+
+
+def refresh_last_activity(tenant_id: str, customer_id: str) -> bool:
+    """Recompute the customer's last activity; returns whether the customer exists."""
+    exists: list[bool] = []
+
     def change(item: Customer | None) -> Customer | None:
+        exists[:] = [item is not None]
         if item is None:
             return None
         latest = _latest_activity(tenant_id, customer_id, item.created_at)
@@ -199,6 +237,7 @@ def refresh_last_activity(tenant_id: str, customer_id: str) -> None:
         return item
 
     mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
+    return exists[0]
 
 
 def _require_customer(tenant_id: str, customer_id: str) -> None:
@@ -217,10 +256,13 @@ def _get(model, tenant_id: str, record_id: str, label: str) -> Any:
 
 def _write(principal: Principal, model, record_id: str, fields: dict, now: datetime, *,
            replace: bool, label: str, derive: Callable[[Any, Any], None] | None = None) -> dict:
-    """PUT (replace) or PATCH one tenant record, keep derived keys and customers' last activity."""
+    """PUT (replace) or PATCH one tenant record, keep derived keys and customers' last activity, and
+    whether the record vouches that its customer exists (module docstring)."""
     require_write(principal, f"{label}s")
     v.check_id(record_id)
-    if fields.get("customer_id"):
+    # A write that names the customer reads them first; one that does not leaves the record's word as it was.
+    vouches = bool(fields.get("customer_id"))
+    if vouches:
         _require_customer(principal.tenant_id, fields["customer_id"])
     previous_customer: list[str] = []
 
@@ -239,14 +281,25 @@ def _write(principal: Principal, model, record_id: str, fields: dict, now: datet
                 setattr(item, name, value)
         item.updated_at = to_iso(now)
         item.tenant_customer = tenant_customer(principal.tenant_id, item.customer_id)
+        if vouches:
+            item.customer_present = True
         if derive is not None:
             derive(item, current)
         return item
 
     item = mutate(lambda: get_or_none(model, principal.tenant_id, record_id), change)
+    present = None
     if model in ACTIVITY_MODELS:
         for customer_id in {item.customer_id, *previous_customer}:
-            refresh_last_activity(principal.tenant_id, customer_id)
+            exists = refresh_last_activity(principal.tenant_id, customer_id)
+            present = exists if customer_id == item.customer_id else present
+    if vouches:
+        # The customer was read before the write: if they were deleted meanwhile, the deletion may have
+        # looked for their records before this one was written.
+        if present is None:
+            present = get_or_none(Customer, principal.tenant_id, item.customer_id) is not None
+        if not present:
+            _withdraw(model, principal.tenant_id, record_id, item.customer_id)
     return _public(item)
 
 
