@@ -3,7 +3,7 @@ decided at the tick's instant, not by the machine's clock, and a handler that ra
 which is handled again as Lambda's event sources would, without ending the tick."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

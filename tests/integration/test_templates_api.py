@@ -135,8 +135,16 @@ def test_a_preview_over_a_limit_for_a_real_customer_is_a_400(owner):
     assert response.error_field == "body_text" and "MAX_OUTPUT" in response.json["error"]["message"]
 
 
-def test_a_preview_whose_subject_breaks_the_line_is_a_400_naming_the_subject(owner):
-    owner.put("/customers/bob", {"first_name": "Bob\r\nBcc: x@y"})
+def _stored_before_the_rule(tenant: str, customer_id: str, first_name: str) -> None:
+    """A name the API now refuses (a line break) but that a customer item written earlier may hold."""
+    from chalicelib.adapters.models import Customer
+
+    Customer.get(tenant, customer_id).update(actions=[Customer.first_name.set(first_name)])
+
+
+def test_a_preview_whose_subject_breaks_the_line_is_a_400_naming_the_subject(owner, tenant):
+    assert owner.put("/customers/bob", {"first_name": "Bob"}).status == 200
+    _stored_before_the_rule(tenant, "bob", "Bob\r\nBcc: x@y")
     response = owner.post("/templates/system:birthday/preview", {"customer_id": "bob"})
     assert response.status == 400, response
     assert response.error_field == "subject" and "line break" in response.json["error"]["message"]
@@ -161,7 +169,9 @@ def test_a_send_over_a_limit_fails_alone_as_a_template_error(shop, tenant, body_
         assert template.status == 201, template
         change = {"template_id": template.json["template_id"]}
     _birthday_customer(shop, "ava", "Ava")
-    _birthday_customer(shop, "bob", first_name)
+    _birthday_customer(shop, "bob", "Bob")
+    if first_name != "Bob":
+        _stored_before_the_rule(tenant, "bob", first_name)
     assert shop.patch("/automations/birthday", {"enabled": True, "channels": ["email"], **change}).status == 200
     runner = Runner(tenant, DEC18)
 
