@@ -503,7 +503,12 @@ def measure(sample: int, fault_sample: int) -> dict:
     from local.stack import create_resources, one_request_at_a_time
 
     assert dispatcher.WORKERS == DISPATCH_WORKERS and ledger.STAT_SHARDS == STAT_SHARDS, "update the constants"
+    from bench.emulator import _back_up_items_not_tables
+
     one_request_at_a_time()   # before moto maps its handlers
+    # moto deep-copies every table a transaction touches (to roll back): the sample's transactions would cost
+    # in proportion to the tables' size; the emulator's benchmarks back up only the touched items instead.
+    _back_up_items_not_tables()
     with mock_aws():
         create_resources(["store.example"])
         started = time.monotonic()
@@ -535,6 +540,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:,.0f} s ({seconds / 3600:.2f} h)" if seconds >= 3600 else f"{seconds:,.0f} s"
 
 
+def goal(r: Result) -> str:
+    if r.evaluation == "one-job" and r.evaluation_over_limit > 1:
+        return "**missed**: the evaluation cannot finish in 900 s" + (" (and the ratio too)" if r.ratio > 1.1 else "")
+    return "met" if r.ratio <= 1.1 else "**missed**"
+
+
 MODES = {"one-job": "one job, as coded (run as if it had no 900 s limit)",
          "prequeued": "dispatch only (every send queued at t=0)"}
 
@@ -554,7 +565,7 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
             f"| {r.rate:,.0f} | {MODES[r.evaluation]} | {r.concurrency} | {r.dispatch_capacity_per_second:,.0f} "
             f"| {r.peak_sends_per_second:,.0f} "
             f"| {_fmt_s(r.floor_seconds)} | {_fmt_s(r.total_seconds)} | {r.ratio:.2f} "
-            f"| {'met' if r.ratio <= 1.1 else '**missed**'} | {over} | {r.evaluation_invocations or '-'} "
+            f"| {goal(r)} | {over} | {r.evaluation_invocations or '-'} "
             f"| {r.dispatch_invocations:,} | {r.hottest_item_writes_per_second:,.1f} "
             f"({r.hottest_item_limit_share:.1%} of 1,000) | {r.hottest_partition_writes_per_second:,.0f} |")
     ev = evaluation_model(results[0].customers, m)
@@ -582,6 +593,12 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
     lines.append(f"| **all (dispatch)** | **{sum(clean['dispatch calls per send'].values()):.3f}** |")
     for key, n in sorted(clean["evaluation calls"].items()):
         lines.append(f"| evaluation {key} | {n / clean['sends']:.3f} |")
+    poller = {"sqs:ReceiveMessage": 1 / SQS_BATCH, "sqs:DeleteMessageBatch": 1 / SQS_BATCH}
+    for key, v in poller.items():
+        lines.append(f"| Lambda's SQS poller {key} (modeled: one a full batch) | {v:.3f} |")
+    every = (sum(clean["dispatch calls per send"].values()) + sum(poller.values())
+             + sum(clean["evaluation calls"].values()) / clean["sends"])
+    lines.append(f"| **all** | **{every:.3f}** |")
     lines += ["", f"- items written per send: {clean['items written per send']:.2f}; items by number of writes: "
               f"{clean['writes per item (histogram: writes -> items)']}",
               f"- items written by more than one customer's sends: {len(clean[SHARED])}"
