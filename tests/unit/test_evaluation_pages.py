@@ -170,3 +170,9 @@ def test_a_position_is_not_part_of_what_a_match_is():
     assert match.position == "12-18|c1"
     assert match == type(match)(match.customer_id, match.occurrence_key, match.day, match.person,
                                 trigger=match.trigger)
+
+
+def test_the_evaluate_function_may_put_its_continuation_on_the_evaluations_queue():
+    from infra.permissions import GRANTS
+
+    assert set(GRANTS["evaluate"].sends_to) == {"sends", "evaluations"}
