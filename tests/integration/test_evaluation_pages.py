@@ -42,7 +42,9 @@ def customer_id(n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def store() -> str:
+def store():
+    """The store, switched off and emptied afterwards: the emulator is shared by the session, and a `tick`
+    in another test evaluates every store with something switched on."""
     from chalicelib.services import automations, customers, settings
     from chalicelib.services.customers import derive_customer_keys
 
@@ -66,7 +68,12 @@ def store() -> str:
     for type_, change in (("christmas", both), ("birthday", both), ("appointment_24h", {"enabled": True}),
                           ("reengagement", {"enabled": True, "settings": {"months_inactive": 3}})):
         automations.patch(owner, type_, change, before, STORE["timezone"])
-    return tenant_id
+    yield tenant_id
+    for type_ in ("christmas", "birthday", "appointment_24h", "reengagement"):
+        automations.patch(owner, type_, {"enabled": False}, before, STORE["timezone"])
+    with Customer.batch_write() as batch:
+        for n in range(CUSTOMERS):
+            batch.delete(Customer(tenant_id, customer_id(n)))
 
 
 def progress(store: str, type_: str, first: str = "2026-12-18", through: str | None = None) -> None:
@@ -284,12 +291,13 @@ def test_the_planner_still_queues_jobs_in_the_old_format(store):
 # --- the evaluations queue's consumer ---------------------------------------------------------------
 
 @pytest.fixture
-def small_store(shop, tenant) -> str:
+def small_store(shop, tenant):
     for n in range(25):
         assert shop.put(f"/customers/{customer_id(n)}", {"email": f"{customer_id(n)}@mail.example",
                                                          "consent": {"email": True}}).status == 200
     assert shop.patch("/automations/christmas", {"enabled": True, "channels": ["email"]}).status == 200
-    return tenant
+    yield tenant
+    assert shop.patch("/automations/christmas", {"enabled": False}).status == 200
 
 
 def test_the_consumer_puts_the_continuation_on_the_evaluations_queue_after_the_pages_sends(small_store, monkeypatch):
