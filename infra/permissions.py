@@ -62,7 +62,7 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT), ("run_state",)),
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
-    ), sends_to=("sends",), consumes="evaluations"),
+    ), sends_to=("sends", "evaluations"), consumes="evaluations"),   # evaluations: a full page's continuation
     "dispatch": Grants(tables=(
         # A batch's customers, settings and automations of every source, and the suppression entries of the
         # customers' addresses; each send's sale, repair or appointment and template. An SMS opt-out that
