@@ -12,6 +12,7 @@ from chalice import Blueprint
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger, timing
 from chalicelib.adapters.queues import BatchResult
+from chalicelib.core.clock import utcnow
 from chalicelib.events.wiring import evaluation_queue, flushed, send_queue
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def evaluate_records(records: list[Mapping[str, Any]],
             continue
         try:
             outcome = evaluation.evaluate(job, DynamoRepository(), send_queue(),
-                                          page_size or evaluation.PAGE_SIZE)
+                                          page_size or evaluation.PAGE_SIZE, now=utcnow())
             if outcome.continuation is not None:
                 # Queued after the page's sends (and its date's progress): a crash before this point
                 # retries this page, not the ones before it.

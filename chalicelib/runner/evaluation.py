@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
@@ -56,6 +56,10 @@ class MalformedJob(ValueError):
 #: page is at most 4,000 sends: 40 ledger reads (BatchGetItem, 100 keys) and 400 SendMessageBatch calls,
 #: about ten seconds and a few megabytes, far inside the function's 900 seconds and 1,024 MB.
 PAGE_SIZE = 2_000
+#: A run whose next page was queued this recently is alive: the planner leaves its tenant alone. Longer
+#: than the evaluations queue's visibility timeout, so a page retried after a failure is still covered;
+#: a run that stopped for good is started again after it (the ledger drops what was already queued).
+PAGING_LEASE = timedelta(minutes=20)
 
 _FIELDS = {"tenant_id", "type", "at", "day", "after", "skip"}
 
@@ -159,7 +163,10 @@ def plan(type_: str, at: datetime) -> list[Job]:
         tenant = TenantView(job.tenant_id, effective(
             tenants[job.tenant_id].settings.as_dict() if job.tenant_id in tenants else None))
         automation = automations.configuration(spec, enabled[job.tenant_id])
-        if due_dates(at, tenant, automation, states.get(job.tenant_id)):
+        state = states.get(job.tenant_id)
+        if state is not None and state.paging_until and state.paging_until > to_iso(at):
+            continue   # a run is carrying on page by page: its continuations cover the date
+        if due_dates(at, tenant, automation, state):
             due.append(job)
     return due
 
@@ -213,10 +220,15 @@ def _carry_on(job: Job, day: date | None, page: list[Match], after: str | None, 
     return Job(job.tenant_id, job.type, job.at, day.isoformat() if day else None, after, skip)
 
 
+def _keep_paging(state: RunState, until: datetime) -> None:
+    state.update(actions=[RunState.paging_until.set(to_iso(until))])
+
+
 def _record_processed(state: RunState, day: date, at: datetime) -> bool:
     """Record `day` as processed, unless another evaluation has recorded it or a later date already
     (progress never goes back); False then."""
     state.processed_through, state.updated_at = day.isoformat(), to_iso(at)
+    state.paging_until = None   # the date's run is over
     try:
         state.save(condition=RunState.processed_through.does_not_exist()
                    | (RunState.processed_through < day.isoformat()))
@@ -227,10 +239,12 @@ def _record_processed(state: RunState, day: date, at: datetime) -> bool:
     return True
 
 
-def evaluate(job: Job, repo: Repository, queue: Queue, page_size: int = PAGE_SIZE) -> Evaluation:
+def evaluate(job: Job, repo: Repository, queue: Queue, page_size: int = PAGE_SIZE,
+             now: datetime | None = None) -> Evaluation:
     """Evaluate one type for one tenant at the job's instant, one page of at most `page_size` matches:
     match, queue the sends, record each date whose last page is queued. When matches are left, the
-    evaluation's `continuation` is the job that carries on; the caller queues it."""
+    evaluation's `continuation` is the job that carries on; the caller queues it. `now` (default: the
+    job's instant) dates the run's paging lease."""
     if page_size < 1:
         raise ValueError("a page holds at least one match")
     at = parse_instant(job.at)
@@ -265,6 +279,7 @@ def evaluate(job: Job, repo: Repository, queue: Queue, page_size: int = PAGE_SIZ
         matched, total, room = matched + len(page), total + len(sends), room - len(page)
         if more:
             # The page is full and the date has more: the date is recorded by the page that ends it.
+            _keep_paging(state, (now or at) + PAGING_LEASE)
             return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued,
                               _carry_on(job, day, page, after, skip))
         # Progress is saved after the date's last sends are queued: a crash in between queues its last

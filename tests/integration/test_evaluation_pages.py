@@ -325,3 +325,18 @@ def test_the_consumer_puts_the_continuation_on_the_evaluations_queue_after_the_p
         assert [Job.parse(b) for b in bodies] == ([outcome.continuation] if outcome.continuation else [])
     assert [sorted(p) for p in pages] == [[customer_id(n) for n in range(k, min(k + 10, 25))] for k in (0, 10, 20)]
     assert processed_through(small_store, "christmas") == "2026-12-18"
+
+
+def test_the_planner_leaves_a_date_alone_while_its_run_carries_on_page_by_page(store, run_chain):
+    """A large date takes many pages: the planner's next schedules must not start it again from its first
+    customer while its continuations are alive, and plan it again once the run is over or has died."""
+    progress(store, "christmas")
+    at = DEC18
+    first = evaluation.evaluate(Job(store, "christmas", AT), DynamoRepository(), Sends(), 1_000)
+    assert first.continuation is not None
+    planned = lambda minutes: [j.tenant_id for j in evaluation.plan("christmas", at + timedelta(minutes=minutes))]  # noqa: E731
+    assert store not in planned(15)                                   # alive: its pages cover the date
+    assert store in planned(int(evaluation.PAGING_LEASE.total_seconds() // 60) + 15)   # died: start again
+    rest = run_chain("christmas", 1_000, Sends(), first=Job.parse(first.continuation.to_body()))
+    assert rest[-1]["through"] == "2026-12-18" and RunState.get(store, "christmas").paging_until is None
+    assert store not in planned(15)                                   # done: nothing left for the day
