@@ -59,7 +59,7 @@ GRANTS: dict[str, Grants] = {
     "jwt_auth": Grants(),
     "evaluate": Grants(tables=(
         Tables((GET,), ("tenants", "automations")),
-        Tables((GET, PUT), ("run_state",)),
+        Tables((GET, PUT, UPDATE), ("run_state",)),   # update: a paging run's lease
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
     ), sends_to=("sends", "evaluations"), consumes="evaluations"),   # evaluations: a full page's continuation
