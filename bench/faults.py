@@ -19,14 +19,16 @@ from datetime import datetime
 os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
                    "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_PREFIX": "bench-",
                    "UNSUBSCRIBE_SECRET": "bench-only-secret", "POWERTOOLS_METRICS_DISABLED": "true",
-                   "POWERTOOLS_LOG_LEVEL": "ERROR"})
+                   "POWERTOOLS_LOG_LEVEL": "CRITICAL"})
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
 DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
 
 
-def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = False) -> dict:
+def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = False, dynamodb=()) -> dict:
+    """`dynamodb`: fault policies of tests/integration/dynamodb_faults.py, injected while the sends are
+    delivered (evaluation runs clean)."""
     from chalicelib.rules.auth import Principal
     from chalicelib.services import customers as records
     from chalicelib.services.automations import patch
@@ -43,8 +45,12 @@ def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = Fa
     patch(owner, "birthday", {"enabled": True, "channels": ["email", "sms"]}, DEC18, "Australia/Sydney")
     runner = Runner(tenant, DEC18)
     setup(runner)
+    from tests.integration.dynamodb_faults import dynamodb_faults
+
     started = time.monotonic()
-    _, delivery = runner.run(DEC18, copies=copies)
+    runner.evaluate(DEC18)
+    with dynamodb_faults(*dynamodb) as injected:
+        delivery = runner.deliver(copies=copies)
     if twice:
         from chalicelib.adapters.models import RunState
 
@@ -70,7 +76,8 @@ def scenario(name: str, customers: int, setup, copies: int = 1, twice: bool = Fa
         "sent records": outcomes["sent"], "failed records": outcomes["failed"],
         "sends with 2+ sent records": sum(1 for (_, _, status), n in per_send.items() if status == "sent" and n > 1),
         "lost (no record)": 2 * customers - len(recorded),
-        "crashes": delivery.crashes, "takeovers": runner.dispatcher.takeovers,
+        "DynamoDB faults": sum(injected.faults.values()),
+        "crashes": delivery.crashes + delivery.errors, "takeovers": runner.dispatcher.takeovers,
         "dead letters": len(delivery.dead_letters),
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -83,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from moto import mock_aws
 
-    from tests.integration.runner_kit import crash, once, reject, throttle_every_other
+    from chalicelib.sending import ledger
+    from tests.integration.dynamodb_faults import CONFLICT, THROTTLED, every, first, is_claim, is_outcome
+    from tests.integration.runner_kit import Crash, crash, once, reject, throttle_every_other
+
+    ledger.sleep = lambda seconds: None   # the retries' pauses are waited for nowhere but in AWS
 
     def crash_every(fault, n: int):
         calls = iter(range(10**9))
@@ -91,6 +102,20 @@ def main(argv: list[str] | None = None) -> int:
 
     def nothing(runner) -> None:
         pass
+
+    def running_out_after(sends: int):
+        """An invocation's remaining time: plenty for `sends` sends, then under the dispatcher's margin."""
+        asked = iter(range(10**9))
+        return lambda: 60.0 if next(asked) < sends else 1.0
+
+    def killed_every(n: int, crash_type):
+        writes = iter(range(10**9))
+
+        def policy(operation: str, params: dict):
+            if operation in ("TransactWriteItems", "UpdateItem") and next(writes) % n == n - 1:
+                raise crash_type()
+            return None
+        return policy
 
     def before(fault):
         return lambda runner: (setattr(runner.email, "before", fault()), setattr(runner.sms, "before", fault()))
@@ -114,6 +139,21 @@ def main(argv: list[str] | None = None) -> int:
             scenario("throttling on every other call", args.customers, before(throttle_every_other)),
             scenario("permanent rejection of every call", args.customers, before(lambda: reject)),
             scenario("one crash after acceptance", args.customers, after(lambda: once(crash))),
+            # DynamoDB's own failure modes, which the emulator never shows, injected into the real adapters.
+            scenario("TransactionConflict on every 2nd claim", args.customers, nothing,
+                     dynamodb=[every(2, is_claim, CONFLICT)]),
+            scenario("TransactionConflict on every 2nd outcome", args.customers, nothing,
+                     dynamodb=[every(2, is_outcome, CONFLICT)]),
+            scenario("outcomes cancelled on every try for a while (past the retries)", args.customers, nothing,
+                     dynamodb=[first(3 * ledger.WRITE_ATTEMPTS, is_outcome, CONFLICT)]),
+            scenario("reads throttled past the SDK's retries (every 3rd batch read)", args.customers, nothing,
+                     dynamodb=[every(3, lambda op, _: op == "BatchGetItem", THROTTLED)]),
+            scenario("writes throttled past the SDK's retries (every 3rd single-item write)", args.customers,
+                     nothing, dynamodb=[every(3, lambda op, _: op == "UpdateItem", THROTTLED)]),
+            scenario("Lambda timeout in the middle of every batch (time runs out after 4 sends)", args.customers,
+                     lambda runner: setattr(runner, "time_left", lambda: running_out_after(4))),
+            scenario("Lambda killed at a DynamoDB write (1 in 15), timeout guard bypassed", args.customers, nothing,
+                     dynamodb=[killed_every(15, Crash)]),
         ]
     columns = list(rows[0])
     print("| " + " | ".join(columns) + " |")

@@ -59,10 +59,10 @@ GRANTS: dict[str, Grants] = {
     "jwt_auth": Grants(),
     "evaluate": Grants(tables=(
         Tables((GET,), ("tenants", "automations")),
-        Tables((GET, PUT), ("run_state",)),
+        Tables((GET, PUT, UPDATE), ("run_state",)),   # update: a paging run's lease
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
-    ), sends_to=("sends",), consumes="evaluations"),
+    ), sends_to=("sends", "evaluations"), consumes="evaluations"),   # evaluations: a full page's continuation
     "dispatch": Grants(tables=(
         # A batch's customers, settings and automations of every source, and the suppression entries of the
         # customers' addresses; each send's sale, repair or appointment and template. An SMS opt-out that

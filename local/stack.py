@@ -93,21 +93,22 @@ _SERVED_ONE_AT_A_TIME = threading.RLock()
 
 
 def one_request_at_a_time() -> None:
-    """The emulator answers one request at a time. DynamoDB itself takes concurrent requests, but moto's
-    backends are not thread-safe (a transaction deep-copies its tables while another request writes to
-    them), and the dispatcher sends a batch's customers concurrently. Idempotent."""
-    from moto.core.responses import BaseResponse
+    """The emulator's DynamoDB answers one request at a time. DynamoDB itself takes concurrent requests,
+    but moto's backend is not thread-safe (a transaction deep-copies its tables while another request
+    writes to them), and the dispatcher sends a batch's customers concurrently. Only DynamoDB: SQS's
+    long polls must not hold up everything else. Idempotent."""
+    from moto.dynamodb.responses import DynamoHandler
 
-    if getattr(BaseResponse, "_one_at_a_time", False):
+    if getattr(DynamoHandler, "_one_at_a_time", False):
         return
-    original = BaseResponse.dispatch.__func__
+    original = DynamoHandler.dispatch.__func__
 
     def dispatch(cls, *args, **kwargs):
         with _SERVED_ONE_AT_A_TIME:
             return original(cls, *args, **kwargs)
 
-    BaseResponse.dispatch = classmethod(dispatch)
-    BaseResponse._one_at_a_time = True
+    DynamoHandler.dispatch = classmethod(dispatch)
+    DynamoHandler._one_at_a_time = True
 
 
 def start_emulator(host: str, port: int) -> Emulator:

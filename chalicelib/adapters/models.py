@@ -124,6 +124,9 @@ class RunState(Model):
     #: The last tenant-local date fully processed.
     processed_through = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+    #: While a large date is evaluated page by page: until when its run counts as alive (each page
+    #: pushes it on), so the planner does not start the same date again from its first customer.
+    paging_until = UnicodeAttribute(null=True)
 
 
 class ActionAutomation(Model):

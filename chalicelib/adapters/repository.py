@@ -45,19 +45,35 @@ def appointment_fact(item: Appointment) -> AppointmentFact:
                            customer_present=bool(item.customer_present))
 
 
+def _after_customer(customer_id: str | None):
+    """The sort key condition of a read that carries on after a customer (None: from the first)."""
+    return None if customer_id is None else Customer.customer_id > customer_id
+
+
 class DynamoRepository:
     """Reads for the matchers, through the indexes that hold only what can match."""
 
-    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterator[Person]:
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                               start_after: str | None = None) -> Iterator[Person]:
         index = {"birthday": Customer.birthday_index, "anniversary": Customer.anniversary_index}[field]
-        return map(person_of, index.query(month_day_key(tenant_id, month_day)))
+        return map(person_of, index.query(month_day_key(tenant_id, month_day), _after_customer(start_after)))
 
-    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterator[Person]:
+    def customers_active_between(self, tenant_id: str, first: str, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterator[Person]:
+        # The index's sort key is not unique (customers imported together share an instant), so the
+        # query carries on from the last item's full key (index and table keys), as DynamoDB's own
+        # pages do.
+        start = None
+        if start_after is not None:
+            instant, customer_id = start_after
+            start = {"tenant_id": {"S": tenant_id}, "last_activity_at": {"S": instant},
+                     "customer_id": {"S": customer_id}}
         return map(person_of, Customer.last_activity_index.query(
-            tenant_id, Customer.last_activity_at.between(first, last)))
+            tenant_id, Customer.last_activity_at.between(first, last), last_evaluated_key=start))
 
-    def all_customers(self, tenant_id: str) -> Iterator[Person]:
-        return map(person_of, Customer.query(tenant_id, attributes_to_get=PERSON_ATTRIBUTES))
+    def all_customers(self, tenant_id: str, start_after: str | None = None) -> Iterator[Person]:
+        return map(person_of, Customer.query(tenant_id, _after_customer(start_after),
+                                             attributes_to_get=PERSON_ATTRIBUTES))
 
     def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterator[SaleFact]:
         return map(sale_fact, Sale.completed_index.query(tenant_id, Sale.completed_at.between(first, last)))

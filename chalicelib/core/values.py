@@ -106,6 +106,10 @@ class Occasion:
 
     at: datetime
     day: date
+    #: Where a paged evaluation carries on: the `position` of the last match already handled. A matcher
+    #: that gives positions yields only the matches after it, and reads from there; one it does not
+    #: recognise (its settings changed in between) means from the start. None: from the start.
+    after: str | None = None
 
 
 class People:
@@ -139,6 +143,10 @@ class Match:
     subject: Subject = None
     #: Facts the dispatcher re-checks (docs/behaviour.md section 5, check 2), such as the lapse date L.
     trigger: Mapping[str, str] = field(default_factory=dict)
+    #: Where this match stands in its matcher's order, for an evaluation to carry on after it
+    #: (`Occasion.after`). Set by the matchers whose reads can be large; None where a matcher gives no
+    #: positions, and the evaluation carries on by counting matches instead. Not part of the match.
+    position: str | None = field(default=None, compare=False)
 
     @property
     def person(self) -> Person:
@@ -148,13 +156,20 @@ class Match:
 
 class Repository(Protocol):
     """Reads a matcher may make. Each answers from an index holding only what can match, except
-    `all_customers`, which the seasonal types need. Instant bounds are stored instants, inclusive."""
+    `all_customers`, which the seasonal types need. Instant bounds are stored instants, inclusive.
 
-    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterable[Person]: ...
+    The reads that can be large answer in their index's order and take `start_after`, the key of the
+    last item already read, so that a paged evaluation reads each item once: customers in
+    `customer_id` order (after that id), and active customers in (`last_activity_at`, `customer_id`)
+    order (after that pair)."""
 
-    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterable[Person]: ...
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                               start_after: str | None = None) -> Iterable[Person]: ...
 
-    def all_customers(self, tenant_id: str) -> Iterable[Person]: ...
+    def customers_active_between(self, tenant_id: str, first: str, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterable[Person]: ...
+
+    def all_customers(self, tenant_id: str, start_after: str | None = None) -> Iterable[Person]: ...
 
     def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterable[SaleFact]: ...
 

@@ -1,4 +1,6 @@
-"""The evaluations queue's consumer: one job (a tenant and a type at an instant) per message. Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+"""The evaluations queue's consumer: one job (a tenant and a type at an instant) per message, one page of
+matches per job; the job that carries on after a full page goes back on the same queue. Its work is
+imported on the first call: app.py imports every blueprint, and the API function should not pay for
 the runner."""
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from chalice import Blueprint
 from chalicelib.adapters import resources
 from chalicelib.adapters.observability import logger, timing
 from chalicelib.adapters.queues import BatchResult
-from chalicelib.events.wiring import flushed, send_queue
+from chalicelib.core.clock import utcnow
+from chalicelib.events.wiring import evaluation_queue, flushed, send_queue
 
 if TYPE_CHECKING:
     from chalicelib.runner import evaluation
@@ -19,8 +22,10 @@ bp = Blueprint(__name__)
 
 
 @flushed
-def evaluate_records(records: list[Mapping[str, Any]]) -> tuple[BatchResult, list[evaluation.Evaluation]]:
-    """One job per record, each on its own."""
+def evaluate_records(records: list[Mapping[str, Any]],
+                     page_size: int | None = None) -> tuple[BatchResult, list[evaluation.Evaluation]]:
+    """One job per record, each on its own, each a page of at most `page_size` matches (default:
+    `evaluation.PAGE_SIZE`)."""
     from chalicelib.adapters.repository import DynamoRepository
     from chalicelib.runner import evaluation
 
@@ -34,7 +39,12 @@ def evaluate_records(records: list[Mapping[str, Any]]) -> tuple[BatchResult, lis
             result.failures.append(record["messageId"])
             continue
         try:
-            outcome = evaluation.evaluate(job, DynamoRepository(), send_queue())
+            outcome = evaluation.evaluate(job, DynamoRepository(), send_queue(),
+                                          page_size or evaluation.PAGE_SIZE, now=utcnow())
+            if outcome.continuation is not None:
+                # Queued after the page's sends (and its date's progress): a crash before this point
+                # retries this page, not the ones before it.
+                evaluation_queue().send([outcome.continuation.to_body()])
         except Exception:  # noqa: BLE001 - retried alone through the queue, then its dead-letter queue
             logger.exception("evaluation failed", extra={"tenant_id": job.tenant_id, "type": job.type})
             result.failures.append(record["messageId"])
@@ -43,6 +53,7 @@ def evaluate_records(records: list[Mapping[str, Any]]) -> tuple[BatchResult, lis
         timing("EvaluationDuration", elapsed, type=job.type)
         logger.info("evaluated", extra={"tenant_id": job.tenant_id, "type": job.type, "dates": outcome.dates,
                                         "matched": outcome.matched, "queued": outcome.queued,
+                                        "continued": outcome.continuation is not None,
                                         "milliseconds": round(elapsed)})
         done.append(outcome)
     return result, done

@@ -18,15 +18,40 @@ from chalicelib.core.values import (
 
 F = TypeVar("F")
 
+#: Separates the parts of a match's position: index keys (month-days, instants) never contain it, and
+#: the customer id, which may, comes last.
+POSITION_SEPARATOR = "|"
+
+
+def position(key: str, customer_id: str) -> str:
+    """A match's position in a read ordered by `key`, then customer id (see `Match.position`)."""
+    return f"{key}{POSITION_SEPARATOR}{customer_id}"
+
+
+def split_position(after: str | None) -> tuple[str, str]:
+    """The key and customer id of a position made by `position`; ("", "") for None."""
+    key, _, customer_id = (after or "").partition(POSITION_SEPARATOR)
+    return key, customer_id
+
 
 def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: AutomationView,
                       when: Occasion, repo: Repository) -> Iterator[Match]:
     """Customers whose `field` (YYYY-MM-DD or --MM-DD) is celebrated on D + days_before."""
     target = when.day + timedelta(days=int(automation.settings["days_before"]))
-    for month_day in month_days_celebrated_on(target):
-        for person in repo.customers_by_month_day(tenant.tenant_id, field, month_day):
+    month_days = month_days_celebrated_on(target)
+    # A position is `MM-DD|customer_id`: the month-day read (Feb 28 also reads Feb 29), then the
+    # customer in that index's order.
+    resumed_on, customer_id = split_position(when.after)
+    if resumed_on in month_days:
+        month_days = month_days[month_days.index(resumed_on):]
+    for month_day in month_days:
+        after = customer_id if month_day == resumed_on and customer_id else None
+        people = (repo.customers_by_month_day(tenant.tenant_id, field, month_day, start_after=after) if after
+                  else repo.customers_by_month_day(tenant.tenant_id, field, month_day))
+        for person in people:
             yield Match(person.customer_id, f"{prefix}:{target.year}", when.day, person,
-                        trigger={field: getattr(person, field)[-5:]})
+                        trigger={field: getattr(person, field)[-5:]},
+                        position=position(month_day, person.customer_id))
 
 
 def with_customers(repo: Repository, tenant_id: str, facts: Iterable[F]) -> Iterator[tuple[F, Person | People]]:
@@ -65,5 +90,9 @@ def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: 
     """Every customer, on the one date of the year `day_in(year, tenant)`."""
     if when.day != day_in(when.day.year, tenant):
         return
-    for person in repo.all_customers(tenant.tenant_id):
-        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person)
+    # A position is the customer id: everyone is read in customer id order.
+    people = (repo.all_customers(tenant.tenant_id, start_after=when.after) if when.after
+              else repo.all_customers(tenant.tenant_id))
+    for person in people:
+        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person,
+                    position=person.customer_id)

@@ -13,6 +13,7 @@ from chalicelib.core.values import (
     Repository,
     TenantView,
 )
+from chalicelib.matchers._shared import position, split_position
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
@@ -21,8 +22,15 @@ def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: 
         return
     # The candidate dates are consecutive, so one range read covers them all.
     first, last = day_range(lapse_days[0], lapse_days[-1], tenant.timezone)
-    for person in repo.customers_active_between(tenant.tenant_id, first, last):
+    # A position is `last_activity_at|customer_id`, the read's order; one outside the range (the
+    # setting changed since) means from the start.
+    instant, customer_id = split_position(when.after)
+    people = (repo.customers_active_between(tenant.tenant_id, first, last, start_after=(instant, customer_id))
+              if customer_id and first <= instant <= last
+              else repo.customers_active_between(tenant.tenant_id, first, last))
+    for person in people:
         lapsed = local_date(parse_instant(person.last_activity_at), tenant.timezone)
         if lapsed in lapse_days:
             yield Match(person.customer_id, f"lapse:{lapsed.isoformat()}", when.day, person,
-                        trigger={"last_activity_on": lapsed.isoformat()})
+                        trigger={"last_activity_on": lapsed.isoformat()},
+                        position=position(person.last_activity_at, person.customer_id))

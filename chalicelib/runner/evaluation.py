@@ -4,13 +4,20 @@ and the release of deferred sends.
 In the cloud an EventBridge schedule per type runs `plan`, which puts one job per due tenant on the
 evaluation queue; each job is evaluated on its own (so one slow tenant holds up no other) and pushes
 its sends to the send queue, in batches of 10. Locally, the clock or `tick` runs the same steps.
+
+A job handles one page: at most `PAGE_SIZE` matches. When more are left, its evaluation names a
+continuation, a job for the same tenant, type and instant that carries on from the page's last match
+(for daily types: on that match's date), and the caller puts it on the evaluation queue. So a
+Christmas of a million customers is some five hundred short invocations, each holding one page,
+rather than one that cannot finish; a retried job queues its own page again, not the day.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Iterable
+from datetime import date, datetime, timedelta
+from itertools import islice
+from typing import Any, Iterable, Iterator
 
 from pynamodb.exceptions import PutError
 
@@ -45,32 +52,91 @@ class MalformedJob(ValueError):
     """An evaluation queue message that is not a job."""
 
 
+#: The most matches one evaluation job handles. Each match is one send per channel (two at most), so a
+#: page is at most 4,000 sends: 40 ledger reads (BatchGetItem, 100 keys) and 400 SendMessageBatch calls,
+#: about ten seconds and a few megabytes, far inside the function's 900 seconds and 1,024 MB.
+PAGE_SIZE = 2_000
+#: A run whose next page was queued this recently is alive: the planner leaves its tenant alone. Longer
+#: than the evaluations queue's visibility timeout, so a page retried after a failure is still covered;
+#: a run that stopped for good is started again after it (the ledger drops what was already queued).
+PAGING_LEASE = timedelta(minutes=20)
+
+_FIELDS = {"tenant_id", "type", "at", "day", "after", "skip"}
+
+
 @dataclass(frozen=True)
 class Job:
+    """One evaluation: a tenant's type at an instant. A continuation also says where the previous page
+    stopped: `day`, the date it was on (daily types), and either `after`, the position of its last
+    match (`Match.position`), or `skip`, how many of that date's matches are done (for matchers that
+    give no positions). A continuation with a day and neither starts that day from its beginning."""
+
     tenant_id: str
     type: str
     at: str
+    day: str | None = None
+    after: str | None = None
+    skip: int = 0
 
     def to_body(self) -> str:
-        return json.dumps({"tenant_id": self.tenant_id, "type": self.type, "at": self.at})
+        body: dict[str, Any] = {"tenant_id": self.tenant_id, "type": self.type, "at": self.at}
+        if self.day is not None:
+            body["day"] = self.day
+        if self.after is not None:
+            body["after"] = self.after
+        if self.skip:
+            body["skip"] = self.skip
+        return json.dumps(body)
 
     @classmethod
     def parse(cls, body: str) -> "Job":
         try:
             data = json.loads(body)
-            job = cls(str(data["tenant_id"]), str(data["type"]), str(data["at"]))
+            if not isinstance(data, dict):
+                raise TypeError("a job is a JSON object")
+            if unknown := set(data) - _FIELDS:
+                raise KeyError(f"unknown fields {sorted(unknown)}")
+            job = cls(_text(data["tenant_id"]), _text(data["type"]), _text(data["at"]),
+                      _day(data.get("day")), _text(data["after"]) if "after" in data else None,
+                      _count(data.get("skip", 0)))
             parse_instant(job.at)
         except (TypeError, ValueError, KeyError) as e:
             raise MalformedJob(str(e)) from None
-        if job.type not in catalog.PER_EVENT:
+        spec = catalog.PER_EVENT.get(job.type)
+        if spec is None:
             raise MalformedJob(f"unknown type {job.type!r}")
+        if job.after is not None and job.skip:
+            raise MalformedJob("a job carries on after a position or after a count, not both")
+        if job.day is not None and not spec.daily:
+            raise MalformedJob(f"{job.type} has no dates")
+        if spec.daily and job.day is None and (job.after is not None or job.skip):
+            raise MalformedJob("a daily type's continuation names its date")
         return job
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"expected a non-empty string, not {value!r}")
+    return value
+
+
+def _day(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or date.fromisoformat(value).isoformat() != value):
+        raise ValueError(f"expected a YYYY-MM-DD date, not {value!r}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"expected a count, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What one evaluation did: the dates it processed, its matches, and the sends it queued (a send
-    the ledger already holds is not queued again)."""
+    """What one evaluation did: the dates it processed, its matches, the sends it queued (a send the
+    ledger already holds is not queued again), and the job that carries on where it stopped, if its
+    page was full and matches are left."""
 
     tenant_id: str
     type: str
@@ -78,6 +144,7 @@ class Evaluation:
     matched: int = 0
     sends: int = 0
     queued: int = 0
+    continuation: Job | None = None
 
 
 def plan(type_: str, at: datetime) -> list[Job]:
@@ -96,7 +163,10 @@ def plan(type_: str, at: datetime) -> list[Job]:
         tenant = TenantView(job.tenant_id, effective(
             tenants[job.tenant_id].settings.as_dict() if job.tenant_id in tenants else None))
         automation = automations.configuration(spec, enabled[job.tenant_id])
-        if due_dates(at, tenant, automation, states.get(job.tenant_id)):
+        state = states.get(job.tenant_id)
+        if state is not None and state.paging_until and state.paging_until > to_iso(at):
+            continue   # a run is carrying on page by page: its continuations cover the date
+        if due_dates(at, tenant, automation, state):
             due.append(job)
     return due
 
@@ -130,8 +200,53 @@ def _run_state(tenant: TenantView, type_: str, at: datetime) -> RunState:
     return state
 
 
-def evaluate(job: Job, repo: Repository, queue: Queue) -> Evaluation:
-    """Evaluate one type for one tenant at the job's instant: match, queue the sends, record progress."""
+def _page(matches: Iterator[Match], skip: int, room: int) -> tuple[list[Match], bool]:
+    """Up to `room` matches after the first `skip`, and whether any is left after them. Only the page is
+    ever held: the matchers read as they yield."""
+    for _ in islice(matches, skip):
+        pass
+    page = list(islice(matches, room))
+    return page, next(matches, None) is not None
+
+
+def _carry_on(job: Job, day: date | None, page: list[Match], after: str | None, skip: int) -> Job:
+    """The continuation of `job` after `page`, which started after `after` or `skip` matches."""
+    if page and page[-1].position is not None:
+        after, skip = page[-1].position, 0
+    elif page:
+        if after is not None:
+            raise RuntimeError(f"the {job.type} matcher resumed from a position gave a match without one")
+        skip += len(page)
+    return Job(job.tenant_id, job.type, job.at, day.isoformat() if day else None, after, skip)
+
+
+def _keep_paging(state: RunState, until: datetime) -> None:
+    state.update(actions=[RunState.paging_until.set(to_iso(until))])
+
+
+def _record_processed(state: RunState, day: date, at: datetime) -> bool:
+    """Record `day` as processed, unless another evaluation has recorded it or a later date already
+    (progress never goes back); False then."""
+    state.processed_through, state.updated_at = day.isoformat(), to_iso(at)
+    state.paging_until = None   # the date's run is over
+    try:
+        state.save(condition=RunState.processed_through.does_not_exist()
+                   | (RunState.processed_through < day.isoformat()))
+    except PutError as e:
+        if not is_conditional_failure(e):
+            raise
+        return False
+    return True
+
+
+def evaluate(job: Job, repo: Repository, queue: Queue, page_size: int = PAGE_SIZE,
+             now: datetime | None = None) -> Evaluation:
+    """Evaluate one type for one tenant at the job's instant, one page of at most `page_size` matches:
+    match, queue the sends, record each date whose last page is queued. When matches are left, the
+    evaluation's `continuation` is the job that carries on; the caller queues it. `now` (default: the
+    job's instant) dates the run's paging lease."""
+    if page_size < 1:
+        raise ValueError("a page holds at least one match")
     at = parse_instant(job.at)
     spec = catalog.PER_EVENT[job.type]
     tenant = TenantView(job.tenant_id, load_settings(job.tenant_id))
@@ -140,22 +255,39 @@ def evaluate(job: Job, repo: Repository, queue: Queue) -> Evaluation:
         return Evaluation(job.tenant_id, job.type)
     match = matcher_for(job.type)
     if not spec.daily:
-        matches = list(match(tenant, automation, Occasion(at, local_date(at, tenant.timezone)), repo))
-        sends = sends_of(matches, job.tenant_id, automation)
-        return Evaluation(job.tenant_id, job.type, (), len(matches), len(sends), enqueue(sends, queue))
+        occasion = Occasion(at, local_date(at, tenant.timezone), after=job.after)
+        page, more = _page(match(tenant, automation, occasion, repo), job.skip, page_size)
+        sends = sends_of(page, job.tenant_id, automation)
+        return Evaluation(job.tenant_id, job.type, (), len(page), len(sends), enqueue(sends, queue),
+                          _carry_on(job, None, page, job.after, job.skip) if more else None)
     state = _run_state(tenant, job.type, at)
-    dates, matched, total, queued = [], 0, 0, 0
-    for day in due_dates(at, tenant, automation, state):
-        matches = list(match(tenant, automation, Occasion(at, day), repo))
-        sends = sends_of(matches, job.tenant_id, automation)
+    days = due_dates(at, tenant, automation, state)
+    after, skip = job.after, job.skip
+    if job.day is not None:
+        # A continuation carries on from its date. If that date is processed already (this job ran
+        # before, up to recording it, or another evaluation did), its place means nothing any more,
+        # and the later due dates start from their beginning.
+        resumed = date.fromisoformat(job.day)
+        if resumed not in days:
+            after, skip = None, 0
+        days = [d for d in days if d >= resumed]
+    dates, matched, total, queued, room = [], 0, 0, 0, page_size
+    for day in days:
+        page, more = _page(match(tenant, automation, Occasion(at, day, after=after), repo), skip, room)
+        sends = sends_of(page, job.tenant_id, automation)
         queued += enqueue(sends, queue)
-        # Progress is saved after the day's sends are queued: a crash in between queues them again on
-        # the next evaluation, and the ledger keeps them from going out twice.
-        state.processed_through, state.updated_at = day.isoformat(), to_iso(at)
-        state.save()
+        matched, total, room = matched + len(page), total + len(sends), room - len(page)
+        if more:
+            # The page is full and the date has more: the date is recorded by the page that ends it.
+            _keep_paging(state, (now or at) + PAGING_LEASE)
+            return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued,
+                              _carry_on(job, day, page, after, skip))
+        # Progress is saved after the date's last sends are queued: a crash in between queues its last
+        # page again at the next evaluation, and the ledger keeps them from going out twice.
+        if not _record_processed(state, day, at):
+            break   # another evaluation is ahead: it, or the next one planned, processes the rest
         dates.append(day.isoformat())
-        matched += len(matches)
-        total += len(sends)
+        after, skip = None, 0
     return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued)
 
 

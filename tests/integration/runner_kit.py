@@ -149,6 +149,10 @@ class Runner:
                 done.append(evaluation.evaluate(job, DynamoRepository(), self.queue))
         return done
 
+    #: Each invocation's remaining time (a new callable per invocation), as Lambda's context gives it; None:
+    #: unbounded.
+    time_left: Callable[[], Callable[[], float]] | None = None
+
     def deliver(self, copies: int = 1, batch_size: int = 10, extra: list[str] = ()) -> Delivery:
         """Deliver every queued message `copies` times (SQS is at least once), in batches, redelivering
         what a batch failed or a crash lost after the visibility timeout, until the queue is empty."""
@@ -166,7 +170,8 @@ class Runner:
                     result.receives += 1
                 try:
                     outcome = self.dispatcher.dispatch_records(
-                        [{"messageId": message_id, "body": body} for message_id, body in batch])
+                        [{"messageId": message_id, "body": body} for message_id, body in batch],
+                        self.time_left() if self.time_left else None)
                 except Crash:
                     result.crashes += 1
                     retry += batch
@@ -209,4 +214,5 @@ class Runner:
         return results
 
     def run(self, at: datetime, copies: int = 1) -> tuple[list[evaluation.Evaluation], Delivery]:
+        """Evaluate at `at`, then deliver what it queued."""
         return self.evaluate(at), self.deliver(copies)

@@ -26,15 +26,25 @@ class FakeRepository:
             self.reads += 1
             yield item
 
-    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str) -> Iterator[Person]:
-        return self._read(tenant_id, (p for p in self.people
+    def _by_id(self, start_after: str | None) -> list[Person]:
+        """The customers in their table's (and the month-day indexes') order, after `start_after`."""
+        return sorted((p for p in self.people if start_after is None or p.customer_id > start_after),
+                      key=lambda p: p.customer_id)
+
+    def customers_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                               start_after: str | None = None) -> Iterator[Person]:
+        return self._read(tenant_id, (p for p in self._by_id(start_after)
                                       if getattr(p, field) and getattr(p, field)[-5:] == month_day))
 
-    def customers_active_between(self, tenant_id: str, first: str, last: str) -> Iterator[Person]:
-        return self._read(tenant_id, (p for p in self.people if first <= p.last_activity_at <= last))
+    def customers_active_between(self, tenant_id: str, first: str, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterator[Person]:
+        ordered = sorted((p for p in self.people if first <= p.last_activity_at <= last),
+                         key=lambda p: (p.last_activity_at, p.customer_id))
+        return self._read(tenant_id, (p for p in ordered
+                                      if start_after is None or (p.last_activity_at, p.customer_id) > start_after))
 
-    def all_customers(self, tenant_id: str) -> Iterator[Person]:
-        return self._read(tenant_id, self.people)
+    def all_customers(self, tenant_id: str, start_after: str | None = None) -> Iterator[Person]:
+        return self._read(tenant_id, self._by_id(start_after))
 
     def sales_completed_between(self, tenant_id: str, first: str, last: str) -> Iterator[SaleFact]:
         return self._read(tenant_id, (s for s in self.sales if first <= s.completed_at <= last))
