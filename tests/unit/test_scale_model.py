@@ -12,7 +12,7 @@ M = Measured()
 
 
 @pytest.mark.parametrize("rate", [14, 100, 1000])
-@pytest.mark.parametrize("mode", ["one-job", "prequeued"])
+@pytest.mark.parametrize("mode", ["paged", "prequeued"])
 def test_total_is_never_under_the_floor(rate, mode):
     for concurrency in (2, 10, 200):
         result = simulate(Scenario(20_000, rate, concurrency, mode), M)
@@ -21,7 +21,7 @@ def test_total_is_never_under_the_floor(rate, mode):
         assert result.ratio >= 1.0
 
 
-@pytest.mark.parametrize("mode", ["one-job", "prequeued"])
+@pytest.mark.parametrize("mode", ["paged", "prequeued"])
 def test_more_concurrency_is_never_slower(mode):
     totals = [simulate(Scenario(50_000, 1000, c, mode), M).total_seconds for c in (2, 5, 10, 20, 50, 100, 400)]
     assert all(later <= earlier for earlier, later in zip(totals, totals[1:]))
@@ -48,7 +48,7 @@ def test_hottest_item_writes_scale_with_rate_over_shards():
         assert result.peak_sends_per_second == pytest.approx(rate)
         assert result.hottest_item_writes_per_second == pytest.approx(rate / scale.STAT_SHARDS)
     # Sends that arrive slower than the rate (the one-job evaluation queues 500 a second) write slower too.
-    slow = simulate(Scenario(100_000, 1000, 100, "one-job"), uniform)
+    slow = simulate(Scenario(100_000, 1000, 100, "paged"), uniform)
     assert slow.peak_sends_per_second == pytest.approx(scale.QUEUE_BATCH / scale.SQS_SEND_BATCH_SECONDS)
     assert slow.hottest_item_writes_per_second < 1000 / scale.STAT_SHARDS
     # At 1,000 sends a second, 16 shards keep each counter far under DynamoDB's 1,000 writes/s per item.
@@ -60,17 +60,18 @@ def test_invocations_are_one_per_batch():
     assert result.dispatch_invocations == math.ceil(1_000 * M.channels / scale.SQS_BATCH)
 
 
-def test_one_job_evaluation_queues_serially_and_caps_the_rate():
+def test_the_paged_evaluation_is_a_chain_of_bounded_pages_that_queues_serially():
+    from chalicelib.runner.evaluation import PAGE_SIZE
+
     ev = scale.evaluation_model(1_000_000, M)
-    assert ev.enqueue_rate == pytest.approx(scale.QUEUE_BATCH / scale.SQS_SEND_BATCH_SECONDS)
-    assert ev.enqueue_seconds == pytest.approx(2_000_000 / ev.enqueue_rate)
-    assert ev.seconds > scale.LAMBDA_TIMEOUT_SECONDS
+    assert ev.pages == math.ceil(1_000_000 / PAGE_SIZE)
+    assert ev.page_seconds < scale.LAMBDA_TIMEOUT_SECONDS          # every page fits its invocation
     assert ev.queued_by(ev.start_queueing) == 0
-    assert ev.queued_by(ev.seconds + 1) == pytest.approx(2_000_000)
-    # The evaluation's queueing rate bounds the whole send when it is below the SES rate.
-    result = simulate(Scenario(100_000, 1000, 100, "one-job"), M)
-    small = scale.evaluation_model(100_000, M)
-    assert result.total_seconds >= small.start_queueing + 200_000 / small.enqueue_rate
+    assert ev.queued_by(ev.seconds + 1) == pytest.approx(1_000_000 * M.channels)
+    assert ev.queued_by(ev.page_seconds) == pytest.approx(PAGE_SIZE * M.channels)
+    # The chain's queueing rate bounds the whole send when it is below the SES rate.
+    result = simulate(Scenario(100_000, 1000, 100, "paged"), M)
+    assert result.total_seconds >= scale.evaluation_model(100_000, M).seconds
 
 
 def test_a_customers_sends_run_in_one_thread():
