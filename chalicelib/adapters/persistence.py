@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Collection, Iterator, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.models import Model
 
@@ -54,10 +55,14 @@ def _chunks(wanted: list[tuple[Keys, dict]]) -> Iterator[dict]:
         yield request
 
 
+#: Codes of a request refused for the table's or the account's rate: worth asking again after a pause.
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+
 def read_many(*wanted: Keys, sleep: Callable[[float], None] = time.sleep) -> dict[type[Model], list]:
     """Items of several tables, in one BatchGetItem call per 100 keys rather than one per table (or per
-    item); keys DynamoDB leaves unprocessed are asked again, with backoff. Items that do not exist are
-    not in the answer."""
+    item); keys DynamoDB leaves unprocessed, and calls throttled past the SDK's own retries, are asked
+    again, with backoff. Items that do not exist are not in the answer."""
     from chalicelib.adapters import clients
 
     by_table = {keys.model.Meta.table_name: keys.model for keys in wanted}
@@ -65,7 +70,12 @@ def read_many(*wanted: Keys, sleep: Callable[[float], None] = time.sleep) -> dic
     pending = [(keys, _key_item(keys.model, key)) for keys in wanted for key in sorted(set(keys.keys))]
     for request in _chunks(pending):
         for attempt in range(10):
-            answer = clients.client("dynamodb").batch_get_item(RequestItems=request)
+            try:
+                answer = clients.client("dynamodb").batch_get_item(RequestItems=request)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") not in THROTTLED:
+                    raise
+                answer = {"UnprocessedKeys": request}   # throttled past the SDK's own retries: ask again
             for table, items in answer.get("Responses", {}).items():
                 found[by_table[table]] += [by_table[table].from_raw_data(item) for item in items]
             request = answer.get("UnprocessedKeys") or {}

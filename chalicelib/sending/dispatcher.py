@@ -191,7 +191,7 @@ class Dispatcher:
         Different customers' sends run concurrently (at most `workers` at once); one customer's run in
         order in one worker, since they share the customer's marketing log and may repeat a send.
         `time_left` (seconds; Lambda's remaining time) stops the batch from starting a send it might not
-        finish: what is left goes back to the queue untouched."""
+        finish: what is left goes back to the queue untouched, as new messages."""
         result = BatchResult()
         parsed: list[tuple[str, Send]] = []
         for record in records:
@@ -232,7 +232,10 @@ class Dispatcher:
         done = []
         for message_id, send in group:
             if time_left is not None and time_left() < SAFE_SECONDS:
-                done.append((message_id, Outcome(send, UNSTARTED), True))
+                # Put back as a new message, so that its receive count starts again: an invocation that
+                # ran out of time is no fault of the send's, and must not bring it nearer the dead letters.
+                self.queue.send([send.to_body()])
+                done.append((message_id, Outcome(send, UNSTARTED), False))
                 continue
             try:
                 done.append((message_id, self._dispatch(send, data.ledger.get(send.ledger_key),

@@ -92,13 +92,13 @@ def test_claims_and_counters_throttled_past_the_sdks_retries_lose_and_double_not
     assert_exactly_once(runner, tenant, ids)
 
 
-def test_batch_reads_throttled_past_the_sdks_retries_fail_the_batch_and_its_redelivery_sends_once(shop, runner, tenant):
+def test_batch_reads_throttled_past_the_sdks_retries_are_asked_again_and_each_send_goes_once(shop, runner, tenant):
     ids = birthdays(shop, 3)
     runner.evaluate(DEC18)
     with dynamodb_faults(first(2, lambda op, _: op == "BatchGetItem", THROTTLED)) as injected:
         delivery = runner.deliver()
     assert injected.faults[("BatchGetItem", THROTTLED)] == 2
-    assert delivery.errors == 2 and delivery.dead_letters == []    # the invocation failed; SQS redelivered
+    assert delivery.errors == 0 and delivery.dead_letters == []    # asked again in the invocation, after a pause
     assert_exactly_once(runner, tenant, ids)
 
 
@@ -131,4 +131,21 @@ def test_a_batch_sent_concurrently_under_conflicts_and_throttling_ends_with_one_
         delivery = runner.deliver()
     assert delivery.dead_letters == []
     assert runner.email.calls + runner.sms.calls == 30
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_sends_an_invocation_had_no_time_for_go_back_as_new_messages_and_never_reach_the_dead_letters(shop, tenant):
+    """Every invocation runs out of time after 2 sends: the rest go back as new messages (their receive
+    counts start again), so however often it happens, each send ends once and none is dead-lettered."""
+    runner = Runner(tenant, DEC18)
+    ids = birthdays(shop, 8)
+    runner.evaluate(DEC18)
+
+    def two_sends_of_time():
+        asked = iter(range(10**6))
+        return lambda: 60.0 if next(asked) < 2 else 1.0
+
+    runner.time_left = two_sends_of_time
+    delivery = runner.deliver()
+    assert delivery.dead_letters == [] and delivery.count("unstarted") > 0
     assert_exactly_once(runner, tenant, ids)
