@@ -43,7 +43,7 @@ from chalicelib.adapters.models import (
     SendLedger,
     tenant_customer,
 )
-from chalicelib.adapters.persistence import get_or_none, is_conditional_failure, mutate
+from chalicelib.adapters.persistence import THROTTLED, get_or_none, is_conditional_failure, mutate
 from chalicelib.core import config
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.sending.messages import Send
@@ -66,9 +66,8 @@ WRITE_BACKOFF_SECONDS = 0.025
 #: Counter items per (day, automation, outcome): at 1,000 sends a second, about 60 writes a second each.
 STAT_SHARDS = 16
 #: Error codes that mean "try again": the item was busy, or the table's or partition's rate was passed.
-RETRYABLE = frozenset({"TransactionConflict", "TransactionConflictException", "ProvisionedThroughputExceeded",
-                       "ProvisionedThroughputExceededException", "ThrottlingException", "ThrottlingError",
-                       "RequestLimitExceeded", "TransactionInProgressException", "InternalServerError"})
+RETRYABLE = THROTTLED | {"TransactionConflict", "TransactionConflictException", "ProvisionedThroughputExceeded",
+                         "ThrottlingError", "TransactionInProgressException", "InternalServerError"}
 
 T = TypeVar("T")
 #: How the ledger waits between tries (replaced in the fault benchmark and tests to run without waiting).
