@@ -1,4 +1,5 @@
-"""The dispatcher (docs/behaviour.md section 5): one queue message is one send; each ends as one outcome record.
+"""The dispatcher (docs/behaviour.md section 5): a queue message holds one send or a pack of them; each send
+ends as one outcome record.
 
 For each send, in order: re-read the current data; check (1) the automation is still enabled, (2) the
 trigger still holds, (3) a valid address, (4) not suppressed, (5) consent and (6) the frequency cap
@@ -55,7 +56,7 @@ from chalicelib.core import catalog
 from chalicelib.core.values import AutomationView, Person
 from chalicelib.rules import checks, templating
 from chalicelib.sending import content, ledger, unsubscribe
-from chalicelib.sending.messages import MalformedMessage, Send, parse
+from chalicelib.sending.messages import MalformedMessage, Send, unpack
 from chalicelib.sending.sources import source_of
 from chalicelib.sending.stores import suppress, suppressed_among
 
@@ -133,6 +134,8 @@ class _BatchData:
         self._suppressed = suppressed_among({(s.tenant_id, s.channel, address) for s in sends
                                              if (address := self.address(s))})
         self._parts: dict[tuple[str, str], dict] = {}
+        #: The batch's outcome counts, written when the batch ends (`ledger.Counts`).
+        self.counts = ledger.Counts()
 
     def settings(self, tenant_id: str) -> dict:
         return self._settings[tenant_id]
@@ -194,57 +197,71 @@ class Dispatcher:
         finish: what is left goes back to the queue untouched, as new messages."""
         result = BatchResult()
         parsed: list[tuple[str, Send]] = []
+        malformed: list[str] = []
         for record in records:
             try:
-                send = parse(record["body"])
-                source_of(send)
-                parsed.append((record["messageId"], send))
+                sends = unpack(record["body"])
+                for send in sends:
+                    source_of(send)
             except MalformedMessage:
                 # It can never succeed: left on the queue, it goes to the dead-letter queue after its
                 # receives, where an alarm shows it.
-                result.failures.append(record["messageId"])
-                result.outcomes.append(Outcome(None, MALFORMED))
+                malformed.append(record["messageId"])
+                continue
+            parsed.extend((record["messageId"], send) for send in sends)
         data = _BatchData(send for _, send in parsed)
-        by_customer: dict[tuple[str, str], list[tuple[str, Send]]] = {}
-        for message_id, send in parsed:
-            by_customer.setdefault((send.tenant_id, send.customer_id), []).append((message_id, send))
+        by_customer: dict[tuple[str, str], list[tuple[int, str, Send]]] = {}
+        for index, (message_id, send) in enumerate(parsed):
+            by_customer.setdefault((send.tenant_id, send.customer_id), []).append((index, message_id, send))
         groups = list(by_customer.values())
-        if self.workers > 1 and len(groups) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(groups)),
-                                    thread_name_prefix="dispatch") as pool:
-                done = list(pool.map(lambda group: self._dispatch_group(group, data, time_left), groups))
-        else:
-            done = [self._dispatch_group(group, data, time_left) for group in groups]
-        finished = {message_id: (outcome, failed) for group in done for message_id, outcome, failed in group}
-        for message_id, _ in parsed:
-            outcome, failed = finished[message_id]
+        try:
+            if self.workers > 1 and len(groups) > 1:
+                with ThreadPoolExecutor(max_workers=min(self.workers, len(groups)),
+                                        thread_name_prefix="dispatch") as pool:
+                    done = list(pool.map(lambda group: self._dispatch_group(group, data, time_left), groups))
+            else:
+                done = [self._dispatch_group(group, data, time_left) for group in groups]
+        finally:
+            self._write_counts(data.counts)
+        failed_messages = set(malformed)
+        for _, message_id, outcome, failed in sorted(item for group in done for item in group):
             result.outcomes.append(outcome)
             if failed:
-                result.failures.append(message_id)
+                # The whole message comes back; its other sends find their rows final and are acknowledged.
+                failed_messages.add(message_id)
+        result.outcomes.extend(Outcome(None, MALFORMED) for _ in malformed)
+        result.failures.extend(record["messageId"] for record in records if record["messageId"] in failed_messages)
+        result.failures = list(dict.fromkeys(result.failures))
         return result
 
-    def _dispatch_group(self, group: list[tuple[str, Send]], data: _BatchData,
-                        time_left: Callable[[], float] | None) -> list[tuple[str, Outcome, bool]]:
-        """One customer's sends of a batch, in order: (message id, outcome, whether it goes back)."""
+    def _write_counts(self, counts: ledger.Counts) -> None:
+        try:
+            counts.write()
+        except Exception:  # noqa: BLE001 - the records are written and are the truth; the counters lag
+            observability.logger.exception("outcome counters not written", extra={"counters": len(counts)})
+
+    def _dispatch_group(self, group: list[tuple[int, str, Send]], data: _BatchData,
+                        time_left: Callable[[], float] | None) -> list[tuple[int, str, Outcome, bool]]:
+        """One customer's sends of a batch, in order: (index, message id, outcome, whether it goes back)."""
         # Keys whose row (or its absence) the batch read still tells truly: a send processed earlier
         # in this batch may have changed its row, so a duplicate of it reads the row afresh.
-        read_truly = {send.ledger_key for _, send in group}
+        read_truly = {send.ledger_key for _, _, send in group}
         done = []
-        for message_id, send in group:
+        for index, message_id, send in group:
             if time_left is not None and time_left() < SAFE_SECONDS:
                 # Put back as a new message, so that its receive count starts again: an invocation that
                 # ran out of time is no fault of the send's, and must not bring it nearer the dead letters.
                 self.queue.send([send.to_body()])
-                done.append((message_id, Outcome(send, UNSTARTED), False))
+                done.append((index, message_id, Outcome(send, UNSTARTED), False))
                 continue
             try:
-                done.append((message_id, self._dispatch(send, data.ledger.get(send.ledger_key),
-                                                        send.ledger_key in read_truly, data), False))
+                done.append((index, message_id, self._dispatch(send, data.ledger.get(send.ledger_key),
+                                                               send.ledger_key in read_truly, data), False))
             except _Busy:
-                done.append((message_id, Outcome(send, BUSY), True))
+                done.append((index, message_id, Outcome(send, BUSY), True))
             except Exception:  # noqa: BLE001 - one bad send must not fail the batch; it is retried alone
                 observability.logger.exception("send failed unexpectedly", extra=_ids(send))
-                done.append((message_id, Outcome(send, ERROR), True))
+                done.append((index, message_id, Outcome(send, ERROR), True))
             read_truly.discard(send.ledger_key)
         return done
 
@@ -274,7 +291,8 @@ class Dispatcher:
                 # The provider took it on an earlier attempt whose record was not written: write it now,
                 # whatever has changed since; never send again.
                 tz_name = data.settings(send.tenant_id)["timezone"]
-                return self._record_sent(send, row.claim_token, ledger.accepted_record(row), now, tz_name, False)
+                return self._record_sent(send, row.claim_token, ledger.accepted_record(row), now, tz_name, False,
+                                         data)
             if row.status == ledger.CLAIMED:
                 if not ledger.claim_expired(row, now):
                     raise _Busy()
@@ -294,7 +312,7 @@ class Dispatcher:
         person, address = data.person(send), data.address(send)
 
         def finish(status: str, reason: str | None, record: ledger.Record = ledger.Record()) -> Outcome:
-            ledger.record(send, row, status, reason, record, now, tz_name)
+            ledger.record(send, row, status, reason, record, now, tz_name, counts=data.counts)
             return Outcome(send, status, reason, took_over)
 
         # 1-2: still enabled, still eligible.
@@ -320,7 +338,8 @@ class Dispatcher:
         # 7: quiet hours defer marketing SMS.
         until = checks.quiet_hours_end(send.channel, category, now, tz_name, settings.get("quiet_hours"))
         if until is not None:
-            ledger.defer(send, row, until, checks.QUIET_HOURS, ledger.Record(to=address), now, tz_name)
+            ledger.defer(send, row, until, checks.QUIET_HOURS, ledger.Record(to=address), now, tz_name,
+                         counts=data.counts)
             return Outcome(send, ledger.DEFERRED, checks.QUIET_HOURS, took_over)
 
         # 8: render.
@@ -373,19 +392,19 @@ class Dispatcher:
             # Our claim outlived its lease and another attempt took it over: it records the outcome,
             # and may send a second time. Counted with the takeovers.
             return Outcome(send, DUPLICATE, "claim_lost_after_send", took_over)
-        return self._record_sent(send, token, sent, now, tz_name, took_over)
+        return self._record_sent(send, token, sent, now, tz_name, took_over, data)
 
     def _record_sent(self, send: Send, token: str | None, sent: ledger.Record, now: datetime, tz_name: str,
-                     took_over: bool) -> Outcome:
+                     took_over: bool, data: _BatchData) -> Outcome:
         try:
-            ledger.record_accepted(send, token, sent, now, tz_name)
+            ledger.record_accepted(send, token, sent, now, tz_name, counts=data.counts)
         except ledger.Superseded:
             return Outcome(send, DUPLICATE, None, took_over)  # another attempt recorded it meanwhile
         return Outcome(send, ledger.SENT, None, took_over)
 
     def _finish_claimed(self, send: Send, token: str, status: str, reason: str, record: ledger.Record,
                         now: datetime, tz_name: str, took_over: bool, data: _BatchData) -> Outcome:
-        ledger.record(send, None, status, reason, record, now, tz_name, claim_token=token)
+        ledger.record(send, None, status, reason, record, now, tz_name, claim_token=token, counts=data.counts)
         if source_of(send).category(send.automation_type) == catalog.MARKETING:
             ledger.unlog(send)  # not sent: it does not count against the frequency cap
             data.forget_log(send)

@@ -12,15 +12,19 @@ finds the row records `sent` from what the row holds and never sends again.
 DynamoDB's real failure modes: a transaction that touches an item another transaction holds is
 cancelled (`TransactionConflict`), and throttling can outlast the SDK's own retries. Both are retried
 here with backoff; past that, `Contended` leaves the send to its queue message's next delivery. The
-day's counters are not in any transaction: every outcome adds to one of `STAT_SHARDS` counter items
-(by a hash of the send) after its transaction, so no item is written by every send of a busy day.
+day's counters are not in any transaction. The dispatcher adds a batch's outcomes up (`Counts`) and writes
+each counter once when the batch ends, to one of `STAT_SHARDS` items chosen at random: about one counter
+write per 50 sends, spread over 16 items, so no item (and no partition key) takes the writes of every send
+of a busy day. An outcome recorded outside a batch adds to its counter at once.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -63,7 +67,7 @@ CAP_HORIZON = timedelta(days=366)
 #: Writes cancelled by a conflict or throttled past the SDK's retries are tried this many times in all.
 WRITE_ATTEMPTS = 8
 WRITE_BACKOFF_SECONDS = 0.025
-#: Counter items per (day, automation, outcome): at 1,000 sends a second, about 60 writes a second each.
+#: Counter items per (day, automation, outcome), one chosen at random by every write.
 STAT_SHARDS = 16
 #: Error codes that mean "try again": the item was busy, or the table's or partition's rate was passed.
 RETRYABLE = THROTTLED | {"TransactionConflict", "TransactionConflictException", "ProvisionedThroughputExceeded",
@@ -204,16 +208,54 @@ def stat_shard(send: Send) -> int:
 
 
 def count(send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
-    """Add an outcome to its day's counter, after the outcome's transaction: one of STAT_SHARDS items, so
-    no counter takes every write of a busy day, and never inside a transaction, so a counter cannot
-    cancel one. A process that dies between the two loses that one count; the record is the truth."""
+    """Add an outcome to its day's counter, after the outcome's transaction: one of STAT_SHARDS items, and
+    never inside a transaction, so a counter cannot cancel one. A process that dies between the two loses
+    that one count; the record is the truth."""
     day = local_date(now, tz_name).isoformat()
-    item = AutomationStats(send.tenant_id, stat_key(day, send.automation_id, status, reason, stat_shard(send)))
-    with_retries(lambda: item.update(actions=[AutomationStats.count.add(1)]))
+    _add(send.tenant_id, stat_key(day, send.automation_id, status, reason, stat_shard(send)), 1)
+
+
+def _add(tenant_id: str, key: str, n: int) -> None:
+    item = AutomationStats(tenant_id, key)
+    with_retries(lambda: item.update(actions=[AutomationStats.count.add(n)]))
+
+
+class Counts:
+    """A dispatch batch's outcome counts, added up as its threads record outcomes and written once per
+    counter when the batch ends (`write`): 100 sends of one automation make one or two counter writes, not
+    100. An invocation that dies before `write` loses its batch's counts, never a record."""
+
+    def __init__(self) -> None:
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def add(self, send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
+        day = local_date(now, tz_name).isoformat()
+        with self._lock:
+            self._counts[(send.tenant_id, day, send.automation_id, status, reason)] += 1
+
+    def write(self) -> int:
+        """Write the counts (each to a shard chosen at random); returns the number of counter writes."""
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        for (tenant_id, day, automation_id, status, reason), n in sorted(counts.items(), key=str):
+            _add(tenant_id, stat_key(day, automation_id, status, reason, random.randrange(STAT_SHARDS)), n)
+        return len(counts)
+
+
+def _counted(counts: Counts | None, send: Send, status: str, reason: str | None, now: datetime,
+             tz_name: str) -> None:
+    if counts is None:
+        count(send, status, reason, now, tz_name)
+    else:
+        counts.add(send, status, reason, now, tz_name)
 
 
 def record(send: Send, as_read: SendLedger | None, status: str, reason: str | None, record: Record,
-           now: datetime, tz_name: str, *, claim_token: str | None = None) -> None:
+           now: datetime, tz_name: str, *, claim_token: str | None = None, counts: Counts | None = None) -> None:
     """Record a final outcome: the ledger row, the communication record and the stats, at once.
 
     From a claim (`claim_token` given: only its holder may finish it) or straight from the row as read.
@@ -227,7 +269,7 @@ def record(send: Send, as_read: SendLedger | None, status: str, reason: str | No
         tx.save(_communication(send, status, reason, record, now))
 
     _commit(build)
-    count(send, status, reason, now, tz_name)
+    _counted(counts, send, status, reason, now, tz_name)
 
 
 def accept(send: Send, claim_token: str, record: Record, now: datetime) -> None:
@@ -253,7 +295,8 @@ def accepted_record(row: SendLedger) -> Record:
                    provider_message_id=row.provider_message_id)
 
 
-def record_accepted(send: Send, claim_token: str | None, sent: Record, now: datetime, tz_name: str) -> None:
+def record_accepted(send: Send, claim_token: str | None, sent: Record, now: datetime, tz_name: str, *,
+                    counts: Counts | None = None) -> None:
     """Record `sent` for a send whose provider accepted it (this attempt, or one that died since: then
     `sent` is `accepted_record(row)`)."""
     def build(tx: TransactWrite) -> None:
@@ -262,11 +305,11 @@ def record_accepted(send: Send, claim_token: str | None, sent: Record, now: date
         tx.save(_communication(send, SENT, None, sent, now))
 
     _commit(build)
-    count(send, SENT, None, now, tz_name)
+    _counted(counts, send, SENT, None, now, tz_name)
 
 
 def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, record: Record, now: datetime,
-          tz_name: str) -> None:
+          tz_name: str, *, counts: Counts | None = None) -> None:
     """Park the send until `until`: the release of deferred sends puts it back on the queue then."""
     until_iso = to_iso(until)
     record = replace(record, deferred_until=until_iso)
@@ -277,7 +320,7 @@ def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, 
         tx.save(_communication(send, DEFERRED, reason, record, now))
 
     _commit(build)
-    count(send, DEFERRED, reason, now, tz_name)
+    _counted(counts, send, DEFERRED, reason, now, tz_name)
 
 
 def cap_entry(send: Send, now: datetime) -> str:

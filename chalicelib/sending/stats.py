@@ -1,5 +1,5 @@
-"""The outcome counters of every source of sends: one item per tenant-local day, source and outcome,
-written in the outcome's transaction and read over a window of days."""
+"""The outcome counters of every source of sends: items per tenant-local day, source and outcome (spread over
+shards), added to after the outcomes' transactions (`ledger.Counts`) and read over a window of days."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -21,6 +21,7 @@ from chalicelib.adapters.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
 from chalicelib.core import catalog
 from chalicelib.runner import evaluation
 from chalicelib.sending.dispatcher import Dispatcher, Outcome, Providers
+from chalicelib.sending.messages import Send, unpack
 from local.runner import MemoryCheckpoint, StreamReader
 
 
@@ -101,6 +102,11 @@ class MemoryQueue:
 
     def send(self, bodies, delay_seconds: int = 0) -> None:
         self.messages.extend((body, delay_seconds) for body in bodies)
+
+    @property
+    def sends(self) -> list[Send]:
+        """The sends the queued messages carry (a message holds one, or a pack)."""
+        return [send for body, _ in self.messages for send in unpack(body)]
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters import resources
-from chalicelib.sending.messages import parse
+from chalicelib.sending.messages import unpack
 from tests.integration.conftest import take
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "customers_stream_event.json"
@@ -23,7 +23,7 @@ def event_for(tenant: str, *indexes: int) -> dict:
 
 def take_queued(tenant: str) -> list:
     """This tenant's sends on the send queue, taken off it (others' are left as they were)."""
-    sends = [parse(message["Body"]) for message in take(resources.send_queue_name(), tenant)]
+    sends = [send for message in take(resources.send_queue_name(), tenant) for send in unpack(message["Body"])]
     return [send for send in sends if send.tenant_id == tenant]
 
 

@@ -22,6 +22,7 @@ from chalicelib.core.timeutil import to_iso
 from chalicelib.rules.auth import Principal
 from chalicelib.runner import evaluation
 from chalicelib.runner.evaluation import Job
+from chalicelib.sending.messages import PACK, unpack
 from tests.integration.conftest import STORE, take
 from tests.integration.runner_kit import Crash
 
@@ -99,7 +100,7 @@ class Sends:
 
     @property
     def messages(self) -> list[dict]:
-        return [json.loads(body) for call in self.calls for body in call]
+        return [json.loads(send.to_body()) for call in self.calls for body in call for send in unpack(body)]
 
 
 class Counted:
@@ -165,7 +166,7 @@ def pages_of(page: int, channels=("email", "sms")) -> list[list[tuple[str, str]]
 
 
 def calls_of(sends: Sends) -> list[list[tuple[str, str]]]:
-    return [[(m["customer_id"], m["channel"]) for m in map(json.loads, call)] for call in sends.calls]
+    return [[(s.customer_id, s.channel) for body in call for s in unpack(body)] for call in sends.calls]
 
 
 @pytest.mark.parametrize("page", [500, 1_000, 2_499])
@@ -179,8 +180,9 @@ def test_christmas_queues_every_customer_once_in_ceil_matches_over_page_jobs(sto
     assert sent_pairs(sends) == Counter({(customer_id(n), channel): 1 for n in range(CUSTOMERS)
                                          for channel in ("email", "sms")})
     assert all(m["occurrence_key"] == "christmas:2026" for m in sends.messages)
-    # One call to the send queue per job, of a page of sends per channel.
+    # One call to the send queue per job, of a page of sends per channel, PACK sends to a message.
     assert calls_of(sends) == pages_of(page)
+    assert [len(call) for call in sends.calls] == [math.ceil(len(p) / PACK) for p in pages_of(page)]
     assert [d["outcome"].matched for d in done] == [page] * (jobs - 1) + [CUSTOMERS - page * (jobs - 1)]
     # The date is recorded by its last page only; the jobs before it carry on from their last customer.
     assert [d["through"] for d in done] == [None] * (jobs - 1) + ["2026-12-18"]
@@ -313,14 +315,14 @@ def test_the_consumer_puts_the_continuation_on_the_evaluations_queue_after_the_p
     monkeypatch.setattr(consumer, "evaluation_queue", lambda: broken)
     result, done = deliver(first)
     assert result.failures == ["m1"] and done == []
-    assert len(take(resources.send_queue_name(), small_store)) == 10
+    assert len([s for m in take(resources.send_queue_name(), small_store) for s in unpack(m["Body"])]) == 10
     monkeypatch.undo()
 
     bodies, pages = [first], []
     while bodies:
         result, [outcome] = deliver(bodies.pop())
         assert result.failures == []
-        pages.append([json.loads(m["Body"])["customer_id"] for m in take(resources.send_queue_name(), small_store)])
+        pages.append([s.customer_id for m in take(resources.send_queue_name(), small_store) for s in unpack(m["Body"])])
         bodies = [m["Body"] for m in take(resources.evaluation_queue_name(), small_store)]
         assert [Job.parse(b) for b in bodies] == ([outcome.continuation] if outcome.continuation else [])
     assert [sorted(p) for p in pages] == [[customer_id(n) for n in range(k, min(k + 10, 25))] for k in (0, 10, 20)]

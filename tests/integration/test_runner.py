@@ -142,10 +142,29 @@ def test_two_evaluations_racing_before_dispatch_still_send_once(shop, runner):
     runner.evaluate(DEC18)
     RunState.get(runner.tenant_id, "birthday").delete()   # as if the second ran before the first saved
     runner.evaluate(DEC18)
-    assert len(runner.queue.messages) == 20
+    assert len(runner.queue.sends) == 20 and len(runner.queue.messages) == 2   # 10 sends to a message
     delivery = runner.deliver()
     assert len(runner.email.accepted) == 5 and len(runner.sms.accepted) == 5
     assert delivery.count("sent") == 10 and delivery.count("duplicate") == 10
+
+
+def test_a_pack_whose_one_send_fails_comes_back_whole_and_its_other_sends_are_not_sent_again(shop, runner):
+    """Five customers' sends travel in one message. The first send meets an unexpected error (its claim
+    stays): the message comes back whole after the visibility timeout; its four finished sends are
+    acknowledged as duplicates and the first takes its expired claim over. One delivery and one record each."""
+    ids = birthdays(shop, 5, channels=("email",))
+    runner.evaluate(DEC18)
+    assert len(runner.queue.messages) == 1 and len(runner.queue.sends) == 5
+
+    def boom(_message) -> None:
+        raise RuntimeError("the provider library broke")
+    runner.email.before = once(boom)
+    delivery = runner.deliver()
+    assert delivery.receives == 2 and not delivery.dead_letters
+    assert delivery.count("error") == 1 and delivery.count("sent") == 5 and delivery.count("duplicate") == 4
+    assert delivery.took_over == 1
+    assert runner.email.to() == Counter({f"{i}@mail.example": 1 for i in ids})
+    assert all([r["status"] for r in history(shop, i)] == ["sent"] for i in ids)
 
 
 def test_a_crash_between_claim_and_provider_call_sends_once_after_the_lease(shop, runner):
@@ -193,7 +212,7 @@ def test_a_permanent_rejection_is_one_failed_record_not_a_loop(shop, runner):
 def test_a_malformed_message_in_a_batch_of_ten_fails_alone_and_ends_in_the_dead_letter_queue(shop, runner):
     birthdays(shop, 9, channels=("email",))
     runner.evaluate(DEC18)
-    assert len(runner.queue.messages) == 9
+    assert len(runner.queue.sends) == 9 and len(runner.queue.messages) == 1
     delivery = runner.deliver(extra=['{"v": 1, "tenant_id": "x"}'])
     assert delivery.count("sent") == 9 and len(runner.email.accepted) == 9
     assert delivery.dead_letters == ['{"v": 1, "tenant_id": "x"}'] and delivery.count("malformed") == 5
@@ -289,8 +308,9 @@ def test_the_frequency_cap_counts_sends_on_any_channel(shop, runner):
 def test_a_batch_reads_what_its_checks_need_in_two_calls_and_each_send_writes_two_transactions(shop, runner, tenant):
     """AWS calls per sent message: one batch get for the batch's customers, ledger rows, marketing logs,
     settings and automation, one for its addresses' suppression entries; then per send the claim, the
-    single-item `accepted` write, the outcome, and its counter outside any transaction (a skipped send:
-    the outcome and its counter). The checks still see what was read."""
+    single-item `accepted` write and the outcome (a skipped send: the outcome); when the batch ends, one
+    write per counter it added to (sent, skipped as suppressed, skipped as capped), outside any
+    transaction. The checks still see what was read."""
     from bench.emulator import metered
     from chalicelib.sending.stores import suppress
 
@@ -306,7 +326,7 @@ def test_a_batch_reads_what_its_checks_need_in_two_calls_and_each_send_writes_tw
         *[(f"b{n}", channel, status, reason) for n in (1, 2, 3)
           for channel, status, reason in (("email", "sent", None), ("sms", "skipped", "frequency_capped"))]]
     dynamodb = {operation: n for (service, operation), n in meter.calls.items() if service == "dynamodb"}
-    assert dynamodb == {"BatchGetItem": 2, "TransactWriteItems": 2 * 4 + 4, "UpdateItem": 4 + 8}
+    assert dynamodb == {"BatchGetItem": 2, "TransactWriteItems": 2 * 4 + 4, "UpdateItem": 4 + 3}
 
 
 def test_a_template_that_fails_for_a_customer_is_a_failed_record(shop, runner):

@@ -25,7 +25,7 @@ from chalicelib.rules import checks
 from chalicelib.runner.feedback import addresses_to_suppress
 from chalicelib.sending import content
 from chalicelib.sending.dispatcher import MAX_DELAY_SECONDS, retry_delay
-from chalicelib.sending.messages import MalformedMessage, Send, parse
+from chalicelib.sending.messages import PACK, MalformedMessage, Send, pack, parse, unpack
 from chalicelib.sending.sources import automation as automation_source
 
 UTC = timezone.utc
@@ -133,6 +133,43 @@ def test_a_send_survives_the_queue_unchanged():
 def test_a_message_that_is_not_a_send_is_malformed(body):
     with pytest.raises(MalformedMessage):
         parse(body)
+
+
+@pytest.mark.parametrize("body", [
+    "not json", '{"v": 1, "sends": []}', '{"v": 1, "sends": {}}', '{"v": 2, "sends": [1]}',
+    '{"v": 1, "sends": [' + ",".join([SEND.to_body()] * (PACK + 1)) + "]}",
+    '{"v": 1, "sends": [' + SEND.to_body() + ', {"v": 1, "tenant_id": "t1"}]}',
+])
+def test_a_pack_with_any_unreadable_send_is_malformed(body):
+    with pytest.raises(MalformedMessage):
+        unpack(body)
+
+
+def _sends(customers: int, channels=("email", "sms")) -> list[Send]:
+    return [Send("t1", f"c{n}", "christmas", "christmas", "christmas:2026", channel)
+            for n in range(customers) for channel in channels]
+
+
+@given(st.integers(min_value=0, max_value=60), st.sampled_from([("email",), ("email", "sms")]))
+def test_packs_carry_every_send_once_in_order_and_keep_a_customers_sends_together(customers, channels):
+    sends = _sends(customers, channels)
+    bodies = pack(sends)
+    unpacked = [unpack(body) for body in bodies]
+    assert [s for p in unpacked for s in p] == sends
+    assert all(1 <= len(p) <= PACK for p in unpacked)
+    assert len(bodies) == -(-customers // (PACK // len(channels)))   # full packs of whole customers
+    placed = {}
+    for i, p in enumerate(unpacked):
+        for s in p:
+            placed.setdefault(s.customer_id, set()).add(i)
+    assert all(len(where) == 1 for where in placed.values())
+
+
+def test_a_pack_of_one_is_a_plain_send_and_a_plain_send_unpacks_to_one():
+    assert pack([SEND]) == [SEND.to_body()]
+    assert unpack(SEND.to_body()) == [SEND]
+    many = [Send("t1", "vip", "christmas", "christmas", f"christmas:{y}", "email") for y in range(2000, 2000 + PACK + 3)]
+    assert [len(unpack(body)) for body in pack(many)] == [PACK, 3]
 
 
 def test_ledger_keys_name_every_part_of_a_send():
