@@ -12,29 +12,33 @@ No AWS account is reachable, so the figures are in two parts, and the table says
    before `mock_aws`, as tests/integration/conftest.py does), under `bench.emulator.metered()`. Recorded:
    AWS calls per send by operation (SES and SNS from the fake providers' calls; the send queue's
    `SendMessageBatch` from the batches the evaluation hands the queue, 10 bodies a call as `SqsQueue` sends
-   them, since the runner kit's queue is in memory), DynamoDB items written per send and which items more
+   them, since the runner kit's queue is in memory; a body packs up to `messages.PACK` sends, and the sends
+   per message are measured), DynamoDB items written per send and which items more
    than one send writes (grouped by table and key, from each write's parameters), peak Python memory
-   (tracemalloc) of one `evaluate` call and of one dispatch batch of 10, the evaluation's own time per
+   (tracemalloc) of one `evaluate` call and of one dispatch batch, the evaluation's own time per
    customer (wall time minus the time inside AWS calls), and duplicates and lost from the provider fakes and
    the communication records (as bench/faults.py counts them). A second run on a fresh store injects
    `TransactionConflict` into 1 in 20 `TransactWriteItems` at botocore (tests/integration/dynamodb_faults.py)
    and counts the conflicts seen, the ones retried to success, duplicates and lost.
 
 2. MODELED, for `--customers`: a fluid, one-second-step simulation with published latencies as named
-   constants (below), the measured calls per send, the dispatcher's batch of 10 and its WORKERS threads (a
+   constants (below), the measured calls per send, the dispatcher's batch (resources.DISPATCH_BATCH_SIZE messages of the
+   measured sends per message) and its WORKERS threads (a
    batch runs one customer's sends in order in one thread, so email + SMS of a customer are serial), the SQS
    event source's scaling (5 concurrent batches, then up to 300 more a minute, capped at the function's
    maximum concurrency), and a token bucket at the SES rate that every provider call waits for (SMS included,
    so that N / rate is the floor). The evaluation is modeled as the code has it: a chain of jobs, each a
    page of `evaluation.PAGE_SIZE` customers that reads its page (1 MB query pages), checks the ledger (100
-   keys per BatchGetItem), queues its sends 10 per SendMessageBatch one call after another, then queues its
+   keys per BatchGetItem), queues its sends (packed, 10 messages per SendMessageBatch) one call after
+   another, then queues its
    continuation. The model reports each page's time against Lambda's 900 s, the memory of one page, and
    the total; a second row per rate ("dispatch only") starts with every send already queued, which is what
    the dispatch side can do when the evaluation keeps ahead of it.
 
    Hottest item: the writes a send makes to items that other sends also write are measured (by table and
-   key); the model turns the largest share into writes/s at the send rate (the day's counters: one of
-   ledger.STAT_SHARDS items per outcome, so rate / 16) and compares with DynamoDB's 1,000 writes/s per item.
+   key); the model turns the largest share into writes/s at the send rate (the day's counters: a dispatch
+   batch writes each counter once, to one of ledger.STAT_SHARDS items) and compares with DynamoDB's 1,000
+   writes/s per item; the same for the hottest partition key.
 
 Limits (also printed): latencies are published medians, not this system's; no cold starts; SES/SNS
 throttling is modeled as waiting for a token, while the dispatcher really gets a throttling error, releases
@@ -74,7 +78,7 @@ DISPATCH_MEMORY_MB = 512
 LAMBDA_MAX_MEMORY_MB = 10240
 SQS_INITIAL_CONCURRENCY = 5          # the SQS event source starts with 5 concurrent batches ...
 SQS_SCALE_UP_PER_MINUTE = 300        # ... and adds up to 300 a minute
-SQS_BATCH = 10                       # the dispatch function's batch size
+SQS_BATCH = 1                        # the dispatch function's batch size (messages): resources.DISPATCH_BATCH_SIZE
 DISPATCH_WORKERS = 8                 # chalicelib/sending/dispatcher.py WORKERS (checked in measure())
 STAT_SHARDS = 16                     # chalicelib/sending/ledger.py STAT_SHARDS (checked in measure())
 LEDGER_BATCH_GET_KEYS = 100
@@ -111,6 +115,8 @@ class Measured:
     hottest_partition_share: float = 1.0
     #: The evaluation's own CPU seconds per customer (not waiting on AWS).
     evaluation_own_seconds_per_customer: float = 0.0002
+    #: Sends a queue message carries (messages.PACK when a source queues them, fewer for its last message).
+    sends_per_message: float = 10.0
     evaluation_peak_bytes_per_customer: float = 3000.0
     dispatch_peak_bytes_per_batch: float = 2_000_000.0
 
@@ -135,22 +141,28 @@ def per_send_seconds(m: Measured) -> float:
     return total
 
 
-def batch_read_seconds(m: Measured, batch: int) -> float:
+def batch_read_seconds(m: Measured, sends: float) -> float:
     total = 0.0
     for key, n in m.dispatch_calls_per_send.items():
         service, operation = key.split(":")
         if (service, operation) in BATCH_PHASE:
-            total += n * batch * LATENCY[(service, operation)]
+            total += n * sends * LATENCY[(service, operation)]
     return total
+
+
+def invocation_sends(m: Measured, batch: int = SQS_BATCH) -> float:
+    """Sends in one dispatch invocation of a full batch of `batch` messages."""
+    return batch * m.sends_per_message
 
 
 def invocation_seconds(m: Measured, batch: int = SQS_BATCH, workers: int = DISPATCH_WORKERS) -> float:
     """One dispatch invocation of a full batch, no rate limit: its reads, then its customers' sends in at most
     `workers` threads, each customer's sends (one per channel) one after another."""
-    customers = max(1, math.ceil(batch / m.channels))
+    customers = max(1, math.ceil(invocation_sends(m, batch) / m.channels))
     lanes = min(workers, customers)
     rounds = math.ceil(customers / lanes)
-    return LAMBDA_INVOKE_OVERHEAD_SECONDS + batch_read_seconds(m, batch) + rounds * m.channels * per_send_seconds(m)
+    return (LAMBDA_INVOKE_OVERHEAD_SECONDS + batch_read_seconds(m, invocation_sends(m, batch))
+            + rounds * m.channels * per_send_seconds(m))
 
 
 def concurrency_at(t: float, cap: int) -> float:
@@ -162,7 +174,8 @@ def concurrency_at(t: float, cap: int) -> float:
 class Evaluation:
     """The paged evaluation of a store's Christmas date (chalicelib/runner/evaluation.py): a chain of jobs,
     each a page of at most PAGE_SIZE customers that reads its page, checks the ledger, queues the page's
-    sends 10 per SendMessageBatch one call after another, then queues its continuation (seconds)."""
+    sends (`sends_per_message` to a message, 10 messages per SendMessageBatch) one call after another, then
+    queues its continuation (seconds)."""
 
     pages: int
     page_customers: int
@@ -172,6 +185,7 @@ class Evaluation:
     ledger_read_seconds: float    # per page
     enqueue_seconds: float        # per page
     peak_mb: float                # per page (per invocation)
+    sends_per_message: float = 1.0
 
     @property
     def start_queueing(self) -> float:
@@ -188,7 +202,7 @@ class Evaluation:
 
     @property
     def enqueue_rate(self) -> float:
-        return QUEUE_BATCH / SQS_SEND_BATCH_SECONDS
+        return QUEUE_BATCH * self.sends_per_message / SQS_SEND_BATCH_SECONDS
 
     def queued_by(self, t: float) -> float:
         page_sends = self.page_customers * self.channels
@@ -209,8 +223,8 @@ def evaluation_model(customers: int, m: Measured) -> Evaluation:
         query_seconds=query_pages * DYNAMODB_QUERY_PAGE_SECONDS,
         own_seconds=per_page * m.evaluation_own_seconds_per_customer,
         ledger_read_seconds=math.ceil(sends / LEDGER_BATCH_GET_KEYS) * DYNAMODB_BATCH_GET_SECONDS,
-        enqueue_seconds=math.ceil(sends / QUEUE_BATCH) * SQS_SEND_BATCH_SECONDS,
-        peak_mb=per_page * m.evaluation_peak_bytes_per_customer / 2**20)
+        enqueue_seconds=math.ceil(sends / m.sends_per_message / QUEUE_BATCH) * SQS_SEND_BATCH_SECONDS,
+        peak_mb=per_page * m.evaluation_peak_bytes_per_customer / 2**20, sends_per_message=m.sends_per_message)
 
 
 @dataclass
@@ -241,6 +255,7 @@ def simulate(s: Scenario, m: Measured, step: float = 1.0) -> Result:
     sends = s.customers * m.channels
     ev = evaluation_model(s.customers, m)
     per_invocation = invocation_seconds(m, s.batch, s.workers)
+    batch_sends = invocation_sends(m, s.batch)
     done, t, first, peak = 0.0, 0.0, None, 0.0
     while done < sends - 1e-6:
         available = sends if s.evaluation == "prequeued" else ev.queued_by(t + step)
@@ -249,7 +264,7 @@ def simulate(s: Scenario, m: Measured, step: float = 1.0) -> Result:
             first = t
         if backlog > 0:
             running = concurrency_at(t - first, s.concurrency)
-            capacity = running * s.batch / per_invocation * step
+            capacity = running * batch_sends / per_invocation * step
             sent = min(backlog, capacity, s.rate * step)
             done += sent
             peak = max(peak, sent / step)
@@ -263,17 +278,17 @@ def simulate(s: Scenario, m: Measured, step: float = 1.0) -> Result:
     return Result(
         customers=s.customers, sends=sends, rate=s.rate, concurrency=s.concurrency, evaluation=s.evaluation,
         floor_seconds=floor, total_seconds=total, ratio=total / floor,
-        dispatch_capacity_per_second=s.concurrency * s.batch / per_invocation,
+        dispatch_capacity_per_second=s.concurrency * batch_sends / per_invocation,
         evaluation_seconds=ev.seconds, evaluation_over_limit=ev.page_seconds / LAMBDA_TIMEOUT_SECONDS,
         evaluation_invocations=ev.pages if s.evaluation == "paged" else 0,
-        dispatch_invocations=math.ceil(sends / s.batch),
+        dispatch_invocations=math.ceil(sends / batch_sends),
         hottest_item_writes_per_second=hottest, hottest_item_limit_share=hottest / DYNAMODB_ITEM_WRITES_PER_SECOND,
         hottest_partition_writes_per_second=peak * m.hottest_partition_share, peak_sends_per_second=peak)
 
 
 def concurrency_needed(rate: float, m: Measured, batch: int = SQS_BATCH, workers: int = DISPATCH_WORKERS) -> int:
     """The dispatch concurrency whose capacity is 10% over the rate (keeping up, without throttling much)."""
-    return max(2, math.ceil(1.1 * rate * invocation_seconds(m, batch, workers) / batch))
+    return max(2, math.ceil(1.1 * rate * invocation_seconds(m, batch, workers) / invocation_sends(m, batch)))
 
 
 # === the measurement (real code, in-process moto) ===========================================================
@@ -432,6 +447,7 @@ def _sample_run(customers: int, faults: bool) -> dict:
     assert done.queued == customers * channels, done
     ev_calls = Counter({f"{s}:{o}": n for (s, o), n in ev_meter.calls.items()}) + queue_calls
     queued = runner.queue.messages
+    sends_per_message = customers * channels / len(queued)
     again()
     with metered() as ev_timed:
         evaluation.evaluate(jobs[0], DynamoRepository(), runner.queue)
@@ -496,6 +512,7 @@ def _sample_run(customers: int, faults: bool) -> dict:
         "evaluation calls": dict(ev_calls), "evaluation seconds": round(ev_timed.seconds, 3),
         "evaluation seconds in AWS calls": round(sum(ev_timed.call_seconds.values()), 3),
         "evaluation peak bytes": ev_peak, "dispatch batch peak bytes": dispatch_peak,
+        "sends per message": sends_per_message,
         "dispatch calls": dict(calls), "dispatch calls per send": {k: n / sends for k, n in sorted(calls.items())},
         "items written per send": writes.items_written / sends,
         "writes per item (histogram: writes -> items)": dict(sorted(per_item.items())),
@@ -519,7 +536,10 @@ def measure(sample: int, fault_sample: int) -> dict:
     from chalicelib.sending import dispatcher, ledger
     from local.stack import create_resources, one_request_at_a_time
 
+    from chalicelib.adapters import resources
+
     assert dispatcher.WORKERS == DISPATCH_WORKERS and ledger.STAT_SHARDS == STAT_SHARDS, "update the constants"
+    assert resources.DISPATCH_BATCH_SIZE == SQS_BATCH, "update the constants"
     from bench.emulator import _back_up_items_not_tables
 
     one_request_at_a_time()   # before moto maps its handlers
@@ -548,6 +568,7 @@ def measured_inputs(run: dict) -> Measured:
                     hottest_partition_share=clean["hottest partition share"],
                     evaluation_own_seconds_per_customer=own,
                     evaluation_peak_bytes_per_customer=clean["evaluation peak bytes"] / clean["customers"],
+                    sends_per_message=clean.get("sends per message", 1.0),
                     dispatch_peak_bytes_per_batch=clean["dispatch batch peak bytes"])
 
 
@@ -570,7 +591,7 @@ MODES = {"paged": "paged, as coded (a chain of jobs of PAGE_SIZE customers)",
 def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> str:
     clean, faulted = run["clean"], run["conflicts"]
     lines = [f"`{' '.join(['.venv/bin/python', '-m', 'bench.scale', *argv])}`", ""]
-    lines += ["## Modeled: the Christmas send", "",
+    lines += ["### Modeled: the Christmas send", "",
               "| rate/s | evaluation | dispatch concurrency | capacity/s | peak sends/s | floor N/rate | total | total/floor | goal 1.1x "
               "| evaluation job | eval invocations | dispatch invocations | hottest item writes/s | hottest partition key "
               "writes/s |",
@@ -592,23 +613,25 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
               f"({ev.enqueue_rate:,.0f} sends/s) = {ev.page_seconds:,.1f} s against Lambda's {LAMBDA_TIMEOUT_SECONDS} s, "
               f"holding about {ev.peak_mb:,.0f} MB of Python objects against the function's {EVALUATE_MEMORY_MB} MB (the "
               f"measured own time is this machine's CPU; a 1,024 MB Lambda has about 0.6 vCPU). In all {ev.seconds:,.0f} s: "
-              f"the chain queues at most {ev.enqueue_rate:,.0f} sends/s, which caps the send below an SES rate above that. "
-              f"What would close it: queueing a page's batches concurrently, or several sends per queue message.",
-              f"Per dispatch invocation (batch of {SQS_BATCH}, {m.channels} channels so "
-              f"{math.ceil(SQS_BATCH / m.channels)} customers in {min(DISPATCH_WORKERS, math.ceil(SQS_BATCH / m.channels))}"
+              f"the chain queues at most {ev.enqueue_rate:,.0f} sends/s ({m.sends_per_message:,.1f} sends to a message, "
+              f"10 messages to a SendMessageBatch), which caps the send only at an SES rate above that.",
+              f"Per dispatch invocation (batch of {SQS_BATCH} messages, {invocation_sends(m):,.0f} sends; {m.channels} "
+              f"channels so {math.ceil(invocation_sends(m) / m.channels)} customers in "
+              f"{min(DISPATCH_WORKERS, math.ceil(invocation_sends(m) / m.channels))}"
               f" threads): {invocation_seconds(m) * 1000:,.0f} ms unthrottled; one send's chain "
               f"{per_send_seconds(m) * 1000:,.1f} ms; peak memory {m.dispatch_peak_bytes_per_batch / 2**20:,.1f} MB "
               f"(tracemalloc) against {DISPATCH_MEMORY_MB} MB.", ""]
-    lines += [f"## Measured: {clean['customers']:,} customers, {clean['sends']:,} sends (real code, in-process moto)",
+    lines += [f"### Measured: {clean['customers']:,} customers, {clean['sends']:,} sends (real code, in-process moto)",
               "", "| call | per send |", "|---|---:|"]
     for key, v in clean["dispatch calls per send"].items():
-        lines.append(f"| {key} | {v:.3f} |")
+        lines.append(f"| {key} | {v:.4f} |")
     lines.append(f"| **all (dispatch)** | **{sum(clean['dispatch calls per send'].values()):.3f}** |")
     for key, n in sorted(clean["evaluation calls"].items()):
-        lines.append(f"| evaluation {key} | {n / clean['sends']:.3f} |")
-    poller = {"sqs:ReceiveMessage": 1 / SQS_BATCH, "sqs:DeleteMessageBatch": 1 / SQS_BATCH}
+        lines.append(f"| evaluation {key} | {n / clean['sends']:.4f} |")
+    per_batch = 1 / invocation_sends(m)
+    poller = {"sqs:ReceiveMessage": per_batch, "sqs:DeleteMessageBatch": per_batch}
     for key, v in poller.items():
-        lines.append(f"| Lambda's SQS poller {key} (modeled: one a full batch) | {v:.3f} |")
+        lines.append(f"| Lambda's SQS poller {key} (modeled: one a full batch) | {v:.4f} |")
     every = (sum(clean["dispatch calls per send"].values()) + sum(poller.values())
              + sum(clean["evaluation calls"].values()) / clean["sends"])
     lines.append(f"| **all** | **{every:.3f}** |")
@@ -620,9 +643,9 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
               f"shards would be {1 / STAT_SHARDS:.4f}); most writes to one customer's item, by table: "
               f"{clean[PER_CUSTOMER]} (in one send run, not per second)",
               f"- hottest partition key `{clean['hottest partition']}`: {clean['hottest partition share']:.3f} writes "
-              f"per send: every counter shard of a store has the store's id as partition key, so at 1,000 sends/s "
-              f"the partition key takes about 1,000 writes/s, DynamoDB's per-partition limit, unless DynamoDB "
-              f"splits the partition by sort key (split for heat), which it does for sustained load but not at once",
+              f"per send: every counter shard of a store has the store's id as partition key, and a dispatch batch "
+              f"writes each counter it added to once, so at 1,000 sends/s the partition key takes about "
+              f"{clean['hottest partition share'] * 1000:,.0f} writes/s of DynamoDB's 1,000 per partition",
               f"- peak memory (tracemalloc): evaluate {clean['evaluation peak bytes'] / 2**20:.1f} MB for "
               f"{clean['customers']:,} customers ({clean['evaluation peak bytes'] / clean['customers']:,.0f} B each); one "
               f"dispatch batch {clean['dispatch batch peak bytes'] / 2**20:.1f} MB",
@@ -676,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"command": " ".join([".venv/bin/python", "-m", "bench.scale", *argv]),
                           "measured": run, "model inputs": asdict(m),
-                          "results": [asdict(r) for r in results]}, indent=2, default=str))
+                          "results": [asdict(r) for r in results]}, default=str))
     else:
         print(report(argv, run, m, results))
     return 0

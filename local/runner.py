@@ -95,7 +95,8 @@ def _counts(queue_url: str) -> int:
 
 def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0, *, report: Report = to_stderr,
               clock: TickClock | None = None) -> int:
-    """Receive up to 10 messages, hand them to `handler` as Lambda would, delete what it did not fail.
+    """Receive up to 10 messages, hand them to `handler` in batches of the consumer's batch size as Lambda
+    would, delete what it did not fail.
 
     A handler that raises fails the whole batch, as a Lambda invocation that ends in an error does:
     nothing is deleted, every message comes back, and each goes to the dead-letter queue once it has
@@ -108,14 +109,10 @@ def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0, *, report
         return 0
     if clock is not None:
         clock.received(m["MessageId"] for m in messages)
-    records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in messages]
-    try:
-        failed = {f["itemIdentifier"] for f in handler(records).response()["batchItemFailures"]}
-    except Exception as e:  # noqa: BLE001 - as Lambda's event source: the batch is received again
-        failed = {m["MessageId"] for m in messages}
-        report(f"{queue_url.rsplit('/', 1)[-1]}: the handler failed a batch of {len(messages)} "
-               f"({type(e).__name__}: {e}); its messages will be received again")
+    size = resources.batch_size_of(queue_url.rsplit("/", 1)[-1])
+    failed: set[str] = set()
+    for start in range(0, len(messages), size):   # one invocation per batch, as the event source makes them
+        failed |= _invoke(queue_url, handler, messages[start:start + size], report)
     if failed and clock is not None:
         clock.failed(failed, _visibility_seconds(queue_url))
     done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
@@ -123,6 +120,18 @@ def poll_once(queue_url: str, handler: Handler, wait_seconds: int = 0, *, report
     if done:
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
     return len(messages)
+
+
+def _invoke(queue_url: str, handler: Handler, messages: list[dict], report: Report) -> set[str]:
+    """One invocation of the consumer with a batch: the ids of the messages it failed."""
+    records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in messages]
+    try:
+        return {f["itemIdentifier"] for f in handler(records).response()["batchItemFailures"]}
+    except Exception as e:  # noqa: BLE001 - as Lambda's event source: the batch is received again
+        report(f"{queue_url.rsplit('/', 1)[-1]}: the handler failed a batch of {len(messages)} "
+               f"({type(e).__name__}: {e}); its messages will be received again")
+        return {m["MessageId"] for m in messages}
 
 
 def drain(queue_url: str, handler: Handler, limit_seconds: float = DRAIN_LIMIT_SECONDS, *,

@@ -15,6 +15,11 @@ EVALUATION_VISIBILITY_SECONDS = 960
 RETENTION_SECONDS = 1_209_600  # 14 days, the most SQS keeps a message
 #: The Lambda functions that consume the queues and the customers stream (their Chalice names).
 DISPATCH_FUNCTION, EVALUATE_FUNCTION, CUSTOMER_CHANGES_FUNCTION = "dispatch", "evaluate", "customer_changes"
+#: Send-queue messages of one dispatch invocation. A message packs up to 10 sends (`messages.PACK`), so an
+#: invocation works on up to 10 sends, and an invocation that dies returns no more than one message's.
+DISPATCH_BATCH_SIZE = 1
+#: Jobs of one evaluate invocation: each is a page of up to 2,000 customers.
+EVALUATE_BATCH_SIZE = 1
 #: Stream records of one customer-changes invocation (each is one customer write, small).
 STREAM_BATCH_SIZE = 100
 #: Lambda retries a failing stream record this many times (bisecting its batch), then hands the
@@ -30,6 +35,11 @@ def send_queue_name() -> str:
 
 def evaluation_queue_name() -> str:
     return os.environ.get("EVALUATION_QUEUE_NAME", f"{config.table_prefix()}evaluations")
+
+
+def batch_size_of(queue_name: str) -> int:
+    """The messages one invocation of the queue's consumer gets (its event source's batch size)."""
+    return {send_queue_name(): DISPATCH_BATCH_SIZE, evaluation_queue_name(): EVALUATE_BATCH_SIZE}.get(queue_name, 10)
 
 
 def customers_stream_arn() -> str:

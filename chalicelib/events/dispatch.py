@@ -26,7 +26,8 @@ def dispatch_records(records: list[Mapping[str, Any]], time_left: Callable[[], f
     return result
 
 
-@bp.on_sqs_message(queue=resources.send_queue_name(), batch_size=10, name=resources.DISPATCH_FUNCTION)
+@bp.on_sqs_message(queue=resources.send_queue_name(), batch_size=resources.DISPATCH_BATCH_SIZE,
+                    name=resources.DISPATCH_FUNCTION)
 def dispatch(event):
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)

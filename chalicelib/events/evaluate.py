@@ -59,6 +59,7 @@ def evaluate_records(records: list[Mapping[str, Any]],
     return result, done
 
 
-@bp.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=1, name=resources.EVALUATE_FUNCTION)
+@bp.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=resources.EVALUATE_BATCH_SIZE,
+                    name=resources.EVALUATE_FUNCTION)
 def evaluate(event):
     return evaluate_records(event.to_dict()["Records"])[0].response()

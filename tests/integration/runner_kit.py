@@ -17,7 +17,7 @@ from chalicelib.adapters.providers import (
     TransientProviderError,
 )
 from chalicelib.adapters.repository import DynamoRepository
-from chalicelib.adapters.resources import MAX_RECEIVES, SEND_VISIBILITY_SECONDS
+from chalicelib.adapters.resources import DISPATCH_BATCH_SIZE, MAX_RECEIVES, SEND_VISIBILITY_SECONDS
 from chalicelib.core import catalog
 from chalicelib.runner import evaluation
 from chalicelib.sending.dispatcher import Dispatcher, Outcome, Providers
@@ -159,7 +159,7 @@ class Runner:
     #: unbounded.
     time_left: Callable[[], Callable[[], float]] | None = None
 
-    def deliver(self, copies: int = 1, batch_size: int = 10, extra: list[str] = ()) -> Delivery:
+    def deliver(self, copies: int = 1, batch_size: int = DISPATCH_BATCH_SIZE, extra: list[str] = ()) -> Delivery:
         """Deliver every queued message `copies` times (SQS is at least once), in batches, redelivering
         what a batch failed or a crash lost after the visibility timeout, until the queue is empty."""
         result = Delivery()

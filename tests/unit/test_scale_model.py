@@ -36,7 +36,7 @@ def test_enough_concurrency_meets_the_goal_when_sends_are_queued():
 
 def test_too_little_concurrency_is_bound_by_capacity_not_the_rate():
     result = simulate(Scenario(10_000, 1000, 2, "prequeued"), M)
-    capacity = 2 * scale.SQS_BATCH / scale.invocation_seconds(M)
+    capacity = 2 * scale.invocation_sends(M) / scale.invocation_seconds(M)
     assert capacity < 1000
     assert result.total_seconds == pytest.approx(result.sends / capacity, rel=0.05)
 
@@ -47,17 +47,20 @@ def test_hottest_item_writes_scale_with_rate_over_shards():
         result = simulate(Scenario(100_000, rate, 100, "prequeued"), uniform)
         assert result.peak_sends_per_second == pytest.approx(rate)
         assert result.hottest_item_writes_per_second == pytest.approx(rate / scale.STAT_SHARDS)
-    # Sends that arrive slower than the rate (the one-job evaluation queues 500 a second) write slower too.
-    slow = simulate(Scenario(100_000, 1000, 100, "paged"), uniform)
+    # Sends that arrive slower than the rate (one send to a message: the chain queues 500 a second) write
+    # slower too; packed, the chain keeps ahead of 1,000 a second.
+    unpacked = Measured(hottest_item_share=1 / scale.STAT_SHARDS, sends_per_message=1)
+    slow = simulate(Scenario(100_000, 1000, 100, "paged", batch=10), unpacked)
     assert slow.peak_sends_per_second == pytest.approx(scale.QUEUE_BATCH / scale.SQS_SEND_BATCH_SECONDS)
     assert slow.hottest_item_writes_per_second < 1000 / scale.STAT_SHARDS
+    assert simulate(Scenario(100_000, 1000, 100, "paged"), uniform).peak_sends_per_second == pytest.approx(1000)
     # At 1,000 sends a second, 16 shards keep each counter far under DynamoDB's 1,000 writes/s per item.
     assert 1000 / scale.STAT_SHARDS < scale.DYNAMODB_ITEM_WRITES_PER_SECOND / 10
 
 
 def test_invocations_are_one_per_batch():
     result = simulate(Scenario(1_000, 100, 10, "prequeued"), M)
-    assert result.dispatch_invocations == math.ceil(1_000 * M.channels / scale.SQS_BATCH)
+    assert result.dispatch_invocations == math.ceil(1_000 * M.channels / (scale.SQS_BATCH * M.sends_per_message))
 
 
 def test_the_paged_evaluation_is_a_chain_of_bounded_pages_that_queues_serially():
@@ -69,20 +72,35 @@ def test_the_paged_evaluation_is_a_chain_of_bounded_pages_that_queues_serially()
     assert ev.queued_by(ev.start_queueing) == 0
     assert ev.queued_by(ev.seconds + 1) == pytest.approx(1_000_000 * M.channels)
     assert ev.queued_by(ev.page_seconds) == pytest.approx(PAGE_SIZE * M.channels)
-    # The chain's queueing rate bounds the whole send when it is below the SES rate.
-    result = simulate(Scenario(100_000, 1000, 100, "paged"), M)
-    assert result.total_seconds >= scale.evaluation_model(100_000, M).seconds
+    # The chain's queueing rate bounds the whole send when it is below the SES rate (one send to a message).
+    unpacked = Measured(sends_per_message=1)
+    result = simulate(Scenario(100_000, 1000, 100, "paged", batch=10), unpacked)
+    assert result.total_seconds >= scale.evaluation_model(100_000, unpacked).seconds
+    assert result.ratio > 1.1
+    # Ten sends to a message queue ten times as fast: the chain keeps ahead of 1,000 sends a second.
+    assert scale.evaluation_model(100_000, M).enqueue_rate == pytest.approx(10 * result_rate(unpacked))
+    packed = simulate(Scenario(1_000_000, 1000, scale.concurrency_needed(1000, M), "paged"), M)
+    assert packed.ratio <= 1.1
+
+
+def result_rate(m: Measured) -> float:
+    return scale.evaluation_model(100_000, m).enqueue_rate
 
 
 def test_a_customers_sends_run_in_one_thread():
     one_channel = Measured(channels=1)
-    # Ten customers in eight threads: two rounds of one send; five customers of two sends: two sends in a row.
+    # A batch of one message of 10 sends. One channel: ten customers in eight threads, two rounds of one
+    # send; two channels: five customers, one round of two sends in a row.
+    assert scale.invocation_sends(M) == 10
     assert scale.invocation_seconds(M) == pytest.approx(
         scale.LAMBDA_INVOKE_OVERHEAD_SECONDS + scale.batch_read_seconds(M, 10) + 2 * scale.per_send_seconds(M))
     assert scale.invocation_seconds(one_channel) == pytest.approx(
         scale.LAMBDA_INVOKE_OVERHEAD_SECONDS + scale.batch_read_seconds(one_channel, 10)
         + 2 * scale.per_send_seconds(one_channel))
     assert scale.invocation_seconds(one_channel, workers=10) < scale.invocation_seconds(one_channel)
+    # Ten messages of 10 sends: 50 customers of two sends in eight threads, seven rounds.
+    assert scale.invocation_seconds(M, batch=10) == pytest.approx(
+        scale.LAMBDA_INVOKE_OVERHEAD_SECONDS + scale.batch_read_seconds(M, 100) + 7 * 2 * scale.per_send_seconds(M))
 
 
 def test_the_constants_follow_the_code():
@@ -90,3 +108,6 @@ def test_the_constants_follow_the_code():
 
     assert scale.DISPATCH_WORKERS == dispatcher.WORKERS
     assert scale.STAT_SHARDS == ledger.STAT_SHARDS
+    from chalicelib.adapters import resources
+
+    assert scale.SQS_BATCH == resources.DISPATCH_BATCH_SIZE
