@@ -615,7 +615,8 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
               f"measured own time is this machine's CPU; a 1,024 MB Lambda has about 0.6 vCPU). In all {ev.seconds:,.0f} s: "
               f"the chain queues at most {ev.enqueue_rate:,.0f} sends/s ({m.sends_per_message:,.1f} sends to a message, "
               f"10 messages to a SendMessageBatch), which caps the send only at an SES rate above that.",
-              f"Per dispatch invocation (batch of {SQS_BATCH} messages, {invocation_sends(m):,.0f} sends; {m.channels} "
+              f"Per dispatch invocation (a batch of {SQS_BATCH} message{'s' if SQS_BATCH > 1 else ''}, "
+              f"{invocation_sends(m):,.0f} sends; {m.channels} "
               f"channels so {math.ceil(invocation_sends(m) / m.channels)} customers in "
               f"{min(DISPATCH_WORKERS, math.ceil(invocation_sends(m) / m.channels))}"
               f" threads): {invocation_seconds(m) * 1000:,.0f} ms unthrottled; one send's chain "
@@ -639,8 +640,9 @@ def report(argv: list[str], run: dict, m: Measured, results: list[Result]) -> st
               f"{clean['writes per item (histogram: writes -> items)']}",
               f"- items written by more than one customer's sends: {len(clean[SHARED])}"
               f"; hottest `{clean['hottest item']}`: {clean['hottest item writes']} writes = "
-              f"{clean['hottest item share']:.4f} of sends (x rate = writes/s; a uniform spread over {STAT_SHARDS} "
-              f"shards would be {1 / STAT_SHARDS:.4f}); most writes to one customer's item, by table: "
+              f"{clean['hottest item share']:.4f} of sends (x rate = writes/s; the store's counter writes spread "
+              f"evenly over {STAT_SHARDS} shards would be {clean['hottest partition share'] / STAT_SHARDS:.4f}); most "
+              f"writes to one customer's item, by table: "
               f"{clean[PER_CUSTOMER]} (in one send run, not per second)",
               f"- hottest partition key `{clean['hottest partition']}`: {clean['hottest partition share']:.3f} writes "
               f"per send: every counter shard of a store has the store's id as partition key, and a dispatch batch "

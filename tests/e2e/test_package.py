@@ -171,7 +171,8 @@ def test_only_the_dispatcher_sends_and_only_from_the_named_identity_through_the_
 
 
 def test_both_queue_consumers_read_their_own_queue_and_report_partial_batch_failures(template):
-    for function, batch, queue in (("Dispatch", 10, "SendQueue"), ("Evaluate", 1, "EvaluationQueue")):
+    for function, batch, queue in (("Dispatch", resources.DISPATCH_BATCH_SIZE, "SendQueue"),
+                                   ("Evaluate", resources.EVALUATE_BATCH_SIZE, "EvaluationQueue")):
         source = template["Resources"][function]["Properties"]["Events"][f"{function}SqsEventSource"]["Properties"]
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert source["BatchSize"] == batch and source["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}

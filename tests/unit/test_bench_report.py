@@ -23,7 +23,7 @@ def test_the_fault_section_holds_every_row_and_judges_the_dynamodb_modes():
     assert text.count("\n| ") == len(rows) + 1                     # the header and one line per scenario
     assert "(1 rows): met" in text                                  # the conflict row; the killed row is apart
     assert "one crash after acceptance" in text.split("Rows that deliver twice")[1]
-    assert "7 invocations died; 2 messages" in text
+    assert "7 invocations died; 2 messages ran out" in text
 
     lost = rows[:1] + [_row("TransactionConflict on every 2nd outcome", **{"DynamoDB faults": 20,
                                                                           "lost (no record)": 1})]
