@@ -1,4 +1,4 @@
-"""Paged evaluations against the tables (in-process moto): a store of 2,500 customers evaluated a page
+"""Paged evaluations against the tables (in-process moto): a store of 300 customers evaluated a page
 at a time, each continuation going through the queue's text as the evaluations queue carries it.
 
 Every customer is queued once across the pages, the jobs are ceil(matches / page), a crash after a
@@ -29,12 +29,12 @@ from tests.integration.runner_kit import Crash
 #: 11:00 in Sydney (AEDT) on Dec 18: after the send hour, on Christmas's date.
 DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
 AT = to_iso(DEC18)
-CUSTOMERS = 2_500
+CUSTOMERS = 300
 #: Birthdays: a quarter of the store on each of Dec 16, 17 and 18 (the last without a year).
 BIRTHDAYS = {0: "1990-12-16", 1: "1985-12-17", 2: "--12-18"}
 #: Customers last active on Sep 18 (local): re-engaged on Dec 18 after 3 months. They share seven
 #: instants, as customers imported together do.
-LAPSED = 1_000
+LAPSED = 120
 APPOINTMENTS = 30
 
 
@@ -169,7 +169,7 @@ def calls_of(sends: Sends) -> list[list[tuple[str, str]]]:
     return [[(s.customer_id, s.channel) for body in call for s in unpack(body)] for call in sends.calls]
 
 
-@pytest.mark.parametrize("page", [500, 1_000, 2_499])
+@pytest.mark.parametrize("page", [60, 120, 299])
 def test_christmas_queues_every_customer_once_in_ceil_matches_over_page_jobs(store, run_chain, page):
     progress(store, "christmas")
     sends = Sends()
@@ -202,37 +202,37 @@ def test_a_crash_after_a_page_is_queued_retries_that_page_and_nothing_else(store
     the date's progress) was recorded: the retried job queues page k again, and nothing else twice."""
     progress(store, "christmas")
     sends = Sends(crash_on_call=crashed_page)
-    done = run_chain("christmas", 1_000, sends)
+    done = run_chain("christmas", 120, sends)
 
     assert [d["crashed"] for d in done] == [k == crashed_page for k in range(1, 5)]
     assert [d["job"] for d in done][crashed_page - 1] == [d["job"] for d in done][crashed_page]
-    pages = pages_of(1_000)
+    pages = pages_of(120)
     assert calls_of(sends) == pages[:crashed_page] + pages[crashed_page - 1:]
     # Progress comes with the last page that completes, not with the crashed one.
     assert [d["through"] for d in done] == [None] * 3 + ["2026-12-18"]
 
 
 def test_catch_up_dates_share_the_pages_and_each_is_recorded_by_its_own_last_page(store, run_chain):
-    """Birthdays on Dec 16, 17 and 18 (625 each), the two first caught up at Dec 18: a page carries on
+    """Birthdays on Dec 16, 17 and 18 (75 each), the two first caught up at Dec 18: a page carries on
     into the next date, and each date is recorded when its last page is queued."""
     progress(store, "birthday", first="2026-12-01")
     sends = Sends()
-    done = run_chain("birthday", 400, sends)
+    done = run_chain("birthday", 48, sends)
     due = [n for n in range(CUSTOMERS) if n % 4 in BIRTHDAYS]
-    assert len(done) == math.ceil(len(due) / 400) == 5
+    assert len(done) == math.ceil(len(due) / 48) == 5
     assert sent_pairs(sends) == Counter({(customer_id(n), ch): 1 for n in due for ch in ("email", "sms")})
-    # 400 of Dec 16; its last 225 and 175 of Dec 17; 400 more; its last 50 and 350 of Dec 18; the rest.
-    assert [d["outcome"].matched for d in done] == [400, 400, 400, 400, 275]
+    # 48 of Dec 16; its last 27 and 21 of Dec 17; 48 more; its last 6 and 42 of Dec 18; the rest.
+    assert [d["outcome"].matched for d in done] == [48, 48, 48, 48, 33]
     assert [d["outcome"].dates for d in done] == [(), ("2026-12-16",), (), ("2026-12-17",), ("2026-12-18",)]
     assert [d["through"] for d in done] == [None, "2026-12-16", "2026-12-16", "2026-12-17", "2026-12-18"]
     assert [(d["job"].day, d["job"].after) for d in done[1:]] == [
-        ("2026-12-16", f"12-16|{customer_id(4 * 399)}"), ("2026-12-17", f"12-17|{customer_id(4 * 174 + 1)}"),
-        ("2026-12-17", f"12-17|{customer_id(4 * 574 + 1)}"), ("2026-12-18", f"12-18|{customer_id(4 * 349 + 2)}")]
+        ("2026-12-16", f"12-16|{customer_id(4 * 47)}"), ("2026-12-17", f"12-17|{customer_id(4 * 20 + 1)}"),
+        ("2026-12-17", f"12-17|{customer_id(4 * 68 + 1)}"), ("2026-12-18", f"12-18|{customer_id(4 * 41 + 2)}")]
 
 
 def test_a_page_that_ends_with_its_date_leaves_no_job_to_find_nothing(store, run_chain):
     progress(store, "birthday", first="2026-12-01")
-    done = run_chain("birthday", 625, Sends())
+    done = run_chain("birthday", 75, Sends())
     assert [d["outcome"].dates for d in done] == [("2026-12-16",), ("2026-12-17",), ("2026-12-18",)]
     # A full page at a date's end looks into the next date: it has matches, so a job starts it.
     assert [(d["job"].day, d["job"].after) for d in done] == [(None, None), ("2026-12-17", None),
@@ -242,8 +242,9 @@ def test_a_page_that_ends_with_its_date_leaves_no_job_to_find_nothing(store, run
 def test_reengagement_carries_on_through_customers_that_share_their_last_activity(store, run_chain):
     progress(store, "reengagement")
     sends = Sends()
-    done = run_chain("reengagement", 150, sends)
-    assert len(done) == math.ceil(LAPSED / 150) == 7
+    # Instants of 17 or 18 customers and pages of 19: every page ends inside an instant's customers.
+    done = run_chain("reengagement", 19, sends)
+    assert len(done) == math.ceil(LAPSED / 19) == 7
     assert sent_pairs(sends) == Counter({(customer_id(n), "email"): 1 for n in range(LAPSED)})
     assert {m["occurrence_key"] for m in sends.messages} == {"lapse:2026-09-18"}
     assert sum(d["taken"] for d in done) == LAPSED + len(done) - 1
@@ -263,7 +264,7 @@ def test_appointment_reminders_obey_the_page_too_carried_on_by_count(store, run_
 def test_a_continuation_delivered_again_after_its_date_is_done_does_nothing(store, run_chain):
     progress(store, "christmas", through="2026-12-18")
     sends = Sends()
-    again = run_chain("christmas", 1_000, sends, first=Job(store, "christmas", AT, "2026-12-18", customer_id(999)))
+    again = run_chain("christmas", 120, sends, first=Job(store, "christmas", AT, "2026-12-18", customer_id(119)))
     assert [(d["outcome"].matched, d["outcome"].dates, d["outcome"].continuation) for d in again] == [(0, (), None)]
     assert sends.messages == [] and processed_through(store, "christmas") == "2026-12-18"
 
@@ -334,11 +335,11 @@ def test_the_planner_leaves_a_date_alone_while_its_run_carries_on_page_by_page(s
     customer while its continuations are alive, and plan it again once the run is over or has died."""
     progress(store, "christmas")
     at = DEC18
-    first = evaluation.evaluate(Job(store, "christmas", AT), DynamoRepository(), Sends(), 1_000)
+    first = evaluation.evaluate(Job(store, "christmas", AT), DynamoRepository(), Sends(), 120)
     assert first.continuation is not None
     planned = lambda minutes: [j.tenant_id for j in evaluation.plan("christmas", at + timedelta(minutes=minutes))]  # noqa: E731
     assert store not in planned(15)                                   # alive: its pages cover the date
     assert store in planned(int(evaluation.PAGING_LEASE.total_seconds() // 60) + 15)   # died: start again
-    rest = run_chain("christmas", 1_000, Sends(), first=Job.parse(first.continuation.to_body()))
+    rest = run_chain("christmas", 120, Sends(), first=Job.parse(first.continuation.to_body()))
     assert rest[-1]["through"] == "2026-12-18" and RunState.get(store, "christmas").paging_until is None
     assert store not in planned(15)                                   # done: nothing left for the day
