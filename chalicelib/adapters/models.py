@@ -102,6 +102,8 @@ class Automation(Model):
     updated_by = UnicodeAttribute(null=True)
     #: When the automation was last switched on: the runner never processes a date before it.
     enabled_at = UnicodeAttribute(null=True)
+    #: The trigger date of the day it was last enabled, under the settings then (docs/behaviour.md section 2).
+    coverage_from = UnicodeAttribute(null=True)
     #: Set only while enabled, so `enabled_index` lists exactly the tenants to evaluate.
     enabled_type = UnicodeAttribute(null=True)
     enabled_index = EnabledIndex()
@@ -123,6 +125,8 @@ class RunState(Model):
     first_evaluated_on = UnicodeAttribute()
     #: The last tenant-local date fully processed.
     processed_through = UnicodeAttribute(null=True)
+    #: The last trigger date covered (celebration, ready, lapse or purchase date; docs/behaviour.md section 2).
+    covered_through = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     #: While a large date is evaluated page by page: until when its run counts as alive (each page
     #: pushes it on), so the planner does not start the same date again from its first customer.

@@ -1,10 +1,14 @@
-"""Which tenant-local dates an evaluation processes (docs/behaviour.md section 2). Pure: the caller gives the instant."""
+"""Which tenant-local dates an evaluation processes, and which trigger dates it covers (docs/behaviour.md
+section 2). Pure: the caller gives the instant, the settings and the stored progress."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Mapping, Protocol
 
-from chalicelib.core.calendar import due_instant
+from dateutil.relativedelta import relativedelta
+
+from chalicelib.core.calendar import due_instant, lapsed_on
 from chalicelib.core.timeutil import local_date, parse_instant
 from chalicelib.core.values import AutomationView, TenantView
 
@@ -26,13 +30,85 @@ def dates_due(at: datetime, tz_name: str, send_hour: int, *, first_evaluated_on:
             and due_instant(d, tz_name, send_hour) <= at]
 
 
-def test_run_dates(at: datetime, tz_name: str, send_hour: int, *, first_evaluated_on: date | None,
-                   processed_through: date | None, enabled_on: date | None) -> list[date]:
-    """What a test run evaluates: the local date of `at` (even before send_hour, so an owner sees
-    today's list in the morning), with any catch-up dates the runner would process at that instant."""
+def trigger_of(type_: str, day: date, settings: Mapping) -> date:
+    """The trigger date an evaluation of `day` points at under `settings`: the celebration date (birthday,
+    anniversary: day + days_before), the ready date (repairs: day - days_after), the latest lapse date L
+    with add_months(L, months_inactive) <= day (re-engagement), the purchase date (day - 1), or the day
+    itself (the seasonal types, whose matchers pick their one day of the year). Never decreasing in `day`."""
+    if type_ in ("birthday", "anniversary"):
+        return day + timedelta(days=int(settings["days_before"]))
+    if type_ == "repair_ready_reminder":
+        return day - timedelta(days=int(settings["days_after"]))
+    if type_ == "reengagement":
+        months = int(settings["months_inactive"])
+        lapses = lapsed_on(day, months)
+        return lapses[-1] if lapses else day - relativedelta(months=months)
+    if type_ == "post_purchase":
+        return day - timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class Cover:
+    """One date an evaluation processes and the trigger dates it covers for it, oldest first. `late`: those
+    whose own evaluation date (under the settings in force) is before `day`: a gap that a settings change
+    opened, covered once, late."""
+
+    day: date
+    triggers: tuple[date, ...]
+    late: tuple[date, ...] = ()
+    #: The last trigger date covered once this date is processed (what the progress records).
+    covered_through: date | None = None
+
+
+def _days(after: date, through: date) -> tuple[date, ...]:
+    return tuple(after + timedelta(days=n) for n in range(1, (through - after).days + 1))
+
+
+def coverage(type_: str, at: datetime, tz_name: str, send_hour: int, settings: Mapping, *,
+             first_evaluated_on: date | None, processed_through: date | None, covered_through: date | None,
+             enabled_on: date | None, coverage_from: date | None) -> list[Cover]:
+    """What an evaluation at `at` does for a daily type: the dates it processes and, for each, the trigger
+    dates it covers (docs/behaviour.md section 2, "Coverage is kept by trigger date").
+
+    - Each due date D covers every trigger date after the last one covered, up to trigger_of(D): a lead
+      setting changed since never leaves a trigger date out, and none is covered twice.
+    - A gap a settings change opened after today's date was processed is covered at the next evaluation,
+      as part of that processed date (its sends go out late, once).
+    - Coverage never starts before `coverage_from`, the trigger date of the day the automation was last
+      enabled (under the settings of that moment): no back-dating, and switching off and on again
+      the same day re-covers nothing.
+    - Dates missed by an outage beyond the catch-up window are not processed, and their trigger dates
+      are skipped, not covered late.
+    """
+    trigger = lambda day: trigger_of(type_, day, settings)  # noqa: E731
     due = dates_due(at, tz_name, send_hour, first_evaluated_on=first_evaluated_on,
                     processed_through=processed_through, enabled_on=enabled_on)
-    return sorted(set(due) | {local_date(at, tz_name)})
+    today = local_date(at, tz_name)
+    not_before = max(d for d in (first_evaluated_on or today, enabled_on) if d is not None)
+    floor = coverage_from or trigger(enabled_on or not_before)
+    if covered_through is not None:
+        start = covered_through
+    elif processed_through is not None:
+        start = trigger(processed_through)         # progress kept before coverage was: as its settings had it
+    else:
+        start = trigger(due[0]) - timedelta(days=1) if due else floor - timedelta(days=1)
+    start = max(start, floor - timedelta(days=1))
+    covers: list[Cover] = []
+    recent = (processed_through is not None and processed_through >= today - timedelta(days=CATCH_UP_DAYS)
+              and processed_through >= not_before)
+    if recent and trigger(processed_through) > start:
+        gap = _days(start, trigger(processed_through))
+        covers.append(Cover(processed_through, gap, gap, gap[-1]))
+        start = gap[-1]
+    if due and processed_through is not None and due[0] - timedelta(days=1) > processed_through:
+        start = max(start, trigger(due[0] - timedelta(days=1)))   # an outage: its trigger dates are skipped
+    for day in due:
+        own_from = trigger(day - timedelta(days=1))
+        triggers = _days(start, trigger(day)) if trigger(day) > start else ()
+        covers.append(Cover(day, triggers, tuple(t for t in triggers if t <= own_from), max(start, trigger(day))))
+        start = max(start, trigger(day))
+    return covers
 
 
 class Progress(Protocol):
@@ -40,6 +116,7 @@ class Progress(Protocol):
 
     first_evaluated_on: str | None
     processed_through: str | None
+    covered_through: str | None
 
 
 def _day(text: str | None) -> date | None:
@@ -50,15 +127,22 @@ def _enabled_on(automation: AutomationView, tz_name: str) -> date | None:
     return local_date(parse_instant(automation.enabled_at), tz_name) if automation.enabled_at else None
 
 
-def due_dates(at: datetime, tenant: TenantView, automation: AutomationView, state: Progress | None, *,
-              test_run: bool = False) -> list[date]:
-    """The dates a daily automation's evaluation at `at` processes, from its stored progress. For a
-    test run: also the local date of `at` itself, and a switched-off automation as if switched on now."""
-    enabled_on = _enabled_on(automation, tenant.timezone)
-    if test_run and not automation.enabled:
+def covers(at: datetime, tenant: TenantView, automation: AutomationView, state: Progress | None, *,
+           as_if_enabled: bool = False) -> list[Cover]:
+    """What a daily automation's evaluation at `at` processes and covers, from its stored progress.
+    `as_if_enabled`: a switched-off automation, or one switched on after `at`, as if it were switched on at
+    `at` (the test run)."""
+    enabled_on, coverage_from = _enabled_on(automation, tenant.timezone), _day(automation.coverage_from)
+    if as_if_enabled and (not automation.enabled or (enabled_on and enabled_on > local_date(at, tenant.timezone))):
         enabled_on = local_date(at, tenant.timezone)
-    dates = test_run_dates if test_run else dates_due
-    return dates(at, tenant.timezone, int(tenant.settings["send_hour"]),
-                 first_evaluated_on=_day(state.first_evaluated_on) if state else None,
-                 processed_through=_day(state.processed_through) if state else None,
-                 enabled_on=enabled_on)
+        coverage_from = trigger_of(automation.type, enabled_on, automation.settings)
+    return coverage(automation.type, at, tenant.timezone, int(tenant.settings["send_hour"]), automation.settings,
+                    first_evaluated_on=_day(state.first_evaluated_on) if state else None,
+                    processed_through=_day(state.processed_through) if state else None,
+                    covered_through=_day(getattr(state, "covered_through", None)) if state else None,
+                    enabled_on=enabled_on, coverage_from=coverage_from)
+
+
+def due_dates(at: datetime, tenant: TenantView, automation: AutomationView, state: Progress | None) -> list[date]:
+    """The dates a daily automation's evaluation at `at` processes (with trigger dates to cover or not)."""
+    return [c.day for c in covers(at, tenant, automation, state)]

@@ -95,6 +95,9 @@ class AutomationView:
     template_id: str | None = None
     #: When it was last switched on (None if never): no date before that day is processed.
     enabled_at: str | None = None
+    #: The trigger date of the day it was last switched on, under the settings of that moment: no
+    #: trigger date before it is covered (docs/behaviour.md section 2).
+    coverage_from: str | None = None
     #: Set where the automation has a name of its own (action-taken ones); else the type's name.
     name: str | None = None
 
@@ -106,6 +109,9 @@ class Occasion:
 
     at: datetime
     day: date
+    #: The trigger date to match (the celebration, ready, lapse or purchase date): None for the one the
+    #: day points at under the automation's settings (`schedule.trigger_of`).
+    trigger: date | None = None
     #: Where a paged evaluation carries on: the `position` of the last match already handled. A matcher
     #: that gives positions yields only the matches after it, and reads from there; one it does not
     #: recognise (its settings changed in between) means from the start. None: from the start.

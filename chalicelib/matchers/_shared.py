@@ -37,7 +37,7 @@ def split_position(after: str | None) -> tuple[str, str]:
 def month_day_matches(field: str, prefix: str, tenant: TenantView, automation: AutomationView,
                       when: Occasion, repo: Repository) -> Iterator[Match]:
     """Customers whose `field` (YYYY-MM-DD or --MM-DD) is celebrated on D + days_before."""
-    target = when.day + timedelta(days=int(automation.settings["days_before"]))
+    target = when.trigger or when.day + timedelta(days=int(automation.settings["days_before"]))
     month_days = month_days_celebrated_on(target)
     # A position is `MM-DD|customer_id`: the month-day read (Feb 28 also reads Feb 29), then the
     # customer in that index's order.
@@ -88,11 +88,12 @@ def appointment_matches(prefix: str, earliest: timedelta, latest: timedelta, ten
 def everyone_on(prefix: str, day_in: Callable[[int, TenantView], date], tenant: TenantView,
                 when: Occasion, repo: Repository) -> Iterator[Match]:
     """Every customer, on the one date of the year `day_in(year, tenant)`."""
-    if when.day != day_in(when.day.year, tenant):
+    day = when.trigger or when.day
+    if day != day_in(day.year, tenant):
         return
     # A position is the customer id: everyone is read in customer id order.
     people = (repo.all_customers(tenant.tenant_id, start_after=when.after) if when.after
               else repo.all_customers(tenant.tenant_id))
     for person in people:
-        yield Match(person.customer_id, f"{prefix}:{when.day.year}", when.day, person,
+        yield Match(person.customer_id, f"{prefix}:{day.year}", when.day, person,
                     position=person.customer_id)

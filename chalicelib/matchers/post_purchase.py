@@ -18,7 +18,7 @@ from chalicelib.matchers._shared import with_customers
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
-    bought_on = when.day - timedelta(days=1)
+    bought_on = when.trigger or when.day - timedelta(days=1)
     first, last = day_range(bought_on, bought_on, tenant.timezone)
     latest: dict[str, SaleFact] = {}
     for sale in repo.sales_completed_between(tenant.tenant_id, first, last):

@@ -17,7 +17,7 @@ from chalicelib.matchers._shared import position, split_position
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
-    lapse_days = lapsed_on(when.day, int(automation.settings["months_inactive"]))
+    lapse_days = [when.trigger] if when.trigger else lapsed_on(when.day, int(automation.settings["months_inactive"]))
     if not lapse_days:
         return
     # The candidate dates are consecutive, so one range read covers them all.

@@ -17,7 +17,7 @@ from chalicelib.matchers._shared import with_customers
 
 
 def match(tenant: TenantView, automation: AutomationView, when: Occasion, repo: Repository) -> Iterator[Match]:
-    ready_on = when.day - timedelta(days=int(automation.settings["days_after"]))
+    ready_on = when.trigger or when.day - timedelta(days=int(automation.settings["days_after"]))
     first, last = day_range(ready_on, ready_on, tenant.timezone)
     ready = repo.repairs_ready_between(tenant.tenant_id, first, last)
     for repair, customer in with_customers(repo, tenant.tenant_id, ready):

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from pynamodb.exceptions import PutError
 
@@ -26,26 +26,22 @@ from chalicelib.adapters.persistence import get_or_none, is_conditional_failure
 from chalicelib.adapters.queues import Queue
 from chalicelib.adapters.tenants import load as load_settings
 from chalicelib.core import catalog
-from chalicelib.core.schedule import due_dates
+from chalicelib.core.schedule import Cover, covers, due_dates, trigger_of
 from chalicelib.core.store_settings import effective
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import (
-    AppointmentFact,
-    AutomationView,
     Match,
     Occasion,
-    RepairFact,
     Repository,
-    SaleFact,
     TenantView,
 )
 from chalicelib.matchers import matcher_for
 from chalicelib.sending import ledger
 from chalicelib.sending.enqueue import enqueue
-from chalicelib.sending.messages import Send, parse
+from chalicelib.sending.messages import parse
 from chalicelib.sending.sources import automation as automations
+from chalicelib.sending.sources.automation import sends_of  # noqa: F401 - the runner's and the test run's
 
-SUBJECT_KINDS = {SaleFact: "sale", RepairFact: "repair", AppointmentFact: "appointment"}
 
 
 class MalformedJob(ValueError):
@@ -61,15 +57,16 @@ PAGE_SIZE = 2_000
 #: a run that stopped for good is started again after it (the ledger drops what was already queued).
 PAGING_LEASE = timedelta(minutes=20)
 
-_FIELDS = {"tenant_id", "type", "at", "day", "after", "skip"}
+_FIELDS = {"tenant_id", "type", "at", "day", "trigger", "after", "skip"}
 
 
 @dataclass(frozen=True)
 class Job:
     """One evaluation: a tenant's type at an instant. A continuation also says where the previous page
-    stopped: `day`, the date it was on (daily types), and either `after`, the position of its last
-    match (`Match.position`), or `skip`, how many of that date's matches are done (for matchers that
-    give no positions). A continuation with a day and neither starts that day from its beginning."""
+    stopped: `day`, the date it was on (daily types), `trigger`, the trigger date it was covering, and
+    either `after`, the position of its last match (`Match.position`), or `skip`, how many of that
+    trigger date's matches are done (for matchers that give no positions). A continuation with a day
+    and neither starts that day (and trigger date) from its beginning."""
 
     tenant_id: str
     type: str
@@ -77,11 +74,14 @@ class Job:
     day: str | None = None
     after: str | None = None
     skip: int = 0
+    trigger: str | None = None
 
     def to_body(self) -> str:
         body: dict[str, Any] = {"tenant_id": self.tenant_id, "type": self.type, "at": self.at}
         if self.day is not None:
             body["day"] = self.day
+        if self.trigger is not None:
+            body["trigger"] = self.trigger
         if self.after is not None:
             body["after"] = self.after
         if self.skip:
@@ -98,7 +98,7 @@ class Job:
                 raise KeyError(f"unknown fields {sorted(unknown)}")
             job = cls(_text(data["tenant_id"]), _text(data["type"]), _text(data["at"]),
                       _day(data.get("day")), _text(data["after"]) if "after" in data else None,
-                      _count(data.get("skip", 0)))
+                      _count(data.get("skip", 0)), _day(data.get("trigger")))
             parse_instant(job.at)
         except (TypeError, ValueError, KeyError) as e:
             raise MalformedJob(str(e)) from None
@@ -107,8 +107,10 @@ class Job:
             raise MalformedJob(f"unknown type {job.type!r}")
         if job.after is not None and job.skip:
             raise MalformedJob("a job carries on after a position or after a count, not both")
-        if job.day is not None and not spec.daily:
+        if (job.day is not None or job.trigger is not None) and not spec.daily:
             raise MalformedJob(f"{job.type} has no dates")
+        if job.trigger is not None and job.day is None:
+            raise MalformedJob("a trigger date belongs to a date")
         if spec.daily and job.day is None and (job.after is not None or job.skip):
             raise MalformedJob("a daily type's continuation names its date")
         return job
@@ -171,20 +173,6 @@ def plan(type_: str, at: datetime) -> list[Job]:
     return due
 
 
-def sends_of(matches: Iterable[Match], tenant_id: str, automation: AutomationView) -> list[Send]:
-    """Each match becomes one send per channel of the automation."""
-    sends = []
-    for m in matches:
-        subject_kind = SUBJECT_KINDS.get(type(m.subject))
-        subject_id = getattr(m.subject, f"{subject_kind}_id") if subject_kind else None
-        for channel in automation.channels:
-            sends.append(Send(tenant_id=tenant_id, customer_id=m.customer_id, automation_type=automation.type,
-                              automation_id=automation.type, occurrence_key=m.occurrence_key, channel=channel,
-                              day=m.day.isoformat(), trigger=dict(m.trigger), subject_kind=subject_kind,
-                              subject_id=subject_id))
-    return sends
-
-
 def _run_state(tenant: TenantView, type_: str, at: datetime) -> RunState:
     state = get_or_none(RunState, tenant.tenant_id, type_)
     if state is None:
@@ -209,7 +197,8 @@ def _page(matches: Iterator[Match], skip: int, room: int) -> tuple[list[Match], 
     return page, next(matches, None) is not None
 
 
-def _carry_on(job: Job, day: date | None, page: list[Match], after: str | None, skip: int) -> Job:
+def _carry_on(job: Job, day: date | None, page: list[Match], after: str | None, skip: int,
+              trigger: date | None = None) -> Job:
     """The continuation of `job` after `page`, which started after `after` or `skip` matches."""
     if page and page[-1].position is not None:
         after, skip = page[-1].position, 0
@@ -217,21 +206,27 @@ def _carry_on(job: Job, day: date | None, page: list[Match], after: str | None, 
         if after is not None:
             raise RuntimeError(f"the {job.type} matcher resumed from a position gave a match without one")
         skip += len(page)
-    return Job(job.tenant_id, job.type, job.at, day.isoformat() if day else None, after, skip)
+    return Job(job.tenant_id, job.type, job.at, day.isoformat() if day else None, after, skip,
+               trigger.isoformat() if trigger else None)
 
 
 def _keep_paging(state: RunState, until: datetime) -> None:
     state.update(actions=[RunState.paging_until.set(to_iso(until))])
 
 
-def _record_processed(state: RunState, day: date, at: datetime) -> bool:
-    """Record `day` as processed, unless another evaluation has recorded it or a later date already
-    (progress never goes back); False then."""
-    state.processed_through, state.updated_at = day.isoformat(), to_iso(at)
+def _record_processed(state: RunState, cover: Cover, at: datetime) -> bool:
+    """Record `cover.day` as processed and its trigger dates as covered, unless another evaluation has
+    recorded that date and coverage or later ones already (progress never goes back); False then."""
+    day, covered = cover.day.isoformat(), cover.covered_through.isoformat() if cover.covered_through else None
+    state.processed_through, state.updated_at = day, to_iso(at)
+    if covered is not None:
+        state.covered_through = covered
     state.paging_until = None   # the date's run is over
+    same_day_further = (RunState.processed_through == day) & (
+        RunState.covered_through.does_not_exist() | (RunState.covered_through < (covered or "")))
     try:
         state.save(condition=RunState.processed_through.does_not_exist()
-                   | (RunState.processed_through < day.isoformat()))
+                   | (RunState.processed_through < day) | same_day_further)
     except PutError as e:
         if not is_conditional_failure(e):
             raise
@@ -261,33 +256,42 @@ def evaluate(job: Job, repo: Repository, queue: Queue, page_size: int = PAGE_SIZ
         return Evaluation(job.tenant_id, job.type, (), len(page), len(sends), enqueue(sends, queue),
                           _carry_on(job, None, page, job.after, job.skip) if more else None)
     state = _run_state(tenant, job.type, at)
-    days = due_dates(at, tenant, automation, state)
+    work = [(cover, trigger) for cover in covers(at, tenant, automation, state)
+            for trigger in (cover.triggers or (None,))]
     after, skip = job.after, job.skip
     if job.day is not None:
-        # A continuation carries on from its date. If that date is processed already (this job ran
-        # before, up to recording it, or another evaluation did), its place means nothing any more,
-        # and the later due dates start from their beginning.
-        resumed = date.fromisoformat(job.day)
-        if resumed not in days:
+        # A continuation carries on from its date and trigger date. If that one is done already (this job
+        # ran before, up to recording it, or another evaluation did), its place means nothing any more,
+        # and the later ones start from their beginning.
+        # A continuation queued before trigger dates were kept names none: it was on its day's own.
+        day = date.fromisoformat(job.day)
+        resumed = (day, date.fromisoformat(job.trigger) if job.trigger else trigger_of(job.type, day, automation.settings))
+        if resumed not in {(cover.day, trigger) for cover, trigger in work}:
             after, skip = None, 0
-        days = [d for d in days if d >= resumed]
+        work = [(cover, trigger) for cover, trigger in work if (cover.day, trigger or date.min) >= (
+            resumed[0], resumed[1] or date.min)]
     dates, matched, total, queued, room = [], 0, 0, 0, page_size
-    for day in days:
-        page, more = _page(match(tenant, automation, Occasion(at, day, after=after), repo), skip, room)
-        sends = sends_of(page, job.tenant_id, automation)
-        queued += enqueue(sends, queue)
-        matched, total, room = matched + len(page), total + len(sends), room - len(page)
-        if more:
-            # The page is full and the date has more: the date is recorded by the page that ends it.
-            _keep_paging(state, (now or at) + PAGING_LEASE)
-            return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued,
-                              _carry_on(job, day, page, after, skip))
+    for n, (cover, trigger) in enumerate(work):
+        page: list[Match] = []
+        if trigger is not None:
+            occasion = Occasion(at, cover.day, trigger=trigger, after=after)
+            page, more = _page(match(tenant, automation, occasion, repo), skip, room)
+            sends = sends_of(page, job.tenant_id, automation)
+            queued += enqueue(sends, queue)
+            matched, total, room = matched + len(page), total + len(sends), room - len(page)
+            if more:
+                # The page is full and the trigger date has more: the date is recorded by the page that ends it.
+                _keep_paging(state, (now or at) + PAGING_LEASE)
+                return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued,
+                                  _carry_on(job, cover.day, page, after, skip, trigger))
+        after, skip = None, 0
+        if n + 1 < len(work) and work[n + 1][0] is cover:
+            continue   # the date's next trigger date
         # Progress is saved after the date's last sends are queued: a crash in between queues its last
         # page again at the next evaluation, and the ledger keeps them from going out twice.
-        if not _record_processed(state, day, at):
+        if not _record_processed(state, cover, at):
             break   # another evaluation is ahead: it, or the next one planned, processes the rest
-        dates.append(day.isoformat())
-        after, skip = None, 0
+        dates.append(cover.day.isoformat())
     return Evaluation(job.tenant_id, job.type, tuple(dates), matched, total, queued)
 
 

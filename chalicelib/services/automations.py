@@ -7,7 +7,8 @@ from chalicelib.adapters.models import Automation
 from chalicelib.adapters.persistence import get_or_none, mutate
 from chalicelib.core import catalog
 from chalicelib.core.errors import NotFound
-from chalicelib.core.timeutil import to_iso
+from chalicelib.core.schedule import trigger_of
+from chalicelib.core.timeutil import local_date, to_iso
 from chalicelib.core.values import AutomationView
 from chalicelib.rules import templating
 from chalicelib.rules import validation as v
@@ -60,7 +61,7 @@ def current(tenant_id: str, type_: str) -> AutomationView:
     return configuration(automation_type(type_), get_or_none(Automation, tenant_id, type_))
 
 
-def _settings_check(spec: catalog.AutomationType):
+def settings_check(spec: catalog.AutomationType):
     fields = {name: v.choice(allowed) for name, allowed in spec.settings.items()}
 
     def check(value, field):
@@ -77,7 +78,7 @@ def patch(principal: Principal, type_: str, body: dict, now: datetime, tz_name: 
     spec = automation_type(type_)
     changes = v.parse(body, {
         "enabled": v.boolean(),
-        "settings": _settings_check(spec),
+        "settings": settings_check(spec),
         "channels": v.choice_list(catalog.CHANNELS),
         "template_id": v.string(80),
     }, required=("enabled", "channels"), partial=True)
@@ -86,8 +87,9 @@ def patch(principal: Principal, type_: str, body: dict, now: datetime, tz_name: 
 
     def change(item: Automation | None) -> Automation:
         item = item or Automation(principal.tenant_id, type_, settings={}, channels=["email"], enabled=False)
+        switched_on = bool(changes.get("enabled")) and not item.enabled
         if "enabled" in changes:
-            if changes["enabled"] and not item.enabled:
+            if switched_on:
                 # The runner never processes a date before the day the automation was last enabled.
                 item.enabled_at = to_iso(now)
             item.enabled = changes["enabled"]
@@ -95,6 +97,11 @@ def patch(principal: Principal, type_: str, body: dict, now: datetime, tz_name: 
         if "settings" in changes:
             stored = item.settings.as_dict() if item.settings else {}
             item.settings = {} if changes["settings"] is None else {**stored, **changes["settings"]}
+        if switched_on and spec.daily:
+            # Nor covers a trigger date before the one this day points at, under the settings of now
+            # (docs/behaviour.md section 2): a lead time raised later still covers the days between.
+            settings = effective_settings(spec, item.settings.as_dict() if item.settings else None)
+            item.coverage_from = trigger_of(type_, local_date(now, tz_name), settings).isoformat()
         if "channels" in changes:
             item.channels = changes["channels"]
         if "template_id" in changes:

@@ -1,18 +1,22 @@
-"""The test-run (docs/behaviour.md section 7): the runner's own matcher and dispatch checks 3-6, in a dry run.
+"""The test-run (docs/behaviour.md section 7): what an evaluation at an instant would queue and what dispatch
+would decide, in a dry run.
 
-It reads what the runner would read and writes nothing, so what it answers is what the runner would do
-at that instant, short of what changes in between.
+It runs the runner's own code: the same coverage of trigger dates (`schedule.covers`, from the stored
+progress), the same matchers, the same sends (`sends_of`), the ledger read that keeps an evaluation from
+queueing a send twice (those are `already_sent`), and dispatch checks 3-6. It writes nothing, so what it
+answers is what the runner would do at that instant, short of what changes in between.
 """
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Iterable
 
 from chalicelib.adapters.models import RunState
 from chalicelib.adapters.persistence import get_or_none
 from chalicelib.core import catalog
-from chalicelib.core.schedule import due_dates
+from chalicelib.core.schedule import Cover, covers
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import (
     AutomationView,
@@ -24,86 +28,134 @@ from chalicelib.core.values import (
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
 from chalicelib.rules import validation as v
 from chalicelib.rules.checks import cap_window_start, first_failing_check
+from chalicelib.sending import ledger
+from chalicelib.sending.sources.automation import sends_of
 from chalicelib.sending.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.services import automations
 from chalicelib.services import settings as tenant_settings
 
-SAMPLE_SIZE = 10
+#: Customers shown with their outcome per channel.
+SAMPLE_SIZE = 20
+#: A skip: the ledger holds the send already (sent, or on its way): an evaluation does not queue it again.
+ALREADY_SENT = "already_sent"
+WOULD_SEND = "would_send"
 #: How far from now a test run may look: far enough for next Christmas, not so far as to be a typo.
 MAX_DISTANCE = timedelta(days=3 * 366)
 
 
-def _parse_at(body: dict, now: datetime) -> datetime:
-    fields = v.parse(body, {"at": v.instant()})
-    if "at" not in fields:
-        return now
-    at = parse_instant(fields["at"])
-    if abs(at - now) > MAX_DISTANCE:
-        raise v.fail("at", "must be within three years of now")
-    return at
+def _parse(body: dict, now: datetime, spec: catalog.AutomationType) -> tuple[datetime, dict | None]:
+    fields = v.parse(body, {"at": v.instant(), "settings": automations.settings_check(spec)})
+    at = now
+    if "at" in fields:
+        at = parse_instant(fields["at"])
+        if abs(at - now) > MAX_DISTANCE:
+            raise v.fail("at", "must be within three years of now")
+    return at, fields.get("settings")
 
 
-def _occasions(tenant: TenantView, spec: catalog.AutomationType, automation: AutomationView,
-               at: datetime) -> list[Occasion]:
-    if not spec.daily:
-        return [Occasion(at, local_date(at, tenant.timezone))]
+def _covers(tenant: TenantView, spec: catalog.AutomationType, automation: AutomationView,
+            at: datetime) -> list[Cover]:
     state = get_or_none(RunState, tenant.tenant_id, spec.type)
-    return [Occasion(at, d) for d in due_dates(at, tenant, automation, state, test_run=True)]
+    return covers(at, tenant, automation, state, as_if_enabled=True)
 
 
 def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match],
-             at: datetime) -> tuple[int, Counter]:
+             at: datetime, held: frozenset[tuple[str, str, str]] = frozenset()) -> tuple[int, Counter]:
     """Dispatch checks 3-6 on every send, as the dispatcher would apply them one after another:
-    a would-be marketing send counts against the customer's frequency cap for the sends after it."""
+    a would-be marketing send counts against the customer's frequency cap for the sends after it.
+    `held`: (customer, occurrence key, channel) of sends the ledger holds already (`already_sent`)."""
+    outcomes = decide(tenant, category, channels, matches, at, held)
+    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o == WOULD_SEND)
+    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o != WOULD_SEND)
+    return would_send, skipped
+
+
+def decide(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match], at: datetime,
+           held: frozenset[tuple[str, str, str]] = frozenset()) -> list[dict[str, str]]:
+    """Per match, each channel's outcome: `would_send` or the reason it would be skipped."""
     channels = tuple(channels)
     cap = tenant.settings.get("frequency_cap")
     since = cap_window_start(at, cap)
     recent = (recent_marketing_counts(tenant.tenant_id, {m.customer_id for m in matches}, since)
               if since and category == catalog.MARKETING else {})
     is_suppressed = TenantSuppressions(tenant.tenant_id)
-    would_send, skipped = 0, Counter()
+    outcomes = []
     for match in matches:
-        person = match.person
+        person, per_channel = match.person, {}
         for channel in channels:
+            if (match.customer_id, match.occurrence_key, channel) in held:
+                per_channel[channel] = ALREADY_SENT
+                continue
             reason = first_failing_check(person, channel, category, is_suppressed=is_suppressed,
                                          frequency_cap=cap, recent_marketing=recent.get(person.customer_id, 0))
-            if reason:
-                skipped[reason] += 1
-                continue
-            would_send += 1
-            if category == catalog.MARKETING:
+            per_channel[channel] = reason or WOULD_SEND
+            if not reason and category == catalog.MARKETING:
                 recent[person.customer_id] = recent.get(person.customer_id, 0) + 1
-    return would_send, skipped
+        outcomes.append(per_channel)
+    return outcomes
 
 
 def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Repository) -> dict:
+    """What an evaluation at `at` (default now) would do: the trigger dates it would cover (`late`: a gap a
+    settings change opened), its matches, and each send's outcome. `settings` tries a change of the
+    automation's settings before it is saved."""
     spec = automations.automation_type(type_)
-    at = _parse_at(body, now)
+    at, proposed = _parse(body, now, spec)
     tenant = TenantView(tenant_id, tenant_settings.load(tenant_id))
     automation = automations.current(tenant_id, type_)
-    occasions = _occasions(tenant, spec, automation, at)
+    if proposed:
+        automation = replace(automation, settings={**automation.settings, **proposed})
     match = matcher_for(type_)
-    matches = [m for occasion in occasions for m in match(tenant, automation, occasion, repo)]
-    would_send, skipped = rehearse(tenant, spec.category, automation.channels, matches, at)
-
-    sample: dict[str, dict] = {}
-    for m in matches:
-        if len(sample) == SAMPLE_SIZE:
-            break
-        sample.setdefault(m.customer_id, {"customer_id": m.customer_id, "name": m.person.name})
+    matches: list[Match] = []
+    trigger_dates: list[dict] = []
+    if spec.daily:
+        worked = _covers(tenant, spec, automation, at)
+        for cover in worked:
+            for trigger in cover.triggers:
+                found = list(match(tenant, automation, Occasion(at, cover.day, trigger=trigger), repo))
+                matches += found
+                trigger_dates.append({"date": trigger.isoformat(), "for": cover.day.isoformat(),
+                                      "late": trigger in cover.late, "count": len(found)})
+    else:
+        worked = []
+        matches = list(match(tenant, automation, Occasion(at, local_date(at, tenant.timezone)), repo))
+    sends = sends_of(matches, tenant_id, automation)
+    rows = ledger.read(sends)
+    held = frozenset((s.customer_id, s.occurrence_key, s.channel) for s in sends if s.ledger_key in rows)
+    outcomes = decide(tenant, spec.category, automation.channels, matches, at, held)
+    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o == WOULD_SEND)
+    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o != WOULD_SEND)
+    sample = [{"customer_id": m.customer_id, "name": m.person.name, "occurrence_key": m.occurrence_key,
+               "for": m.day.isoformat(), "outcomes": per_channel}
+              for m, per_channel in list(zip(matches, outcomes))[:SAMPLE_SIZE]]
     result = {
         "type": type_,
         "at": to_iso(at),
-        "dates": [o.day.isoformat() for o in occasions] if spec.daily else [],
+        "dates": [c.day.isoformat() for c in worked],
+        "trigger_dates": trigger_dates,
+        "late": sum(1 for t in trigger_dates if t["late"]),
+        "late_matches": sum(t["count"] for t in trigger_dates if t["late"]),
+        "settings": dict(automation.settings),
         "channels": list(automation.channels),
         "count": len(matches),
         "would_send": would_send,
         "skipped": dict(sorted(skipped.items())),
-        "sample": list(sample.values()),
+        "sample": sample,
+        "notes": _notes(tenant, spec, automation),
     }
     if not spec.daily:
         result["window"] = _appointment_window(type_, at)
     return result
+
+
+def _notes(tenant: TenantView, spec: catalog.AutomationType, automation: AutomationView) -> list[str]:
+    notes = []
+    if not automation.enabled:
+        notes.append("switched off: shown as if it were switched on at this instant")
+    if spec.category == catalog.MARKETING and tenant.settings.get("frequency_cap"):
+        notes.append("the frequency cap is judged as it stands before any send due at this instant; where several "
+                     "automations compete for a customer's last place, dispatch order decides")
+    return notes
 
 
 def _appointment_window(type_: str, at: datetime) -> dict:

@@ -188,7 +188,8 @@ def test_christmas_queues_every_customer_once_in_ceil_matches_over_page_jobs(sto
     assert [d["through"] for d in done] == [None] * (jobs - 1) + ["2026-12-18"]
     assert [d["outcome"].dates for d in done] == [()] * (jobs - 1) + [("2026-12-18",)]
     assert [d["job"].to_body() for d in done[1:]] == [
-        Job(store, "christmas", AT, "2026-12-18", customer_id(page * k - 1)).to_body() for k in range(1, jobs)]
+        Job(store, "christmas", AT, "2026-12-18", customer_id(page * k - 1), trigger="2026-12-18").to_body()
+        for k in range(1, jobs)]
     # The bound is structural: a job takes from the matcher's read at most its page and one customer
     # more (to know whether to carry on), and the next job reads on from the page's last customer (so
     # that one is read again): no job holds, or reads, the whole day.

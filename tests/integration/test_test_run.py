@@ -54,7 +54,11 @@ def test_the_answer_names_dates_count_would_send_skips_and_a_sample(sydney):
     assert body["count"] == 3 and body["would_send"] == 1
     assert body["skipped"] == {"no_consent": 1, "missing_contact": 1}
     assert sorted(s["name"] for s in body["sample"]) == ["Ada", "Bo", "Cy"]
-    assert all(set(s) == {"customer_id", "name"} for s in body["sample"])
+    # Each customer with the outcome of each channel, and what they are matched for.
+    assert {s["customer_id"]: s["outcomes"] for s in body["sample"]} == {
+        "ada": {"email": "would_send"}, "bo": {"email": "no_consent"}, "cy": {"email": "missing_contact"}}
+    assert {s["occurrence_key"] for s in body["sample"]} == {"birthday:2026"}
+    assert body["trigger_dates"] == [{"date": "2026-06-10", "for": "2026-06-10", "late": False, "count": 3}]
 
 
 def test_every_channel_is_checked_and_transactional_messages_need_no_consent(sydney):
@@ -100,11 +104,12 @@ def test_catch_up_dates_are_the_ones_the_runner_would_also_process(sydney, tenan
     # As if enabled long ago and last processed on Jun 7: Jun 8 and 9 are caught up.
     from chalicelib.adapters.models import Automation
     item = Automation.get(tenant, "birthday")
-    item.enabled_at = "2026-01-01T00:00:00Z"
+    item.enabled_at, item.coverage_from = "2026-01-01T00:00:00Z", "2026-01-01"
     item.save()
     RunState(tenant, "birthday", first_evaluated_on="2026-01-01", processed_through="2026-06-07").save()
     body = _test_run(sydney, "birthday")
     assert body["dates"] == ["2026-06-08", "2026-06-09", "2026-06-10"] and body["count"] == 3
+    assert [t["date"] for t in body["trigger_dates"]] == body["dates"] and body["late"] == 0
 
 
 def test_appointment_types_show_the_window_instead_of_dates(sydney):
@@ -130,11 +135,11 @@ def test_a_test_run_writes_nothing_and_sends_nothing(sydney):
     assert boto3.client("ses").get_send_quota()["SentLast24Hours"] == sent_before
 
 
-def test_the_sample_holds_at_most_ten_customers(sydney):
-    for n in range(14):
+def test_the_sample_holds_at_most_twenty_customers(sydney):
+    for n in range(24):
         _customer(sydney, f"c{n:02d}")
     body = _test_run(sydney, "christmas", "2026-12-18T01:00:00Z")
-    assert body["count"] == 14 and len(body["sample"]) == 10
+    assert body["count"] == 24 and len(body["sample"]) == 20
 
 
 def test_another_stores_customers_are_never_counted(client_for, sydney):

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping
 from chalicelib.adapters.models import Automation
 from chalicelib.adapters.persistence import Keys, get_or_none
 from chalicelib.core import catalog
-from chalicelib.core.values import AutomationView
+from chalicelib.core.values import AppointmentFact, AutomationView, Match, RepairFact, SaleFact
 from chalicelib.sending.messages import Send
 
 NAME = "automation"
@@ -29,6 +29,7 @@ def configuration(spec: catalog.AutomationType, item: Automation | None) -> Auto
         channels=tuple(item.channels) if item and item.channels else ("email",),
         template_id=item.template_id if item else None,
         enabled_at=item.enabled_at if item else None,
+        coverage_from=item.coverage_from if item else None,
     )
 
 
@@ -87,3 +88,20 @@ TYPE_VARIABLES: Mapping[str, Variables] = {"birthday": _birthday, "reengagement"
 def variables(send: Send, automation: AutomationView, store: Mapping[str, Any]) -> dict:
     of_type = TYPE_VARIABLES.get(send.automation_type)
     return of_type(send, automation.settings, store) if of_type else {}
+
+
+SUBJECT_KINDS = {SaleFact: "sale", RepairFact: "repair", AppointmentFact: "appointment"}
+
+
+def sends_of(matches: Iterable[Match], tenant_id: str, automation: AutomationView) -> list[Send]:
+    """Each match becomes one send per channel of the automation."""
+    sends = []
+    for m in matches:
+        subject_kind = SUBJECT_KINDS.get(type(m.subject))
+        subject_id = getattr(m.subject, f"{subject_kind}_id") if subject_kind else None
+        for channel in automation.channels:
+            sends.append(Send(tenant_id=tenant_id, customer_id=m.customer_id, automation_type=automation.type,
+                              automation_id=automation.type, occurrence_key=m.occurrence_key, channel=channel,
+                              day=m.day.isoformat(), trigger=dict(m.trigger), subject_kind=subject_kind,
+                              subject_id=subject_id))
+    return sends
