@@ -42,7 +42,7 @@ PLANNER = Grants(
     sends_to=("evaluations",))
 
 GRANTS: dict[str, Grants] = {
-    # The API: configuration, records, test-runs (the matchers and the dispatch checks, read only),
+    # The API: configuration, records, test-runs (the matchers, the ledger and the dispatch checks, read only),
     # communications history and the unsubscribe page.
     "api_handler": Grants(tables=(
         Tables((GET, PUT), ("tenants",)),
@@ -54,6 +54,7 @@ GRANTS: dict[str, Grants] = {
         Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),
         Tables((GET,), ("run_state",)),
         Tables((BATCH_GET,), ("marketing_log",)),
+        Tables((BATCH_GET,), ("send_ledger",)),   # the test-run: what the ledger holds is already sent
     )),
     # Verifies tokens against the user pool's public keys (HTTPS); no AWS call.
     "jwt_auth": Grants(),
