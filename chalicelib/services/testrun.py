@@ -28,7 +28,6 @@ from chalicelib.core.values import (
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
 from chalicelib.rules import validation as v
 from chalicelib.rules.checks import cap_window_start, first_failing_check
-from chalicelib.sending import ledger
 from chalicelib.sending.sources.automation import sends_of
 from chalicelib.sending.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.services import automations
@@ -119,6 +118,8 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
     else:
         worked = []
         matches = list(match(tenant, automation, Occasion(at, local_date(at, tenant.timezone)), repo))
+    from chalicelib.sending import ledger   # the dispatcher's module: the API imports it on the first test-run
+
     sends = sends_of(matches, tenant_id, automation)
     rows = ledger.read(sends)
     held = frozenset((s.customer_id, s.occurrence_key, s.channel) for s in sends if s.ledger_key in rows)
