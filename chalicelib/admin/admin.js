@@ -62,7 +62,61 @@
   const seg = (id) => encodeURIComponent(id).replace(/%3A/gi, ":");
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const reason = (code) => REASONS[code] || (code || "").replace(/_/g, " ");
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+  // --- the store's time -----------------------------------------------------------------------------
+  // Every date and time on the page is the store's: in its zone (settings.timezone) and written its
+  // country's way (settings.country), whatever the zone and language of the browser that shows it.
+  const LOCALES = { AU: "en-AU", GB: "en-GB", US: "en-US", NZ: "en-NZ", CA: "en-CA", IE: "en-IE" };
+  const storeZone = () => (state.settings && state.settings.timezone) || "UTC";
+  function storeLocale() {
+    const country = String((state.settings && state.settings.country) || "").toUpperCase();
+    if (LOCALES[country]) return LOCALES[country];
+    // English as written in that country, when the browser knows it exactly (en-IN, en-ZA...); a locale
+    // it would only approximate falls back to plain "en", which writes dates the US way.
+    try {
+      const guess = `en-${country}`;
+      if (/^[A-Z]{2}$/.test(country) && new Intl.DateTimeFormat(guess).resolvedOptions().locale === guess) return guess;
+    } catch (e) { /* not a locale */ }
+    return "en-GB";
+  }
+  const formatters = new Map();
+  function formatter(options, timeZone = storeZone(), locale = storeLocale()) {
+    const key = JSON.stringify([locale, timeZone, options]);
+    if (!formatters.has(key)) formatters.set(key, new Intl.DateTimeFormat(locale, { timeZone, ...options }));
+    return formatters.get(key);
+  }
+  const DAY = { weekday: "short", day: "numeric", month: "short", year: "numeric" };
+  /** An instant, as the store's clock and calendar show it. */
+  const when = (iso) => (iso ? formatter({ dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "");
+  const whenEl = (iso) => h("time", { datetime: iso }, when(iso));
+  /** A store-local calendar date (YYYY-MM-DD, or --MM-DD without a year): a day, not an instant. */
+  function day(iso, options = DAY) {
+    const yearless = iso.startsWith("--");
+    const [y, m, d] = (yearless ? `2000${iso.slice(1)}` : iso).split("-").map(Number);
+    const shown = { ...options };
+    if (yearless) { delete shown.year; delete shown.weekday; }
+    return formatter(shown, "UTC").format(new Date(Date.UTC(y, m - 1, d)));
+  }
+
+  // The store's wall clock at an instant: { year, month, day, hour, minute, second }.
+  function wall(instant) {
+    const parts = {};
+    const f = formatter({ hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" },
+      storeZone(), "en-US");
+    for (const p of f.formatToParts(new Date(instant))) if (p.type !== "literal") parts[p.type] = Number(p.value);
+    return parts;
+  }
+
+  // The instant a wall-clock time of the store's zone names (in a clock change's gap: the time after it).
+  function instantAt(year, month, date, hour, minute) {
+    const named = Date.UTC(year, month - 1, date, hour, minute);
+    const offset = (instant) => {
+      const w = wall(instant);
+      return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(instant / 1000) * 1000;
+    };
+    const first = named - offset(named);
+    return named - offset(first);
+  }
 
   // --- errors ---------------------------------------------------------------------------------------
   class ApiError extends Error {
@@ -407,7 +461,7 @@
         h("label", { class: "switch", for: toggle.id }, toggle, "Enabled")),
       h("p", {}, a.description),
       h("p", { class: "meta" }, `Channels: ${a.channels.map((c) => CHANNELS[c]).join(", ")} · Template: ${effective ? effective.name : a.effective_template_id}`,
-        a.updated_at ? ` · Changed ${when(a.updated_at)}` : ""),
+        a.updated_at ? [" · Changed ", whenEl(a.updated_at)] : ""),
       statsLine(a.stats, `${a.name}`),
       cardStatus,
       h("div", { class: "actions" }, opener(configure, "Configure"), opener(testRun, "Test run")),
@@ -438,11 +492,11 @@
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("role", "img");
     const busiest = daily.reduce((best, d) => (d.sent + d.skipped + d.failed > (best ? best.sent + best.skipped + best.failed : 0) ? d : best), null);
-    svg.setAttribute("aria-label", busiest ? `Daily chart; busiest day ${busiest.date}: ${busiest.sent} sent, ${busiest.skipped} skipped, ${busiest.failed} failed` : "Daily chart: nothing in the last 30 days");
-    daily.forEach((day, i) => {
+    svg.setAttribute("aria-label", busiest ? `Daily chart; busiest day ${day(busiest.date)}: ${busiest.sent} sent, ${busiest.skipped} skipped, ${busiest.failed} failed` : "Daily chart: nothing in the last 30 days");
+    daily.forEach((d, i) => {
       let y = height;
-      const total = day.sent + day.skipped + day.failed;
-      const parts = total ? [["sent", day.sent], ["skipped", day.skipped], ["failed", day.failed]] : [["none", 0]];
+      const total = d.sent + d.skipped + d.failed;
+      const parts = total ? [["sent", d.sent], ["skipped", d.skipped], ["failed", d.failed]] : [["none", 0]];
       for (const [kind, n] of parts) {
         const size = total ? (n / top) * (height - 2) : 1;
         if (total && !n) continue;
@@ -454,7 +508,7 @@
         rect.setAttribute("width", Math.max(bar - gap, 1).toFixed(2));
         rect.setAttribute("height", size.toFixed(2));
         const title = document.createElementNS(ns, "title");
-        title.textContent = `${day.date}: ${day.sent} sent, ${day.skipped} skipped, ${day.failed} failed`;
+        title.textContent = `${day(d.date)}: ${d.sent} sent, ${d.skipped} skipped, ${d.failed} failed`;
         rect.append(title);
         svg.append(rect);
       }
@@ -514,20 +568,28 @@
     return panel;
   }
 
+  // A datetime-local value ("2026-12-24T09:30") read as the store's wall clock.
+  function storeInstant(value) {
+    const [date, time] = value.split("T");
+    const [y, m, d] = date.split("-").map(Number);
+    const [hh, mm] = time.split(":").map(Number);
+    return new Date(instantAt(y, m, d, hh, mm)).toISOString();
+  }
+
   function testRunPanel(a) {
     const panel = h("div", { class: "panel", id: `testrun-${a.type}`, hidden: true });
     const at = h("input", { type: "datetime-local", name: "at" });
     const result = h("div", { class: "result", "aria-live": "polite" });
     const run = h("button", { class: "primary", type: "submit" }, "Run test");
     const form = h("form", { class: "row", "aria-label": `Test run of ${a.name}` },
-      labelled("As of (optional, your local time)", at, { field: "at", hint: "Leave empty for now." }), run);
+      labelled(`As of (optional, the store's time: ${storeZone()})`, at, { field: "at", hint: "Leave empty for now." }), run);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
       run.disabled = true;
       result.replaceChildren(h("p", { class: "loading" }, "Running…"));
       try {
-        const body = at.value ? { at: new Date(at.value).toISOString() } : {};
+        const body = at.value ? { at: storeInstant(at.value) } : {};
         const r = await api("POST", `/automations/${a.type}/test-run`, body);
         const skipped = Object.entries(r.skipped || {});
         result.replaceChildren(h("dl", {},
@@ -954,20 +1016,21 @@
     const count = h("p", { class: "muted" });
     const load = pager(`/customers/${seg(customerId)}/communications?limit=50`, "communications", body, more,
       (m) => h("tr", { class: "communication" },
-        h("td", {}, h("time", { datetime: m.created_at }, when(m.created_at))),
+        h("td", {}, whenEl(m.created_at)),
         h("td", {}, CHANNELS[m.channel] || m.channel),
         h("td", {}, m.automation_type ? typeName(m.automation_type) : m.source),
         h("td", { class: `status-${m.status}` }, m.status),
         h("td", {}, m.reason ? reason(m.reason) : ""),
         h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : ""))),
       (shown) => { count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet."; });
+    const birthdayText = (value) => (/^(\d{4}|-)-\d{2}-\d{2}$/.test(value || "") ? day(value, { day: "numeric", month: "long", year: "numeric" }) : value);
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
     render(
       h("h1", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id),
       h("div", { class: "actions" }, h("a", { class: "button", href: "#/customers" }, "All customers")),
       h("section", { class: "card result", "aria-label": "Customer" }, h("dl", {},
-        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", c.birthday),
-        row("Anniversary", c.anniversary), row("Points", c.points_balance),
+        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
+        row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance),
         row("Consent", `email ${consent.email ? "yes" : "no"}, SMS ${consent.sms ? "yes" : "no"}`))),
       h("h2", {}, "Communications"), count,
       h("div", { class: "table-wrap" }, h("table", { "aria-label": "Communications, newest first" },
