@@ -62,7 +62,65 @@
   const seg = (id) => encodeURIComponent(id).replace(/%3A/gi, ":");
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const reason = (code) => REASONS[code] || (code || "").replace(/_/g, " ");
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+  // --- the store's time -----------------------------------------------------------------------------
+  // Every date and time on the page is the store's: in its zone (settings.timezone) and written its
+  // country's way (settings.country), whatever the zone and language of the browser that shows it.
+  const LOCALES = { AU: "en-AU", GB: "en-GB", US: "en-US", NZ: "en-NZ", CA: "en-CA", IE: "en-IE" };
+  const storeZone = () => (state.settings && state.settings.timezone) || "UTC";
+  function storeLocale() {
+    const country = String((state.settings && state.settings.country) || "").toUpperCase();
+    if (LOCALES[country]) return LOCALES[country];
+    // English as written in that country, when the browser knows it exactly (en-IN, en-ZA...); a locale
+    // it would only approximate falls back to plain "en", which writes dates the US way.
+    try {
+      const guess = `en-${country}`;
+      if (/^[A-Z]{2}$/.test(country) && new Intl.DateTimeFormat(guess).resolvedOptions().locale === guess) return guess;
+    } catch (e) { /* not a locale */ }
+    return "en-GB";
+  }
+  const formatters = new Map();
+  function formatter(options, timeZone = storeZone(), locale = storeLocale()) {
+    const key = JSON.stringify([locale, timeZone, options]);
+    if (!formatters.has(key)) formatters.set(key, new Intl.DateTimeFormat(locale, { timeZone, ...options }));
+    return formatters.get(key);
+  }
+  const DAY = { weekday: "short", day: "numeric", month: "short", year: "numeric" };
+  /** An instant, as the store's clock and calendar show it. */
+  const when = (iso) => (iso ? formatter({ dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "");
+  const clockTime = (instant) => formatter({ timeStyle: "short" }).format(new Date(instant));
+  const whenEl = (iso) => h("time", { datetime: iso }, when(iso));
+  /** A store-local calendar date (YYYY-MM-DD, or --MM-DD without a year): a day, not an instant. */
+  function day(iso, options = DAY) {
+    const yearless = iso.startsWith("--");
+    const [y, m, d] = (yearless ? `2000${iso.slice(1)}` : iso).split("-").map(Number);
+    const shown = { ...options };
+    if (yearless) { delete shown.year; delete shown.weekday; }
+    return formatter(shown, "UTC").format(new Date(Date.UTC(y, m - 1, d)));
+  }
+  const dayEl = (iso, options) => h("time", { datetime: iso }, day(iso, options));
+
+  // The store's wall clock at an instant: { year, month, day, hour, minute, second }.
+  function wall(instant) {
+    const parts = {};
+    const f = formatter({ hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" },
+      storeZone(), "en-US");
+    for (const p of f.formatToParts(new Date(instant))) if (p.type !== "literal") parts[p.type] = Number(p.value);
+    return parts;
+  }
+  const isoDay = (w) => `${String(w.year).padStart(4, "0")}-${String(w.month).padStart(2, "0")}-${String(w.day).padStart(2, "0")}`;
+  const daysFrom = (fromIso, toIso) => Math.round((Date.parse(`${toIso}T00:00:00Z`) - Date.parse(`${fromIso}T00:00:00Z`)) / 86400000);
+
+  // The instant a wall-clock time of the store's zone names (in a clock change's gap: the time after it).
+  function instantAt(year, month, date, hour, minute) {
+    const named = Date.UTC(year, month - 1, date, hour, minute);
+    const offset = (instant) => {
+      const w = wall(instant);
+      return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(instant / 1000) * 1000;
+    };
+    const first = named - offset(named);
+    return named - offset(first);
+  }
 
   // --- errors ---------------------------------------------------------------------------------------
   class ApiError extends Error {
@@ -361,7 +419,7 @@
     const [list, all] = await Promise.all([api("GET", "/automations"), templates()]);
     render(
       h("h1", {}, "Automations"),
-      h("p", { class: "intro" }, "Each automation sends on its own once it is on. Test run shows who would get it today, without sending anything."),
+      h("p", { class: "intro" }, "Each automation sends on its own once it is on. Test run shows what its next evaluation would send, and to whom, without sending anything. Dates and times are the store's."),
       list.automations.map((automation) => automationCard(automation, all)));
   }
 
@@ -407,7 +465,7 @@
         h("label", { class: "switch", for: toggle.id }, toggle, "Enabled")),
       h("p", {}, a.description),
       h("p", { class: "meta" }, `Channels: ${a.channels.map((c) => CHANNELS[c]).join(", ")} · Template: ${effective ? effective.name : a.effective_template_id}`,
-        a.updated_at ? ` · Changed ${when(a.updated_at)}` : ""),
+        a.updated_at ? [" · Changed ", whenEl(a.updated_at)] : ""),
       statsLine(a.stats, `${a.name}`),
       cardStatus,
       h("div", { class: "actions" }, opener(configure, "Configure"), opener(testRun, "Test run")),
@@ -438,11 +496,11 @@
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("role", "img");
     const busiest = daily.reduce((best, d) => (d.sent + d.skipped + d.failed > (best ? best.sent + best.skipped + best.failed : 0) ? d : best), null);
-    svg.setAttribute("aria-label", busiest ? `Daily chart; busiest day ${busiest.date}: ${busiest.sent} sent, ${busiest.skipped} skipped, ${busiest.failed} failed` : "Daily chart: nothing in the last 30 days");
-    daily.forEach((day, i) => {
+    svg.setAttribute("aria-label", busiest ? `Daily chart; busiest day ${day(busiest.date)}: ${busiest.sent} sent, ${busiest.skipped} skipped, ${busiest.failed} failed` : "Daily chart: nothing in the last 30 days");
+    daily.forEach((d, i) => {
       let y = height;
-      const total = day.sent + day.skipped + day.failed;
-      const parts = total ? [["sent", day.sent], ["skipped", day.skipped], ["failed", day.failed]] : [["none", 0]];
+      const total = d.sent + d.skipped + d.failed;
+      const parts = total ? [["sent", d.sent], ["skipped", d.skipped], ["failed", d.failed]] : [["none", 0]];
       for (const [kind, n] of parts) {
         const size = total ? (n / top) * (height - 2) : 1;
         if (total && !n) continue;
@@ -454,7 +512,7 @@
         rect.setAttribute("width", Math.max(bar - gap, 1).toFixed(2));
         rect.setAttribute("height", size.toFixed(2));
         const title = document.createElementNS(ns, "title");
-        title.textContent = `${day.date}: ${day.sent} sent, ${day.skipped} skipped, ${day.failed} failed`;
+        title.textContent = `${day(d.date)}: ${d.sent} sent, ${d.skipped} skipped, ${d.failed} failed`;
         rect.append(title);
         svg.append(rect);
       }
@@ -484,18 +542,24 @@
     form.append(labelled("Template", picker, { hint: "The system template is used unless you choose one of your own. Duplicate it under Templates to make your own." }));
     const status = saveStatus();
     form.append(h("div", { class: "form-actions" }, guard(h("button", { class: "primary", type: "submit" }, "Save"), "automations"), status));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      clearErrors(form);
-      status.textContent = "";
+    const chosenSettings = () => {
       const settings = {};
       for (const name of names) {
         const options = a.setting_options[name];
         const control = form.elements[name];
         settings[name] = control.type === "checkbox" ? control.checked : options.find((o) => String(o) === control.value);
       }
+      return settings;
+    };
+    const preview = settingsPreview(a, chosenSettings);
+    form.addEventListener("change", (event) => { if (names.includes(event.target.name)) preview.changed(); });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      preview.stop();
+      clearErrors(form);
+      status.textContent = "";
       const body = { channels: chosenChannels(form), template_id: picker.value || null };
-      if (names.length) body.settings = settings;
+      if (names.length) body.settings = chosenSettings();
       try {
         const saved = await api("PATCH", `/automations/${a.type}`, body);
         fillCard(card, saved, all);
@@ -510,41 +574,213 @@
         showError(e, form, status);
       }
     });
-    panel.append(form);
+    panel.append(names.length ? h("div", { class: "with-preview" }, form, preview.element) : form);
     return panel;
   }
 
+  // Beside the Configure form: what the changed settings would send at the next evaluation, asked of the
+  // test-run with the proposal (which the API checks like a save and never stores), a moment after the
+  // last change.
+  function settingsPreview(a, chosenSettings) {
+    const daily = !CONTINUOUS.has(a.type);
+    const body = h("div", { class: "cfg-result", "aria-live": "polite" });
+    const idle = () => body.replaceChildren(h("p", { class: "muted" },
+      "Change a setting to see here what it would send at the next evaluation, before you save."));
+    idle();
+    const element = h("section", { class: "cfg-preview", "aria-label": `If you save ${a.name}` }, h("h3", {}, "If you save"), body);
+    let timer = null;
+    let sequence = 0;
+    async function ask() {
+      const mine = ++sequence;
+      const settings = chosenSettings();
+      if (Object.keys(settings).every((name) => settings[name] === a.settings[name])) { idle(); return; }
+      body.replaceChildren(h("p", { class: "loading" }, "Working out what it would send…"));
+      const next = defaultInstant(daily);
+      try {
+        const r = await api("POST", `/automations/${a.type}/test-run`, next.at ? { settings, at: next.at } : { settings });
+        if (mine !== sequence) return;
+        const late = lateSentence(a.type, r);
+        const skipped = Object.entries(r.skipped || {});
+        body.replaceChildren();
+        append(body, [
+          late ? h("p", { class: "cfg-late" }, late) : null,
+          h("p", {}, "The next evaluation (", whenEl(r.at), ") would match ", h("output", { class: "cfg-count" }, r.count),
+            " and send ", h("output", { class: "cfg-would-send" }, r.would_send), ` ${r.would_send === 1 ? "message" : "messages"}`,
+            skipped.length ? `; skipped: ${skipped.map(([code, n]) => `${outcome(code)}: ${n}`).join(", ")}` : "", "."),
+          notesList(r.notes),
+          h("p", { class: "muted" }, "Nothing is saved or sent until you press Save.")]);
+      } catch (e) {
+        if (mine !== sequence) return;
+        body.replaceChildren();
+        showError(e, null, body.appendChild(h("p", { class: "field-error" })));
+      }
+    }
+    return {
+      element,
+      changed() { clearTimeout(timer); timer = setTimeout(ask, 400); },
+      stop() { clearTimeout(timer); sequence += 1; },
+    };
+  }
+
+  // --- test runs ------------------------------------------------------------------------------------
+  // Types looked at in every evaluation (docs/behaviour.md section 2); the others process each store-local
+  // date once, from the store's send hour.
+  const CONTINUOUS = new Set(["appointment_24h", "appointment_1h"]);
+  const OUTCOMES = { would_send: "would send", already_sent: "already sent" };
+  const outcome = (code) => OUTCOMES[code] || reason(code);
+  // A type's trigger dates in words: the table's heading, one and many of what falls on them, what they
+  // will get, and whether "in the next 7 days" reads naturally (it does not for a lapse half a year ago).
+  const TRIGGERS = {
+    birthday: { heading: "Birthday", one: "birthday", many: "birthdays", verb: "be greeted", relative: true },
+    anniversary: { heading: "Anniversary", one: "anniversary", many: "anniversaries", verb: "be greeted", relative: true },
+    repair_ready_reminder: { heading: "Ready on", one: "repair that became ready", many: "repairs that became ready", verb: "get their reminder", relative: true },
+    reengagement: { heading: "Last active", one: "lapsed customer last active", many: "lapsed customers last active", verb: "be invited back", relative: false },
+    post_purchase: { heading: "Bought on", one: "purchase made", many: "purchases made", verb: "be followed up", relative: true },
+  };
+  const OTHER_TRIGGERS = { heading: "Date", one: "customer due", many: "customers due", verb: "get their message", relative: false };
+  const SHORT_DAY = { day: "numeric", month: "short", year: "numeric" };
+
+  // The instant a test run looks at unless the user picks one: now; or, for a daily type before the
+  // store's send hour, the moment today's evaluation runs (until then an evaluation does not process today).
+  function defaultInstant(daily) {
+    const now = Date.now();
+    if (!daily) return { at: null, line: "Appointment reminders are looked for at every evaluation: the test run looks at now unless you choose another time." };
+    const today = wall(now);
+    const due = instantAt(today.year, today.month, today.day, Number(state.settings.send_hour), 0);
+    if (now < due) {
+      return { at: new Date(due).toISOString(), line: `Today's evaluation runs at ${clockTime(due)}: the test run looks at that moment unless you choose another time.` };
+    }
+    return { at: null, line: `Today's evaluation time, ${clockTime(due)}, has come: the test run looks at now unless you choose another time.` };
+  }
+
+  // Dates (oldest first, consecutive when `relative` phrasing applies) as "in the next 7 days",
+  // "in the last 4 days", or between two dates.
+  function spanOf(dates, evaluationDay, relative) {
+    const first = dates[0], last = dates[dates.length - 1];
+    if (relative && daysFrom(first, last) === dates.length - 1) {
+      const from = daysFrom(evaluationDay, first), to = daysFrom(evaluationDay, last);
+      if (from === 1) return to === 1 ? "tomorrow" : `in the next ${to} days`;
+      if (to === -1) return from === -1 ? "yesterday" : `in the last ${-from} days`;
+      if (from === 0 && to === 0) return "today";
+    }
+    return dates.length === 1 ? `on ${day(first, SHORT_DAY)}` : `between ${day(first, SHORT_DAY)} and ${day(last, SHORT_DAY)}`;
+  }
+
+  // The trigger dates a settings change jumped over, which this evaluation covers once, late, in a sentence:
+  // "3 birthdays in the next 7 days will be greeted today, late."
+  function lateSentence(type, r) {
+    const late = (r.trigger_dates || []).filter((t) => t.late).map((t) => t.date);
+    if (!late.length) return "";
+    const words = TRIGGERS[type] || OTHER_TRIGGERS;
+    const evaluationDay = isoDay(wall(Date.parse(r.at)));
+    const today = evaluationDay === isoDay(wall(Date.now()));
+    const span = spanOf(late, evaluationDay, words.relative && today);
+    const n = r.late_matches;
+    if (!n) return `No ${words.many} ${span}: nothing is sent late.`;
+    return `${n} ${n === 1 ? words.one : words.many} ${span} will ${words.verb} ${today ? "today" : `on ${day(evaluationDay)}`}, late.`;
+  }
+
+  const sentence = (text) => `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
+  const notesList = (notes) => (notes && notes.length ? h("ul", { class: "tr-notes" }, notes.map((n) => h("li", {}, sentence(n)))) : null);
+
+  function triggerTable(type, r) {
+    const all = r.trigger_dates || [];
+    if (!all.length) return null;
+    // A lapse setting lowered by months jumps over hundreds of dates: list those with someone on them.
+    const shown = all.length > 31 ? all.filter((t) => t.count) : all;
+    const severalFor = new Set(all.map((t) => t.for)).size > 1;
+    const late = all.filter((t) => t.late).length;
+    const words = TRIGGERS[type] || OTHER_TRIGGERS;
+    return h("div", { class: "table-wrap" }, h("table", { class: "tr-triggers" },
+      h("caption", {}, `${plural(all.length, "date")} covered`, late ? `, ${late} late: a settings change jumped over them, so this evaluation covers them once` : "",
+        shown.length < all.length ? ` (${all.length - shown.length} without anyone on them not listed)` : ""),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, words.heading), severalFor ? h("th", { scope: "col" }, "Processed as") : null,
+        h("th", { scope: "col" }, "Matches"), h("th", { scope: "col" }, "Late"))),
+      h("tbody", {}, shown.map((t) => h("tr", { class: t.late ? "late" : null, dataset: { date: t.date } },
+        h("td", {}, dayEl(t.date)), severalFor ? h("td", {}, dayEl(t.for)) : null, h("td", {}, t.count),
+        h("td", {}, t.late ? h("strong", { class: "late-mark" }, "late") : ""))))));
+  }
+
+  function sampleTable(r) {
+    if (!r.sample.length) return h("p", { class: "tr-sample muted" }, "Nobody would match.");
+    const severalFor = new Set(r.sample.map((s) => s.for)).size > 1;
+    return h("div", { class: "table-wrap" }, h("table", { class: "tr-sample" },
+      h("caption", {}, r.count > r.sample.length ? `The first ${r.sample.length} of ${r.count} matches` : `${r.count === 1 ? "The match" : `All ${r.count} matches`}`),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Customer"), severalFor ? h("th", { scope: "col" }, "Processed as") : null,
+        r.channels.map((c) => h("th", { scope: "col" }, CHANNELS[c] || c)))),
+      h("tbody", {}, r.sample.map((s) => h("tr", { dataset: { customer: s.customer_id } },
+        h("th", { scope: "row" }, h("a", { href: `#/customers/${seg(s.customer_id)}` }, s.name || s.customer_id)),
+        severalFor ? h("td", {}, dayEl(s.for)) : null,
+        r.channels.map((c) => h("td", { class: `outcome ${s.outcomes[c] === "would_send" ? "status-sent" : "status-skipped"}`, dataset: { channel: c } },
+          outcome(s.outcomes[c]))))))));
+  }
+
+  function testRunResult(a, r) {
+    const skipped = Object.entries(r.skipped || {});
+    const late = lateSentence(a.type, r);
+    const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
+    return [
+      h("dl", {},
+        item("As of", h("span", { class: "tr-at" }, whenEl(r.at), ` (${storeZone()})`)),
+        r.window
+          ? item("Reminds", h("span", { class: "tr-window" }, "appointments starting between ", whenEl(r.window.starts_after),
+            " and ", whenEl(r.window.starts_until)))
+          : item("Evaluation dates", h("span", { class: "tr-dates" }, r.dates.length
+            ? r.dates.map((d, i) => [i ? ", " : "", dayEl(d)]) : "none due at this instant")),
+        item("Would match", h("output", { class: "tr-count" }, r.count)),
+        item("Would be sent", h("output", { class: "tr-would-send" }, r.would_send)),
+        item("Skipped", h("span", { class: "tr-skipped" }, skipped.length ? skipped.map(([code, n]) => `${outcome(code)}: ${n}`).join(", ") : "none"))),
+      late ? h("p", { class: "tr-late" }, late) : null,
+      notesList(r.notes),
+      triggerTable(a.type, r),
+      sampleTable(r),
+      h("p", { class: "muted" }, "Nothing was sent."),
+    ];
+  }
+
+  // A datetime-local value ("2026-12-24T09:30") read as the store's wall clock.
+  function storeInstant(value) {
+    const [date, time] = value.split("T");
+    const [y, m, d] = date.split("-").map(Number);
+    const [hh, mm] = time.split(":").map(Number);
+    return new Date(instantAt(y, m, d, hh, mm)).toISOString();
+  }
+
   function testRunPanel(a) {
+    const daily = !CONTINUOUS.has(a.type);
     const panel = h("div", { class: "panel", id: `testrun-${a.type}`, hidden: true });
+    const timing = h("p", { class: "tr-default muted" }, defaultInstant(daily).line);
     const at = h("input", { type: "datetime-local", name: "at" });
-    const result = h("div", { class: "result", "aria-live": "polite" });
+    const status = h("p", { role: "status", class: "tr-status" });
+    const result = h("div", { class: "result", hidden: true });
     const run = h("button", { class: "primary", type: "submit" }, "Run test");
     const form = h("form", { class: "row", "aria-label": `Test run of ${a.name}` },
-      labelled("As of (optional, your local time)", at, { field: "at", hint: "Leave empty for now." }), run);
+      labelled(`As of (optional, the store's time: ${storeZone()})`, at, { field: "at", hint: "Leave empty for the moment above." }), run);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
       run.disabled = true;
-      result.replaceChildren(h("p", { class: "loading" }, "Running…"));
+      status.className = "tr-status loading";
+      status.textContent = "Running…";
+      const next = defaultInstant(daily);
+      timing.textContent = next.line;
       try {
-        const body = at.value ? { at: new Date(at.value).toISOString() } : {};
-        const r = await api("POST", `/automations/${a.type}/test-run`, body);
-        const skipped = Object.entries(r.skipped || {});
-        result.replaceChildren(h("dl", {},
-          h("dt", {}, a.type.startsWith("appointment") ? "Instant" : "Dates"), h("dd", { class: "tr-dates" }, (r.dates && r.dates.length ? r.dates.join(", ") : "none due")),
-          h("dt", {}, "Would match"), h("dd", {}, h("output", { class: "tr-count" }, r.count)),
-          h("dt", {}, "Would be sent"), h("dd", {}, h("output", { class: "tr-would-send" }, r.would_send)),
-          h("dt", {}, "Skipped"), h("dd", { class: "tr-skipped" }, skipped.length ? skipped.map(([code, n]) => `${reason(code)}: ${n}`).join(", ") : "none"),
-          h("dt", {}, "Sample"), h("dd", { class: "tr-sample" }, r.sample.length ? r.sample.map((s) => s.name || s.customer_id).join(", ") : "nobody")),
-        h("p", { class: "muted" }, "Nothing was sent."));
-      } catch (e) {
+        const chosen = at.value ? storeInstant(at.value) : next.at;
+        const r = await api("POST", `/automations/${a.type}/test-run`, chosen ? { at: chosen } : {});
         result.replaceChildren();
-        showError(e, form, result);
+        append(result, testRunResult(a, r));
+        result.hidden = false;
+        status.className = "tr-status";
+        status.textContent = `As of ${when(r.at)}: ${r.count} would match and ${r.would_send} would be sent. Nothing was sent.`;
+      } catch (e) {
+        result.hidden = true;
+        status.textContent = "";
+        showError(e, form, status);
       } finally {
         run.disabled = false;
       }
     });
-    panel.append(form, result);
+    panel.append(timing, form, status, result);
     return panel;
   }
 
@@ -954,20 +1190,21 @@
     const count = h("p", { class: "muted" });
     const load = pager(`/customers/${seg(customerId)}/communications?limit=50`, "communications", body, more,
       (m) => h("tr", { class: "communication" },
-        h("td", {}, h("time", { datetime: m.created_at }, when(m.created_at))),
+        h("td", {}, whenEl(m.created_at)),
         h("td", {}, CHANNELS[m.channel] || m.channel),
         h("td", {}, m.automation_type ? typeName(m.automation_type) : m.source),
         h("td", { class: `status-${m.status}` }, m.status),
         h("td", {}, m.reason ? reason(m.reason) : ""),
         h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : ""))),
       (shown) => { count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet."; });
+    const birthdayText = (value) => (/^(\d{4}|-)-\d{2}-\d{2}$/.test(value || "") ? day(value, { day: "numeric", month: "long", year: "numeric" }) : value);
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
     render(
       h("h1", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id),
       h("div", { class: "actions" }, h("a", { class: "button", href: "#/customers" }, "All customers")),
       h("section", { class: "card result", "aria-label": "Customer" }, h("dl", {},
-        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", c.birthday),
-        row("Anniversary", c.anniversary), row("Points", c.points_balance),
+        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
+        row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance),
         row("Consent", `email ${consent.email ? "yes" : "no"}, SMS ${consent.sms ? "yes" : "no"}`))),
       h("h2", {}, "Communications"), count,
       h("div", { class: "table-wrap" }, h("table", { "aria-label": "Communications, newest first" },

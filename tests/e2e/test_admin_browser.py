@@ -11,6 +11,7 @@ import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -46,34 +47,22 @@ def browser():
         chromium.close()
 
 
-class Shop:
-    """A store of its own, set up through the API: three customers whose birthday is a week from today
-    (one without email consent) and one whose birthday is six days from today."""
+class Store:
+    """A store the tests reach through the API and open in the browser (as its owner, or another role)."""
 
-    def __init__(self, stack):
-        self.stack, self.tenant = stack, f"atelier-{uuid.uuid4().hex[:6]}"
+    def __init__(self, stack, tenant: str):
+        self.stack, self.tenant = stack, tenant
         self.owner = stack.token(self.tenant, "owner")
-        self.today = datetime.now(timezone.utc).date()
-        self.call("PATCH", "/settings", {"store_name": "Atelier Nord", "timezone": "UTC", "send_hour": 0,
-                                         "sender_email": SENDER})
-        week, six = self.today + timedelta(days=7), self.today + timedelta(days=6)
-        people = {
-            "ada": ("Ada", "Lovelace", week, True), "bo": ("Bo", "Chen", week, True),
-            "cy": ("Cy", "Park", week, False), "dee": ("Dee", "Holm", six, True),
-        }
-        for customer_id, (first, last, birthday, consent) in people.items():
-            self.call("PUT", f"/customers/{customer_id}", {
-                "first_name": first, "last_name": last, "email": f"{customer_id}@{self.tenant}.example",
-                "birthday": f"1990-{birthday:%m-%d}", "consent": {"email": consent}, "source": "import"})
 
     def call(self, method: str, path: str, body: dict | None = None, token: str | None = None):
         response = self.stack.call(method, path, token or self.owner, json=body)
         assert response.status_code < 300, (path, response.status_code, response.text)
         return response.json() if response.content else None
 
-    def open(self, browser, role: str = "owner", width: int = 1200, hash_: str = ""):
+    def open(self, browser, role: str = "owner", width: int = 1200, hash_: str = "", zone: str | None = None):
+        """The admin page, signed in; `zone`: the browser's own time zone (the page must not use it)."""
         token = self.owner if role == "owner" else self.stack.token(self.tenant, role)
-        page = browser.new_page(viewport={"width": width, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": 900}, timezone_id=zone)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.errors = errors
@@ -84,9 +73,51 @@ class Shop:
         return page
 
 
+class Shop(Store):
+    """A store of its own, set up through the API: three customers whose birthday is a week from today
+    (one without email consent) and one whose birthday is six days from today."""
+
+    def __init__(self, stack, **settings):
+        super().__init__(stack, f"atelier-{uuid.uuid4().hex[:6]}")
+        self.today = datetime.now(timezone.utc).date()
+        self.call("PATCH", "/settings", {"store_name": "Atelier Nord", "timezone": "UTC", "send_hour": 0,
+                                         "sender_email": SENDER, **settings})
+        week, six = self.today + timedelta(days=7), self.today + timedelta(days=6)
+        people = {
+            "ada": ("Ada", "Lovelace", week, True), "bo": ("Bo", "Chen", week, True),
+            "cy": ("Cy", "Park", week, False), "dee": ("Dee", "Holm", six, True),
+        }
+        for customer_id, (first, last, birthday, consent) in people.items():
+            self.call("PUT", f"/customers/{customer_id}", {
+                "first_name": first, "last_name": last, "email": f"{customer_id}@{self.tenant}.example",
+                "birthday": f"1990-{birthday:%m-%d}", "consent": {"email": consent}, "source": "import"})
+
+
 @pytest.fixture(scope="module")
 def shop(admin_stack):
     return Shop(admin_stack)
+
+
+#: How the page writes a store-local date and an instant (`Intl.DateTimeFormat` options).
+DAY = {"weekday": "short", "day": "numeric", "month": "short", "year": "numeric"}
+INSTANT = {"dateStyle": "medium", "timeStyle": "short"}
+
+
+def intl(page, iso: str, locale: str, zone: str, options: dict) -> str:
+    """`iso` as the browser writes it in `locale` and `zone`, named here rather than taken from the page: a
+    date (YYYY-MM-DD) is a calendar day, written as such whatever the zone."""
+    return page.evaluate("""([iso, locale, zone, options]) => new Intl.DateTimeFormat(locale,
+        {timeZone: iso.length === 10 ? "UTC" : zone, ...options}).format(new Date(iso.length === 10 ? iso + "T00:00:00Z" : iso))""",
+                         [iso, locale, zone, options])
+
+
+def local(iso: str, zone: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+
+
+def clock_of(moment: datetime) -> str:
+    """The hour and minute a 12-hour clock shows (en-AU and en-US write times so)."""
+    return f"{moment.hour % 12 or 12}:{moment:%M}"
 
 
 def shoot(page, name: str) -> None:
@@ -131,6 +162,196 @@ def test_the_address_make_run_prints_opens_the_admin_signed_in_as_the_demo_owner
     page.close()
 
 
+# The demo and repair tests tick the whole stack (every store): they come before the `shop` tests, whose
+# customer history counts what its own tick sends once its birthday automation is on.
+def test_the_demo_owner_raises_the_birthday_lead_time_and_the_late_birthdays_are_greeted_once(admin_stack, browser):
+    """The owner's sequence on the demo store (Sydney, AU; the browser in New York): today is processed with
+    birthdays greeted on the day; switched off and on, then 7 days before: the birthdays of the next 7 days
+    are greeted at the next evaluation, late, once. At each step the page says what the API says."""
+    demo, sydney = Store(admin_stack, "demo-store"), "Australia/Sydney"
+    settings = demo.call("GET", "/settings")["settings"]
+    assert (settings["timezone"], settings["country"]) == (sydney, "AU")
+    assert demo.call("GET", "/automations/birthday")["enabled"] is True
+    # The demo's send hour is the hour it was seeded: today is due now, and a tick processes it.
+    admin_stack.tick(datetime.now(timezone.utc).isoformat())
+    today = datetime.now(ZoneInfo(sydney)).date()
+    done = demo.call("POST", "/automations/birthday/test-run", {})
+    assert (done["dates"], done["count"]) == ([], 0)
+
+    page = demo.open(browser, zone="America/New_York")
+    card = page.locator("#automation-birthday")
+    toggle = card.locator("#enabled-birthday")
+    toggle.click()
+    expect(card.locator(".badge")).to_have_text("Off")
+    card.locator("#enabled-birthday").click()
+    expect(card.locator(".badge")).to_have_text("Active")
+    changed = card.locator(".meta time")                             # "Changed ...": Sydney's clock, AU's order
+    iso = changed.get_attribute("datetime")
+    expect(changed).to_have_text(intl(page, iso, "en-AU", sydney, INSTANT))
+    assert clock_of(local(iso, sydney)) in changed.inner_text()
+
+    card.get_by_role("button", name="Configure").click()
+    card.get_by_label("When to send").select_option(label="7 days before")
+    proposal = demo.call("POST", "/automations/birthday/test-run", {"settings": {"days_before": 7}})
+    late = [t for t in proposal["trigger_dates"] if t["late"]]
+    assert [t["date"] for t in late] == [(today + timedelta(days=n)).isoformat() for n in range(1, 8)]
+    assert proposal["late_matches"] == sum(t["count"] for t in late) == proposal["count"] > 0
+    n = proposal["late_matches"]
+    sentence = f"{n} {'birthday' if n == 1 else 'birthdays'} in the next 7 days will be greeted today, late."
+    preview = card.locator(".cfg-result")
+    expect(preview.locator(".cfg-late")).to_have_text(sentence)
+    expect(preview.locator(".cfg-would-send")).to_have_text(str(proposal["would_send"]))
+    assert demo.call("GET", "/automations/birthday")["settings"]["days_before"] == 0     # nothing saved
+    shoot(page, "demo-configure-preview")
+
+    card.get_by_role("button", name="Save").click()
+    expect(card.locator(".saved")).to_have_text("Saved.")
+    card.get_by_role("button", name="Test run").click()
+    expect(card.locator(".tr-default")).to_contain_text("has come")
+    card.get_by_role("button", name="Run test").click()
+    expect(card.locator(".tr-late")).to_have_text(sentence)
+    api = demo.call("POST", "/automations/birthday/test-run", {})
+    assert (api["count"], api["would_send"], api["late_matches"], api["skipped"]) == (
+        proposal["count"], proposal["would_send"], proposal["late_matches"], proposal["skipped"])
+    expect(card.locator(".tr-count")).to_have_text(str(api["count"]))
+    expect(card.locator(".tr-would-send")).to_have_text(str(api["would_send"]))
+    words = {"no_consent": "no consent", "missing_contact": "no address", "suppressed": "suppressed",
+             "frequency_capped": "frequency cap"}
+    expect(card.locator(".tr-skipped")).to_have_text(
+        ", ".join(f"{words.get(code, code)}: {count}" for code, count in api["skipped"].items()) or "none")
+    rows = card.locator(".tr-triggers tbody tr")
+    expect(rows).to_have_count(7)
+    expect(card.locator(".tr-triggers tr.late .late-mark")).to_have_count(7)
+    assert [r.locator("time").first.get_attribute("datetime") for r in rows.all()] == [t["date"] for t in late]
+    assert [int(r.locator("td").nth(1).inner_text()) for r in rows.all()] == [t["count"] for t in late]
+    expect(card.locator(".tr-dates time")).to_have_text(intl(page, today.isoformat(), "en-AU", sydney, DAY))
+    at = card.locator(".tr-at time")
+    at_iso = at.get_attribute("datetime")
+    expect(at).to_have_text(intl(page, at_iso, "en-AU", sydney, INSTANT))
+    assert clock_of(local(at_iso, sydney)) in at.inner_text()
+    assert local(at_iso, sydney).date() == today
+    sample = card.locator("table.tr-sample")
+    assert sample.locator("thead th").all_inner_texts() == ["Customer", "Email", "SMS"]
+    expect(sample.locator("tbody tr")).to_have_count(min(api["count"], 20))
+    assert {r.get_attribute("data-customer") for r in sample.locator("tbody tr").all()} == {
+        s["customer_id"] for s in api["sample"]}
+    finish(page, "demo-test-run-late")
+
+    # The next evaluation greets them, once.
+    summary = admin_stack.tick(datetime.now(timezone.utc).isoformat())
+    assert summary["sent"] + summary["deferred"] >= api["would_send"]     # SMS in quiet hours wait (deferred)
+    greeted = [s for s in api["sample"] if s["outcomes"]["email"] == "would_send"][:2]
+    assert greeted
+    page = demo.open(browser, zone="America/New_York")
+    for customer in greeted:
+        page.evaluate("h => { location.hash = h; }", f"#/customers/{customer['customer_id']}")
+        expect(page.locator("h1")).to_have_text(customer["name"])
+        records = demo.call("GET", f"/customers/{customer['customer_id']}/communications")["communications"]
+        sent = [m for m in records if m.get("automation_type") == "birthday" and m["status"] == "sent"
+                and m["channel"] == "email"]
+        assert len(sent) == 1
+        row = page.locator("tr.communication", has=page.locator(f"time[datetime='{sent[0]['created_at']}']"),
+                           has_text="Email")
+        expect(row.locator(".status-sent")).to_have_text("sent")
+        expect(row).to_contain_text("Birthday Wishes")
+        expect(row.locator("time")).to_have_text(intl(page, sent[0]["created_at"], "en-AU", sydney, INSTANT))
+    page.evaluate("location.hash = '#/automations'")
+    card = page.locator("#automation-birthday")
+    card.get_by_role("button", name="Test run").click()
+    card.get_by_role("button", name="Run test").click()
+    expect(card.locator(".tr-count")).to_have_text("0")
+    expect(card.locator(".tr-would-send")).to_have_text("0")
+    expect(card.locator(".tr-late")).to_have_count(0)
+    after = demo.call("POST", "/automations/birthday/test-run", {})
+    assert (after["count"], after["would_send"], after["late"]) == (0, 0, 0)
+    finish(page, "demo-test-run-after")
+
+
+def test_a_shorter_repair_reminder_delay_says_which_repairs_get_their_reminder_late(admin_stack, browser):
+    """The late sentence in a repair's words: lowering "days after" from 14 to 3 once today is processed jumps
+    over the ready dates of 13 to 3 days ago; their repairs are reminded at the next evaluation, late."""
+    store = Shop(admin_stack, timezone="Europe/London", country="GB")
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    for repair_id, customer_id, days_ago in (("r1", "ada", 5), ("r2", "bo", 6), ("r3", "dee", 20)):
+        ready = datetime.combine(today - timedelta(days=days_ago), datetime.min.time(), ZoneInfo("Europe/London"))
+        store.call("PUT", f"/repairs/{repair_id}", {"customer_id": customer_id, "status": "ready", "description": "Ring resize",
+                                                    "ready_at": (ready + timedelta(hours=12)).isoformat()})
+    store.call("PATCH", "/automations/repair_ready_reminder", {"enabled": True, "settings": {"days_after": 14}})
+    admin_stack.tick(datetime.now(timezone.utc).isoformat())
+    proposal = store.call("POST", "/automations/repair_ready_reminder/test-run", {"settings": {"days_after": 3}})
+    late = [t["date"] for t in proposal["trigger_dates"] if t["late"]]
+    assert late == [(today - timedelta(days=n)).isoformat() for n in range(13, 2, -1)]
+    assert proposal["late_matches"] == 2                                           # Ada's and Bo's, not Dee's
+
+    page = store.open(browser, zone="America/Chicago")
+    card = page.locator("#automation-repair_ready_reminder")
+    card.get_by_role("button", name="Configure").click()
+    card.get_by_label("When to remind").select_option(label="3 days after it is ready")
+    short = {"day": "numeric", "month": "short", "year": "numeric"}
+    first, last = (intl(page, d, "en-GB", "Europe/London", short) for d in (late[0], late[-1]))
+    expect(card.locator(".cfg-late")).to_have_text(
+        f"2 repairs that became ready between {first} and {last} will get their reminder today, late.")
+    expect(card.locator(".cfg-would-send")).to_have_text(str(proposal["would_send"]))
+    assert store.call("GET", "/automations/repair_ready_reminder")["settings"]["days_after"] == 14
+    finish(page, "repair-configure-preview")
+
+
+def test_before_the_send_hour_the_test_run_looks_at_todays_evaluation_in_the_stores_zone_and_format(admin_stack, browser):
+    """A US store on the American west coast (or east, late in its evening), the browser in Tokyo: every time is
+    the store's, month first; a daily test run before the send hour looks at the moment today's evaluation
+    runs, where the API's own default (now) has nothing due yet; the appointment test run shows its window."""
+    zone = next(z for z in ("America/Los_Angeles", "America/New_York") if datetime.now(ZoneInfo(z)).hour <= 21)
+    now = datetime.now(ZoneInfo(zone))
+    send_hour = now.hour + 2
+    store = Shop(admin_stack, timezone=zone, country="US", send_hour=send_hour)
+    due = now.replace(hour=send_hour, minute=0, second=0, microsecond=0)
+    page = store.open(browser, zone="Asia/Tokyo")
+    card = page.locator("#automation-birthday")
+    card.get_by_role("button", name="Test run").click()
+    due_iso = due.astimezone(timezone.utc).isoformat()
+    expect(card.locator(".tr-default")).to_contain_text(
+        f"Today's evaluation runs at {intl(page, due_iso, 'en-US', zone, {'timeStyle': 'short'})}")
+    card.get_by_role("button", name="Run test").click()
+    at = card.locator(".tr-at time")
+    expect(at).to_have_text(intl(page, due_iso, "en-US", zone, INSTANT))
+    assert local(at.get_attribute("datetime"), zone) == due
+    assert clock_of(due) in at.inner_text()
+    expect(card.locator(".tr-dates time")).to_have_attribute("datetime", now.date().isoformat())
+    expect(card.locator(".tr-dates time")).to_have_text(intl(page, now.date().isoformat(), "en-US", zone, DAY))
+    # The API agrees: at the send hour today is due; at its own default, now, nothing is yet.
+    at_due = store.call("POST", "/automations/birthday/test-run", {"at": due_iso})
+    assert at_due["dates"] == [now.date().isoformat()]
+    expect(card.locator(".tr-count")).to_have_text(str(at_due["count"]))
+    expect(card.locator(".tr-would-send")).to_have_text(str(at_due["would_send"]))
+    assert store.call("POST", "/automations/birthday/test-run", {})["dates"] == []
+    expect(card.locator(".tr-notes")).to_contain_text("Switched off: shown as if it were switched on")
+
+    # The owner picks another moment: the field is the store's wall clock, not the browser's.
+    later = (now + timedelta(days=3)).replace(hour=send_hour, minute=30, second=0, microsecond=0)
+    card.get_by_label(f"As of (optional, the store's time: {zone})").fill(f"{later:%Y-%m-%dT%H:%M}")
+    card.get_by_role("button", name="Run test").click()
+    expect(card.locator(".tr-dates time")).to_have_attribute("datetime", later.date().isoformat())
+    assert local(at.get_attribute("datetime"), zone) == later
+
+    appointments = page.locator("#automation-appointment_24h")
+    appointments.get_by_role("button", name="Test run").click()
+    expect(appointments.locator(".tr-default")).to_contain_text("looks at now")
+    appointments.get_by_role("button", name="Run test").click()
+    window = appointments.locator(".tr-window")
+    expect(window).to_contain_text("appointments starting between")
+    at_iso = appointments.locator(".tr-at time").get_attribute("datetime")
+    after, until = (window.locator("time").nth(i) for i in (0, 1))
+    start = local(at_iso, zone)
+    assert local(after.get_attribute("datetime"), zone) - start == timedelta(hours=2)
+    assert local(until.get_attribute("datetime"), zone) - start == timedelta(hours=24)
+    expect(until).to_have_text(intl(page, until.get_attribute("datetime"), "en-US", zone, INSTANT))
+    assert clock_of(local(until.get_attribute("datetime"), zone)) in until.inner_text()
+    api = store.call("POST", "/automations/appointment_24h/test-run", {"at": at_iso})
+    assert (local(api["window"]["starts_after"], zone), local(api["window"]["starts_until"], zone)) == (
+        local(after.get_attribute("datetime"), zone), local(until.get_attribute("datetime"), zone))
+    finish(page, "test-run-store-zone")
+
+
 def test_an_owner_switches_birthday_on_sets_7_days_before_and_reads_the_test_run(shop, browser):
     page = shop.open(browser)
     card = page.locator("#automation-birthday")
@@ -146,19 +367,37 @@ def test_an_owner_switches_birthday_on_sets_7_days_before_and_reads_the_test_run
     when = card.get_by_label("When to send")
     expect(when).to_be_focused()
     assert when.locator("option").all_inner_texts() == ["On the day", "1 day before", "3 days before", "7 days before"]
+    # Before Save, the panel asks the test-run what the change would send; nothing is saved.
+    preview = card.locator(".cfg-result")
+    expect(preview).to_have_attribute("aria-live", "polite")
     when.select_option(label="7 days before")
+    expect(preview.locator(".cfg-would-send")).to_have_text("2")      # first evaluation: nothing late
+    expect(preview.locator(".cfg-count")).to_have_text("3")
+    expect(preview.locator(".cfg-late")).to_have_count(0)
+    assert shop.call("GET", "/automations/birthday")["settings"]["days_before"] == 0
     card.get_by_role("button", name="Save").click()
     expect(card.locator(".saved")).to_have_text("Saved.")
     assert shop.call("GET", "/automations/birthday")["settings"]["days_before"] == 7
 
     card.get_by_role("button", name="Test run").click()
+    expect(card.locator(".tr-default")).to_contain_text("Today's evaluation time, 12:00 AM, has come")
     card.get_by_role("button", name="Run test").click()
     expect(card.locator(".tr-count")).to_have_text("3")               # Ada, Bo and Cy; not Dee (six days)
     expect(card.locator(".tr-would-send")).to_have_text("2")
     expect(card.locator(".tr-skipped")).to_have_text("no consent: 1")
-    expect(card.locator(".tr-dates")).to_have_text(shop.today.isoformat())
-    sample = card.locator(".tr-sample").inner_text()
-    assert {"Ada Lovelace", "Bo Chen", "Cy Park"} == set(sample.split(", "))
+    # A US store (the default country) in UTC: its dates month first.
+    expect(card.locator(".tr-dates time")).to_have_attribute("datetime", shop.today.isoformat())
+    expect(card.locator(".tr-dates")).to_have_text(intl(page, shop.today.isoformat(), "en-US", "UTC", DAY))
+    week = shop.today + timedelta(days=7)
+    expect(card.locator(".tr-triggers tbody tr")).to_have_count(1)
+    expect(card.locator(".tr-triggers tbody tr time")).to_have_attribute("datetime", week.isoformat())
+    expect(card.locator(".tr-triggers .late-mark")).to_have_count(0)
+    # The sample: one row per customer, one outcome column per channel, in words.
+    sample = card.locator("table.tr-sample")
+    assert sample.locator("thead th").all_inner_texts() == ["Customer", "Email"]
+    outcomes = {row.locator("th").inner_text(): row.locator("td").inner_text()
+                for row in sample.locator("tbody tr").all()}
+    assert outcomes == {"Ada Lovelace": "would send", "Bo Chen": "would send", "Cy Park": "no consent"}
     api = shop.call("POST", "/automations/birthday/test-run", {})
     assert (api["count"], api["would_send"]) == (3, 2)
     finish(page, "automations-test-run")
@@ -351,6 +590,24 @@ def test_pages_fit_a_phone_screen(shop, browser, hash_):
     assert overflow <= 0
     shoot(page, f"phone-{hash_.strip('#/').replace('/', '-')}")
     page.close()
+
+
+def test_the_configure_preview_and_the_test_run_fit_a_phone_screen_in_one_column(shop, browser):
+    before = shop.call("GET", "/automations/birthday")["settings"]["days_before"]
+    page = shop.open(browser, width=390)
+    card = page.locator("#automation-birthday")
+    card.get_by_role("button", name="Configure").click()
+    card.get_by_label("When to send").select_option(label="3 days before")
+    expect(card.locator(".cfg-count")).to_be_visible()
+    form, preview = card.locator("form[aria-label='Configure Birthday Wishes']"), card.locator(".cfg-preview")
+    assert preview.bounding_box()["y"] >= form.bounding_box()["y"] + form.bounding_box()["height"]   # below, not beside
+    card.get_by_role("button", name="Test run").click()
+    card.get_by_role("button", name="Run test").click()
+    expect(card.locator(".tr-status")).to_contain_text("Nothing was sent.")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert shop.call("GET", "/automations/birthday")["settings"]["days_before"] == before
+    finish(page, "phone-test-run")
 
 
 def test_api_errors_are_shown_not_swallowed(shop, browser):
