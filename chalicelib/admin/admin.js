@@ -626,7 +626,7 @@
   // Types looked at in every evaluation (docs/behaviour.md section 2); the others process each store-local
   // date once, from the store's send hour.
   const CONTINUOUS = new Set(["appointment_24h", "appointment_1h"]);
-  const OUTCOMES = { would_send: "would send", already_sent: "already sent" };
+  const OUTCOMES = { would_send: "would send", already_sent: "already sent", deferred: "deferred (quiet hours)" };
   const outcome = (code) => OUTCOMES[code] || reason(code);
   // A type's trigger dates in words: the table's heading, one and many of what falls on them, what they
   // will get, and whether "in the next 7 days" reads naturally (it does not for a lapse half a year ago).
@@ -729,6 +729,7 @@
             ? r.dates.map((d, i) => [i ? ", " : "", dayEl(d)]) : "none due at this instant")),
         item("Would match", h("output", { class: "tr-count" }, r.count)),
         item("Would be sent", h("output", { class: "tr-would-send" }, r.would_send)),
+        r.deferred ? item("Deferred to after quiet hours", h("output", { class: "tr-deferred" }, r.deferred)) : null,
         item("Skipped", h("span", { class: "tr-skipped" }, skipped.length ? skipped.map(([code, n]) => `${outcome(code)}: ${n}`).join(", ") : "none"))),
       late ? h("p", { class: "tr-late" }, late) : null,
       notesList(r.notes),

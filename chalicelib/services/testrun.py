@@ -27,7 +27,7 @@ from chalicelib.core.values import (
 )
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
 from chalicelib.rules import validation as v
-from chalicelib.rules.checks import cap_window_start, first_failing_check
+from chalicelib.rules.checks import cap_window_start, first_failing_check, quiet_hours_end
 from chalicelib.sending.sources.automation import sends_of
 from chalicelib.sending.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.services import automations
@@ -38,6 +38,8 @@ SAMPLE_SIZE = 20
 #: A skip: the ledger holds the send already (sent, or on its way): an evaluation does not queue it again.
 ALREADY_SENT = "already_sent"
 WOULD_SEND = "would_send"
+#: A marketing SMS inside quiet hours: dispatch parks it until they end (not a skip).
+DEFERRED = "deferred"
 #: How far from now a test run may look: far enough for next Christmas, not so far as to be a typo.
 MAX_DISTANCE = timedelta(days=3 * 366)
 
@@ -64,8 +66,9 @@ def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches
     a would-be marketing send counts against the customer's frequency cap for the sends after it.
     `held`: (customer, occurrence key, channel) of sends the ledger holds already (`already_sent`)."""
     outcomes = decide(tenant, category, channels, matches, at, held)
-    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o == WOULD_SEND)
-    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o != WOULD_SEND)
+    # A send deferred by quiet hours goes out when they end: the action-taken test-run counts it as sent.
+    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o in (WOULD_SEND, DEFERRED))
+    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o not in (WOULD_SEND, DEFERRED))
     return would_send, skipped
 
 
@@ -87,7 +90,11 @@ def decide(tenant: TenantView, category: str, channels: Iterable[str], matches: 
                 continue
             reason = first_failing_check(person, channel, category, is_suppressed=is_suppressed,
                                          frequency_cap=cap, recent_marketing=recent.get(person.customer_id, 0))
-            per_channel[channel] = reason or WOULD_SEND
+            if not reason and quiet_hours_end(channel, category, at, tenant.timezone,
+                                              tenant.settings.get("quiet_hours")) is not None:
+                per_channel[channel] = DEFERRED
+            else:
+                per_channel[channel] = reason or WOULD_SEND
             if not reason and category == catalog.MARKETING:
                 recent[person.customer_id] = recent.get(person.customer_id, 0) + 1
         outcomes.append(per_channel)
@@ -106,6 +113,7 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
         automation = replace(automation, settings={**automation.settings, **proposed})
     match = matcher_for(type_)
     matches: list[Match] = []
+    triggers: list = []     # each match's trigger date (daily types)
     trigger_dates: list[dict] = []
     if spec.daily:
         worked = _covers(tenant, spec, automation, at)
@@ -113,22 +121,26 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
             for trigger in cover.triggers:
                 found = list(match(tenant, automation, Occasion(at, cover.day, trigger=trigger), repo))
                 matches += found
+                triggers += [trigger] * len(found)
                 trigger_dates.append({"date": trigger.isoformat(), "for": cover.day.isoformat(),
                                       "late": trigger in cover.late, "count": len(found)})
     else:
         worked = []
         matches = list(match(tenant, automation, Occasion(at, local_date(at, tenant.timezone)), repo))
+        triggers = [None] * len(matches)
     from chalicelib.sending import ledger   # the dispatcher's module: the API imports it on the first test-run
 
     sends = sends_of(matches, tenant_id, automation)
     rows = ledger.read(sends)
     held = frozenset((s.customer_id, s.occurrence_key, s.channel) for s in sends if s.ledger_key in rows)
     outcomes = decide(tenant, spec.category, automation.channels, matches, at, held)
-    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o == WOULD_SEND)
-    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o != WOULD_SEND)
+    every = [o for per_channel in outcomes for o in per_channel.values()]
+    would_send, deferred = every.count(WOULD_SEND), every.count(DEFERRED)
+    skipped = Counter(o for o in every if o not in (WOULD_SEND, DEFERRED))
     sample = [{"customer_id": m.customer_id, "name": m.person.name, "occurrence_key": m.occurrence_key,
-               "for": m.day.isoformat(), "outcomes": per_channel}
-              for m, per_channel in list(zip(matches, outcomes))[:SAMPLE_SIZE]]
+               "for": m.day.isoformat(), **({"trigger_date": trigger.isoformat()} if trigger else {}),
+               "outcomes": per_channel}
+              for m, trigger, per_channel in list(zip(matches, triggers, outcomes))[:SAMPLE_SIZE]]
     result = {
         "type": type_,
         "at": to_iso(at),
@@ -140,6 +152,7 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
         "channels": list(automation.channels),
         "count": len(matches),
         "would_send": would_send,
+        "deferred": deferred,
         "skipped": dict(sorted(skipped.items())),
         "sample": sample,
         "notes": _notes(tenant, spec, automation),

@@ -175,3 +175,16 @@ def test_a_bad_test_run_body_is_a_400_naming_the_field(owner, body, field):
 def test_an_unknown_type_is_a_404(owner):
     response = owner.post("/automations/easter/test-run", {})
     assert response.status == 404 and response.error_field == "type"
+
+
+def test_a_marketing_sms_inside_quiet_hours_would_be_deferred_not_sent_now(sydney):
+    """Dispatch parks a marketing SMS inside quiet hours until they end: the test-run says `deferred`."""
+    sydney.patch("/settings", {"quiet_hours": {"start": "21:00", "end": "09:00"}, "send_hour": 22})
+    sydney.patch("/automations/birthday", {"channels": ["email", "sms"]})
+    _customer(sydney, "ada", birthday="1990-06-10", email="ada@example.com", phone="+61400000001",
+              consent={"email": True, "sms": True})
+    body = _test_run(sydney, "birthday", "2026-06-10T12:30:00Z")      # 22:30 in Sydney
+    assert body["would_send"] == 1 and body["deferred"] == 1 and body["skipped"] == {}
+    assert body["sample"][0]["outcomes"] == {"email": "would_send", "sms": "deferred"}
+    assert body["sample"][0]["trigger_date"] == "2026-06-10"
+
