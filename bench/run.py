@@ -160,7 +160,7 @@ def pipeline_section(pipeline: dict, command: str) -> list[str]:
               "walks every message of the queue on each receive and send, so with thousands queued a receive "
               "takes up to a second (SQS's does not grow with the queue). Its transactions deep-copied every "
               "table they touch; `bench/emulator.py` backs up only the touched items instead, or the "
-              "transactions alone would have cost more than the loop."]
+              "transactions alone would have cost more than the loop.", ""]
     if overlapped:
         lines += ["The dispatcher's threads make its calls overlap (the seconds inside calls add up to more than "
                   "the wall time), so charging each call the loop's mean call time does not model this run; "
