@@ -18,6 +18,7 @@ the records it can match:
 | valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
 | runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
 | runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
+| campaigns: due to start, sending | Campaign.phase_index                    | phase = due, phase_at <= now (sparse)       |
 | stream: a tenant's action-taken  | ActionAutomation table itself           | tenant (a handful per tenant)               |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
@@ -531,6 +532,61 @@ class SendLedger(Model):
     deferred_index = DeferredIndex()
 
 
+class CampaignPhaseIndex(GlobalSecondaryIndex):
+    """Serves the campaigns' one-minute planner: campaigns waiting to start (`phase` = `due`, by the instant
+    they start) and campaigns being sent (`sending`, by the last time their run was moved on). Sparse: a
+    draft, a sent and a cancelled campaign are not in it, so the planner's two queries read only campaigns
+    it has work for, every store's in one partition (a handful at a time)."""
+
+    class Meta:
+        index_name = "phase_index"
+        projection = AllProjection()
+
+    phase = UnicodeAttribute(hash_key=True)
+    phase_at = UnicodeAttribute(range_key=True)
+
+
+class Campaign(Model):
+    """A one-off marketing message to a segment's members (clienteling section 12). Status `draft`,
+    `scheduled`, `sending`, `sent` or `cancelled`; while it sends, its run's progress: the position of the
+    last page of members queued, and how many members and sends the pages have queued."""
+
+    class Meta(BaseMeta):
+        table_name = _table("campaigns")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    campaign_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    segment_id = UnicodeAttribute(null=True)
+    channels = ListAttribute(of=UnicodeAttribute, default=lambda: ["email"])
+    template_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="draft")
+    scheduled_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    #: The snapshot's instant: the members are the segment's as at this instant.
+    started_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+    #: The run: the last page's position in the segment's read (absent before the first page), whether the
+    #: last page is queued, and the counts the pages recorded.
+    position = UnicodeAttribute(null=True)
+    paged = BooleanAttribute(default=False)
+    members = NumberAttribute(default=0)
+    queued = NumberAttribute(default=0)
+    #: When a page job was last put on the evaluations queue by the planner (absent: never).
+    kicked_at = UnicodeAttribute(null=True)
+    #: Sparse `phase_index` keys: set only while scheduled or sending.
+    phase = UnicodeAttribute(null=True)
+    phase_at = UnicodeAttribute(null=True)
+    #: Optimistic locking: an edit and a start never both win.
+    version = VersionAttribute()
+
+    phase_index = CampaignPhaseIndex()
+
+
 class Suppression(Model):
     """An address a tenant must not message on a channel (docs/behaviour.md section 5, check 4): an email that
     hard-bounced or complained, a phone number that opted out of SMS."""
@@ -574,7 +630,7 @@ class AutomationStats(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (
     Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Sale, Repair, Appointment,
-    Communication, SendLedger, Suppression, MarketingLog, AutomationStats,
+    Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
 )
 
 
