@@ -247,6 +247,17 @@ class VipIndex(GlobalSecondaryIndex):
     customer_id = UnicodeAttribute(range_key=True)
 
 
+class CreatedIndex(GlobalSecondaryIndex):
+    """Serves the segments of new customers: a tenant's customers created within a range of instants."""
+
+    class Meta:
+        index_name = "created_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class EmailIndex(GlobalSecondaryIndex):
     """Finds a tenant's customer by email address (admin look-up, suppression handling)."""
 
@@ -310,6 +321,7 @@ class Customer(Model):
     last_activity_index = LastActivityIndex()
     email_index = EmailIndex()
     vip_index = VipIndex()
+    created_index = CreatedIndex()
 
     def save(self, *args, **kwargs):
         """Every write derives what follows from the fields (`derive_customer_keys`), whoever the writer is,
