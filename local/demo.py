@@ -66,8 +66,8 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
         body: dict = {
             "first_name": first, "last_name": last, "created_at": to_iso(created),
             "consent": {"email": rng.random() < 0.85, "sms": rng.random() < 0.5},
-            "tags": ["vip"] if rng.random() < 0.12 else [],
-            "is_vip": rng.random() < 0.12,
+            # VIP is a tag: is_vip follows it.
+            "tags": ["VIP"] if rng.random() < 0.12 else [],
             "points_balance": rng.randint(0, 3000),
             "interests": rng.sample(INTERESTS, k=rng.randint(0, 2)),
             # The store's existing customers arrive as an import: they fire no action-taken automation.

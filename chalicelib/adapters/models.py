@@ -42,6 +42,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.core import config
+from chalicelib.rules import tags
 
 STREAM_NEW_AND_OLD = "NEW_AND_OLD_IMAGES"
 
@@ -235,6 +236,29 @@ class LastActivityIndex(GlobalSecondaryIndex):
     last_activity_at = UnicodeAttribute(range_key=True)
 
 
+class VipIndex(GlobalSecondaryIndex):
+    """Serves the VIP segment: a tenant's VIP customers (sparse: `vip_key` is written only while the customer
+    is VIP)."""
+
+    class Meta:
+        index_name = "vip_index"
+        projection = AllProjection()
+
+    vip_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
+class CreatedIndex(GlobalSecondaryIndex):
+    """Serves the segments of new customers: a tenant's customers created within a range of instants."""
+
+    class Meta:
+        index_name = "created_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class EmailIndex(GlobalSecondaryIndex):
     """Finds a tenant's customer by email address (admin look-up, suppression handling)."""
 
@@ -285,15 +309,41 @@ class Customer(Model):
     updated_at = UnicodeAttribute(null=True)
     #: Latest of created_at, any sale's completed_at, any repair's created_at or collected_at.
     last_activity_at = UnicodeAttribute()
-    # Derived index keys, written by the repository from the fields above.
+    #: The latest sale's completed_at (absent without a sale), kept with last_activity_at.
+    last_purchase_at = UnicodeAttribute(null=True)
+    # Derived from the fields above on every save (`derive_customer_keys`).
     birthday_key = UnicodeAttribute(null=True)
     anniversary_key = UnicodeAttribute(null=True)
     email_key = UnicodeAttribute(null=True)
+    vip_key = UnicodeAttribute(null=True)
 
     birthday_index = BirthdayIndex()
     anniversary_index = AnniversaryIndex()
     last_activity_index = LastActivityIndex()
     email_index = EmailIndex()
+    vip_index = VipIndex()
+    created_index = CreatedIndex()
+
+    def save(self, *args, **kwargs):
+        """Every write derives what follows from the fields (`derive_customer_keys`), whoever the writer is,
+        so that no customer is stored VIP by one field and not by the other, or missing from an index."""
+        derive_customer_keys(self)
+        return super().save(*args, **kwargs)
+
+
+def derive_customer_keys(item: Customer) -> None:
+    """The fields derived from others: tags and interests without duplicates in any letter case, `is_vip`
+    from the tags (docs/behaviour.md section 7), and the index keys. Writes that bypass `save` (the
+    benchmarks' bulk puts) call it themselves."""
+    if item.tags is not None:
+        item.tags = tags.distinct(item.tags)
+    if item.interests is not None:
+        item.interests = tags.distinct(item.interests)
+    item.is_vip = tags.is_vip(item.tags)
+    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
+    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
+    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+    item.vip_key = item.tenant_id if item.is_vip else None
 
 
 # --- sales, repairs, appointments ---------------------------------------------------------------

@@ -13,7 +13,7 @@ from chalicelib.adapters.models import (
     Sale,
     month_day_key,
 )
-from chalicelib.core.values import AppointmentFact, Person, RepairFact, SaleFact
+from chalicelib.core.values import AppointmentFact, Person, Profile, RepairFact, SaleFact
 
 #: What a matcher or the dry-run reads of a customer; reading everyone asks for nothing more.
 PERSON_ATTRIBUTES = ["customer_id", "first_name", "last_name", "email", "phone", "consent", "birthday",
@@ -27,6 +27,22 @@ def person_of(item: Customer) -> Person:
         email=item.email, phone=item.phone,
         consent_email=bool(consent and consent.email), consent_sms=bool(consent and consent.sms),
         birthday=item.birthday, anniversary=item.anniversary, last_activity_at=item.last_activity_at,
+    )
+
+
+#: What a segment's filter reads of a customer, besides what a matcher reads.
+PROFILE_ATTRIBUTES = PERSON_ATTRIBUTES + ["tags", "interests", "points_balance", "created_at", "last_purchase_at"]
+
+
+def profile_of(item: Customer) -> Profile:
+    consent = item.consent
+    return Profile(
+        customer_id=item.customer_id, first_name=item.first_name, last_name=item.last_name,
+        email=item.email, phone=item.phone,
+        consent_email=bool(consent and consent.email), consent_sms=bool(consent and consent.sms),
+        birthday=item.birthday, anniversary=item.anniversary, last_activity_at=item.last_activity_at,
+        tags=tuple(item.tags or ()), interests=tuple(item.interests or ()), points=int(item.points_balance or 0),
+        created_at=item.created_at, last_purchase_at=item.last_purchase_at,
     )
 
 
@@ -50,6 +66,19 @@ def _after_customer(customer_id: str | None):
     return None if customer_id is None else Customer.customer_id > customer_id
 
 
+def _between(index, attribute, tenant_id: str, first: str | None, last: str,
+             start_after: tuple[str, str] | None, attributes: list[str] | None = None):
+    """A tenant's customers in an index keyed by (tenant, `attribute`), an instant, from `first` (None: the
+    earliest) to `last`. The index's sort key is not unique (customers imported together share an instant), so
+    the query carries on from the last item's full key (index and table keys), as DynamoDB's own pages do."""
+    start = None
+    if start_after is not None:
+        instant, customer_id = start_after
+        start = {"tenant_id": {"S": tenant_id}, attribute.attr_name: {"S": instant}, "customer_id": {"S": customer_id}}
+    bounds = attribute <= last if first is None else attribute.between(first, last)
+    return index.query(tenant_id, bounds, last_evaluated_key=start, attributes_to_get=attributes)
+
+
 class DynamoRepository:
     """Reads for the matchers, through the indexes that hold only what can match."""
 
@@ -60,16 +89,8 @@ class DynamoRepository:
 
     def customers_active_between(self, tenant_id: str, first: str, last: str,
                                  start_after: tuple[str, str] | None = None) -> Iterator[Person]:
-        # The index's sort key is not unique (customers imported together share an instant), so the
-        # query carries on from the last item's full key (index and table keys), as DynamoDB's own
-        # pages do.
-        start = None
-        if start_after is not None:
-            instant, customer_id = start_after
-            start = {"tenant_id": {"S": tenant_id}, "last_activity_at": {"S": instant},
-                     "customer_id": {"S": customer_id}}
-        return map(person_of, Customer.last_activity_index.query(
-            tenant_id, Customer.last_activity_at.between(first, last), last_evaluated_key=start))
+        return map(person_of, _between(Customer.last_activity_index, Customer.last_activity_at, tenant_id, first, last,
+                                       start_after))
 
     def all_customers(self, tenant_id: str, start_after: str | None = None) -> Iterator[Person]:
         return map(person_of, Customer.query(tenant_id, _after_customer(start_after),
@@ -91,3 +112,29 @@ class DynamoRepository:
             return {}
         return {item.customer_id: person_of(item)
                 for item in Customer.batch_get(keys, attributes_to_get=PERSON_ATTRIBUTES)}
+
+    # --- segments: the same reads, of profiles; the whole base only through its partition, projected -----
+
+    def profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
+        return map(profile_of, Customer.query(tenant_id, _after_customer(start_after),
+                                              attributes_to_get=PROFILE_ATTRIBUTES))
+
+    def vip_profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
+        return map(profile_of, Customer.vip_index.query(tenant_id, _after_customer(start_after),
+                                                        attributes_to_get=PROFILE_ATTRIBUTES))
+
+    def profiles_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                              start_after: str | None = None) -> Iterator[Profile]:
+        index = {"birthday": Customer.birthday_index, "anniversary": Customer.anniversary_index}[field]
+        return map(profile_of, index.query(month_day_key(tenant_id, month_day), _after_customer(start_after),
+                                           attributes_to_get=PROFILE_ATTRIBUTES))
+
+    def profiles_active_between(self, tenant_id: str, first: str | None, last: str,
+                                start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
+        return map(profile_of, _between(Customer.last_activity_index, Customer.last_activity_at, tenant_id, first,
+                                        last, start_after, PROFILE_ATTRIBUTES))
+
+    def profiles_created_between(self, tenant_id: str, first: str | None, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
+        return map(profile_of, _between(Customer.created_index, Customer.created_at, tenant_id, first, last,
+                                        start_after, PROFILE_ATTRIBUTES))

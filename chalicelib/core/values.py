@@ -29,6 +29,19 @@ class Person:
         return self.consent_email if channel == "email" else self.consent_sms
 
 
+@dataclass(frozen=True)
+class Profile(Person):
+    """A customer as a segment's filter reads them (docs/behaviour.md section 10): a `Person`, so that a campaign
+    can address the members it reads, with their tags, interests, points and dates. VIP is read from the tags,
+    its one source of truth."""
+
+    tags: tuple[str, ...] = ()
+    interests: tuple[str, ...] = ()
+    points: int = 0
+    created_at: str | None = None
+    last_purchase_at: str | None = None
+
+
 # A sale, repair or appointment says, in `customer_present`, whether it vouches that its customer exists:
 # True when it was written for a customer read just then and that customer has not been deleted since
 # (a deletion withdraws it); False when that is not known (a record written before records said so, or
@@ -184,6 +197,24 @@ class Repository(Protocol):
     def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterable[AppointmentFact]: ...
 
     def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]: ...
+
+    # The segments' reads (`chalicelib.matchers.segment`): profiles, in the same orders and with the same
+    # `start_after` as the reads above. `profiles` reads the tenant's whole partition; the others an index
+    # holding only what can match: VIPs (customer id order), a birthday or anniversary month-day, and last
+    # activity or creation within instants (`first` None: from the earliest).
+
+    def profiles(self, tenant_id: str, start_after: str | None = None) -> Iterable[Profile]: ...
+
+    def vip_profiles(self, tenant_id: str, start_after: str | None = None) -> Iterable[Profile]: ...
+
+    def profiles_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                              start_after: str | None = None) -> Iterable[Profile]: ...
+
+    def profiles_active_between(self, tenant_id: str, first: str | None, last: str,
+                                start_after: tuple[str, str] | None = None) -> Iterable[Profile]: ...
+
+    def profiles_created_between(self, tenant_id: str, first: str | None, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterable[Profile]: ...
 
 
 Matcher = Callable[[TenantView, AutomationView, Occasion, Repository], Iterator[Match]]

@@ -38,8 +38,8 @@ MAX_PER_TENANT = 50
 MAX_PRIORITY = 1_000_000
 
 AUDIENCE = v.obj({
-    "tags_any": v.string_list(50, 50),
-    "interests_any": v.string_list(50, 50),
+    "tags_any": v.tag_list(50, 50),
+    "interests_any": v.tag_list(50, 50),
     "min_points": v.integer(0, 10**9),
 })
 FIELDS = {

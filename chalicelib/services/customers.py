@@ -2,8 +2,8 @@
 
 Every write that can change a customer's last activity (docs/behaviour.md section 3: the latest of the
 customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
-recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
-joining tables.
+recomputes it, and the last purchase with it, so the re-engagement matcher can read
+`last_activity_index`, and a segment judge a purchase, without joining tables.
 
 A sale, repair or appointment vouches that its customer exists (`customer_present`), so that the
 matchers that find it through its index need not read the customer: a write sets it for the customer it
@@ -25,7 +25,6 @@ from chalicelib.adapters.models import (
     Customer,
     Repair,
     Sale,
-    month_day_key,
     tenant_customer,
 )
 from chalicelib.adapters.persistence import delete_current, get_or_none, mutate
@@ -34,6 +33,7 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
+from chalicelib.rules.tags import with_vip
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
 APPOINTMENT_STATUSES = ("booked", "cancelled")
@@ -45,9 +45,9 @@ CUSTOMER_FIELDS = {
     "phone": v.phone(),
     "birthday": v.calendar_day(),
     "anniversary": v.calendar_day(),
-    "tags": v.string_list(50, 50),
+    "tags": v.tag_list(50, 50),
     "is_vip": v.boolean(),
-    "interests": v.string_list(50, 50),
+    "interests": v.tag_list(50, 50),
     "points_balance": v.integer(0, 10**9),
     "app_installed_at": v.instant(),
     "consent": v.obj({name: v.boolean() for name in CHANNELS}),
@@ -68,7 +68,8 @@ ACTIVITY_MODELS = (Sale, Repair)
 #: Records that vouch that their customer exists (`customer_present`), and whose `customer_index` finds a
 #: customer's.
 VOUCHING_MODELS = (Sale, Repair, Appointment)
-_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
+_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "vip_key",
+             "tenant_customer",
              "ready_since", "booked_starts_at", "customer_present"}
 
 
@@ -78,10 +79,13 @@ def _public(item) -> dict:
 
 # --- customers ----------------------------------------------------------------------------------
 
-def derive_customer_keys(item: Customer) -> None:
-    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
-    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
-    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+def _vip_written(fields: dict, tags_now: list[str] | None) -> list[str] | None:
+    """The tags a write leaves: `is_vip` given (true, or false or null) adds or removes the VIP tag of the
+    tags the write leaves otherwise (docs/behaviour.md section 7); `is_vip` itself follows the tags when the
+    item is saved."""
+    if "is_vip" not in fields:
+        return tags_now
+    return with_vip(tags_now, bool(fields["is_vip"])) or None
 
 
 def _consent_of(item: Customer) -> dict:
@@ -107,14 +111,17 @@ def _mark_write(item: Customer, fields: dict) -> None:
     item.import_write = True if fields.get("source") == IMPORT else None
 
 
-def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
+def _activity(tenant_id: str, customer_id: str, created_at: str) -> tuple[str, str | None]:
+    """The customer's last activity and last purchase (None without a sale)."""
     key = tenant_customer(tenant_id, customer_id)
     instants = [created_at]
+    purchased = None
     for sale in Sale.customer_index.query(key, scan_index_forward=False, limit=1):
-        instants.append(sale.completed_at)
+        purchased = sale.completed_at
+        instants.append(purchased)
     for repair in Repair.customer_index.query(key):
         instants.extend(i for i in (repair.created_at, repair.collected_at) if i)
-    return max(instants)
+    return max(instants), purchased
 
 
 def _customer_view(item: Customer) -> dict:
@@ -154,7 +161,9 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
 
     def change(current: Customer | None) -> Customer:
         created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
-        item = Customer(principal.tenant_id, customer_id, **{**fields, "created_at": created_at})
+        stored = {k: val for k, val in fields.items() if k != "is_vip"}
+        item = Customer(principal.tenant_id, customer_id, **{**stored, "created_at": created_at})
+        item.tags = _vip_written(fields, item.tags)
         if current is not None:
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
@@ -162,8 +171,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         _mark_write(item, fields)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
-        item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
-        derive_customer_keys(item)
+        item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, created_at)
         return item
 
     item = mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change)
@@ -180,13 +188,14 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
             raise NotFound("no such customer", field="customer_id")
         before = _consent_of(item)
         for name, value in changes.items():
-            setattr(item, name, value)
+            if name != "is_vip":
+                setattr(item, name, value)
+        item.tags = _vip_written(changes, item.tags)
         _note_consent_change(item, before, principal, now)
         _mark_write(item, changes)
         item.updated_at = to_iso(now)
         if "created_at" in changes:
-            item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)
-        derive_customer_keys(item)
+            item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, item.created_at)
         return item
 
     return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
@@ -223,17 +232,17 @@ def _withdraw(model, tenant_id: str, record_id: str, customer_id: str) -> None:
 
 
 def refresh_last_activity(tenant_id: str, customer_id: str) -> bool:
-    """Recompute the customer's last activity; returns whether the customer exists."""
+    """Recompute the customer's last activity and last purchase; returns whether the customer exists."""
     exists: list[bool] = []
 
     def change(item: Customer | None) -> Customer | None:
         exists[:] = [item is not None]
         if item is None:
             return None
-        latest = _latest_activity(tenant_id, customer_id, item.created_at)
-        if latest == item.last_activity_at:
+        latest = _activity(tenant_id, customer_id, item.created_at)
+        if latest == (item.last_activity_at, item.last_purchase_at):
             return None
-        item.last_activity_at = latest
+        item.last_activity_at, item.last_purchase_at = latest
         return item
 
     mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)

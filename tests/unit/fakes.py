@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping
 
-from chalicelib.core.values import AppointmentFact, Person, RepairFact, SaleFact
+from chalicelib.core.values import AppointmentFact, Person, Profile, RepairFact, SaleFact
+from chalicelib.rules.tags import is_vip
 
 
 @dataclass
@@ -60,3 +61,30 @@ class FakeRepository:
     def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]:
         wanted = set(customer_ids)
         return {p.customer_id: p for p in self._read(tenant_id, (p for p in self.people if p.customer_id in wanted))}
+
+    # The segments' reads: `people` are `Profile`s there.
+
+    def profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
+        return self.all_customers(tenant_id, start_after)
+
+    def vip_profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
+        return self._read(tenant_id, (p for p in self._by_id(start_after) if is_vip(p.tags)))
+
+    def profiles_by_month_day(self, tenant_id: str, field: str, month_day: str,
+                              start_after: str | None = None) -> Iterator[Profile]:
+        return self.customers_by_month_day(tenant_id, field, month_day, start_after)
+
+    def _between(self, attribute: str, tenant_id: str, first: str | None, last: str,
+                 start_after: tuple[str, str] | None) -> Iterator[Profile]:
+        ordered = sorted((p for p in self.people if (first or "") <= getattr(p, attribute) <= last),
+                         key=lambda p: (getattr(p, attribute), p.customer_id))
+        return self._read(tenant_id, (p for p in ordered if start_after is None
+                                      or (getattr(p, attribute), p.customer_id) > start_after))
+
+    def profiles_active_between(self, tenant_id: str, first: str | None, last: str,
+                                start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
+        return self._between("last_activity_at", tenant_id, first, last, start_after)
+
+    def profiles_created_between(self, tenant_id: str, first: str | None, last: str,
+                                 start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
+        return self._between("created_at", tenant_id, first, last, start_after)
