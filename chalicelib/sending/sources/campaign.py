@@ -7,7 +7,7 @@ queued has ended.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
 from pynamodb.exceptions import UpdateError
@@ -16,7 +16,8 @@ from chalicelib.adapters.models import AutomationStats, Campaign
 from chalicelib.adapters.persistence import Keys, is_conditional_failure
 from chalicelib.core import catalog
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
-from chalicelib.core.values import AutomationView
+from chalicelib.core.values import AutomationView, Profile
+from chalicelib.rules.segments import BUILT_IN_IDS
 from chalicelib.sending.messages import Send
 from chalicelib.sending.stats import empty_stats
 
@@ -70,6 +71,18 @@ def sends_of(tenant_id: str, campaign: Campaign, customer_ids: Iterable[str], da
                  automation_id=campaign.campaign_id, occurrence_key=occurrence_key(campaign.campaign_id),
                  channel=channel, source=NAME, day=day)
             for customer_id in customer_ids for channel in (campaign.channels or ["email"])]
+
+
+def segment_filter(tenant_id: str, segment_id: str, today: date) -> dict | None:
+    """The conditions of the segment on the store's local date `today`; None if the store has none such.
+    Built-in segments only until the store's own segments are stored (branch `segments`)."""
+    built_in = BUILT_IN_IDS.get(segment_id)
+    return built_in.filter_on(today) if built_in is not None else None
+
+
+def joined_by(profile: Profile, at: datetime) -> bool:
+    """A customer created after the campaign started is not one of its members (the snapshot)."""
+    return not profile.created_at or profile.created_at <= to_iso(at)
 
 
 # --- progress -------------------------------------------------------------------------------------------
