@@ -42,12 +42,13 @@ PLANNER = Grants(
     sends_to=("evaluations",))
 
 GRANTS: dict[str, Grants] = {
-    # The API: configuration, records, test-runs (the matchers, the ledger and the dispatch checks, read only),
-    # communications history and the unsubscribe page.
+    # The API: configuration, records, segments (their members read through the customers' indexes, as the
+    # matchers read), test-runs (the matchers, the ledger and the dispatch checks, read only), communications
+    # history and the unsubscribe page.
     "api_handler": Grants(tables=(
         Tables((GET, PUT), ("tenants",)),
         Tables((GET, PUT, QUERY), ("automations",)),
-        Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates")),
+        Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates", "segments")),
         Tables((GET, PUT, UPDATE, DELETE, QUERY), ("campaigns",)),   # update: a campaign whose sends all ended is sent
         Tables((GET, PUT, DELETE), ("customers",)),
         Tables((GET, PUT), ("sales", "repairs", "appointments")),

@@ -346,6 +346,25 @@ def derive_customer_keys(item: Customer) -> None:
     item.vip_key = item.tenant_id if item.is_vip else None
 
 
+class Segment(Model):
+    """A store's own segment (docs/behaviour.md section 10): a name and a filter of conditions, all of which must
+    hold. The built-in segments are rules, not items."""
+
+    class Meta(BaseMeta):
+        table_name = _table("segments")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    segment_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    #: As `chalicelib.rules.segments.parse_filter` answers it.
+    filter = MapAttribute(default=dict)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
 # --- sales, repairs, appointments ---------------------------------------------------------------
 
 def _customer_present() -> BooleanAttribute:
@@ -620,6 +639,8 @@ class Campaign(Model):
     started_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     cancelled_at = UnicodeAttribute(null=True)
+    #: The segment's conditions as at `started_at`, kept when it starts: every page reads members by them.
+    segment_filter = MapAttribute(null=True)
     #: The run: the last page's position in the segment's read (absent before the first page), whether the
     #: last page is queued, and the counts the pages recorded.
     position = UnicodeAttribute(null=True)
@@ -679,8 +700,8 @@ class AutomationStats(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Sale, Repair, Appointment,
-    Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
+    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Segment, Sale, Repair,
+    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
 )
 
 

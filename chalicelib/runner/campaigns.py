@@ -109,8 +109,13 @@ def _moved(item: Campaign, actions: list, condition) -> bool:
 
 
 def start(item: Campaign, at: datetime) -> bool:
-    """`scheduled` -> `sending` at the instant it was scheduled for: once, however often it is triggered."""
+    """`scheduled` -> `sending` at the instant it was scheduled for: once, however often it is triggered. The
+    segment's conditions as at that instant are kept on it for every page."""
+    tz_name = load_settings(item.tenant_id)["timezone"]
+    started = parse_instant(item.scheduled_at)
+    conditions = source.segment_filter(item.tenant_id, item.segment_id or "", local_date(started, tz_name)) or {}
     return _moved(item, [Campaign.status.set(source.SENDING), Campaign.started_at.set(item.scheduled_at),
+                         Campaign.segment_filter.set(conditions) if conditions else Campaign.segment_filter.remove(),
                          Campaign.phase.set(source.RUNNING), Campaign.phase_at.set(to_iso(at)),
                          Campaign.kicked_at.set(to_iso(at))],
                   (Campaign.status == source.SCHEDULED) & (Campaign.scheduled_at == item.scheduled_at))
@@ -171,7 +176,7 @@ def evaluate(job: CampaignJob, repo: Repository, queue: Queue, page_size: int = 
     started = parse_instant(item.started_at)
     tenant = TenantView(job.tenant_id, load_settings(job.tenant_id))
     day = local_date(started, tenant.timezone)
-    conditions = source.segment_filter(job.tenant_id, item.segment_id or "", day)
+    conditions = source.conditions_at_start(item, tenant.timezone)
     read = members(tenant, conditions, started, repo, after=job.after) if conditions is not None else iter(())
     page = list(islice(read, page_size))
     last = next(read, None) is None

@@ -191,6 +191,8 @@ def send_now(principal: Principal, campaign_id: str, now: datetime) -> dict:
         _editable(item, "sent")
         _ready(item, now)
         item.status, item.started_at, item.scheduled_at = source.SENDING, to_iso(now), None
+        item.segment_filter = source.segment_filter(item.tenant_id, item.segment_id,
+                                                    local_date(now, _tenant(item.tenant_id).timezone))
         item.phase, item.phase_at, item.kicked_at = source.RUNNING, to_iso(now), None
     item = _change(principal, campaign_id, now, apply)
     return _as_json(item, _tenant(principal.tenant_id).timezone)

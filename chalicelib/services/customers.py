@@ -15,7 +15,6 @@ their old records: the matchers read them.
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.rules.tags import with_vip
+from chalicelib.services.paging import decode_cursor, encode_cursor, page_size
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
 APPOINTMENT_STATUSES = ("booked", "cancelled")
@@ -146,12 +146,12 @@ def find_customers(tenant_id: str, *, email: str | None, limit: str | None, curs
         keys = Customer.email_index.query(f"{tenant_id}#{address.lower()}", limit=20)
         found = (get_or_none(Customer, tenant_id, key.customer_id) for key in keys)
         return {"customers": [_customer_view(item) for item in found if item is not None], "next_cursor": None}
-    page_size = _page_size(limit)
-    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": _decode_cursor(cursor)}} if cursor else None
-    results = Customer.query(tenant_id, limit=page_size, last_evaluated_key=start)
+    size = page_size(limit)
+    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": decode_cursor(cursor)}} if cursor else None
+    results = Customer.query(tenant_id, limit=size, last_evaluated_key=start)
     items = [_customer_view(item) for item in results]
     last = results.last_evaluated_key
-    return {"customers": items, "next_cursor": _encode_cursor(last["customer_id"]["S"]) if last else None}
+    return {"customers": items, "next_cursor": encode_cursor(last["customer_id"]["S"]) if last else None}
 
 
 def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
@@ -368,39 +368,15 @@ def get_appointment(tenant_id: str, appointment_id: str) -> dict:
 
 # --- communications ------------------------------------------------------------------------------
 
-def _page_size(limit: str | None, default: int = 50) -> int:
-    try:
-        size = int(limit) if limit is not None else default
-    except ValueError:
-        raise v.fail("limit", "must be an integer") from None
-    if not 1 <= size <= 200:
-        raise v.fail("limit", "must be between 1 and 200")
-    return size
-
-
-def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        sort_key = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("utf-8")
-    except (ValueError, UnicodeError):
-        raise v.fail("cursor", "is not a cursor this API gave out") from None
-    if not sort_key or len(sort_key) > 200:
-        raise v.fail("cursor", "is not a cursor this API gave out")
-    return sort_key
-
-
 def communications(tenant_id: str, customer_id: str, *, limit: str | None, cursor: str | None) -> dict:
     """A customer's communication records, newest first, a page at a time."""
     get_customer(tenant_id, customer_id)
-    page_size = _page_size(limit)
+    size = page_size(limit)
     key = tenant_customer(tenant_id, customer_id)
-    start = {"tenant_customer": {"S": key}, "sort_key": {"S": _decode_cursor(cursor)}} if cursor else None
-    results = Communication.query(key, scan_index_forward=False, limit=page_size, last_evaluated_key=start)
+    start = {"tenant_customer": {"S": key}, "sort_key": {"S": decode_cursor(cursor)}} if cursor else None
+    results = Communication.query(key, scan_index_forward=False, limit=size, last_evaluated_key=start)
     items = [_public(item) for item in results]
     for item in items:
         item.pop("sort_key", None)
     last = results.last_evaluated_key
-    return {"communications": items, "next_cursor": _encode_cursor(last["sort_key"]["S"]) if last else None}
+    return {"communications": items, "next_cursor": encode_cursor(last["sort_key"]["S"]) if last else None}

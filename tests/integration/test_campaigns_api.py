@@ -126,3 +126,15 @@ def test_the_test_run_says_per_member_what_dispatch_would_decide(shop):
     assert (body["type"], body["count"], body["would_send"], body["skipped"]) == ("campaign", 2, 1, {"no_consent": 1})
     assert {s["customer_id"]: s["outcomes"] for s in body["sample"]} == {
         "ava": {"email": "would_send"}, "bo": {"email": "no_consent"}}
+
+
+def test_a_campaign_may_target_a_stores_own_segment_which_cannot_be_deleted_while_scheduled(owner):
+    segment = owner.post("/segments", {"name": "Ring lovers", "filter": {"interests_any": ["rings"]}})
+    assert segment.status == 201, segment
+    sid = segment.json["segment_id"]
+    draft = _create(owner, segment_id=sid)
+    assert owner.post(f"/campaigns/{draft['campaign_id']}/schedule", {"at": _ahead(30)}).status == 200
+    refused = owner.delete(f"/segments/{sid}")
+    assert (refused.status, refused.error_field) == (409, "segment_id")
+    owner.post(f"/campaigns/{draft['campaign_id']}/cancel")
+    assert owner.delete(f"/segments/{sid}").status == 204

@@ -91,6 +91,17 @@ def use_the_api(owner, tenant: str) -> None:
     assert owner.get(f"/customers?email=c1@{domain}").json["customers"][0]["customer_id"] == "c1"
     assert owner.get("/customers?limit=1").json["next_cursor"]
     assert owner.get("/me").status == 200
+    # Segments: each kind of read (the VIP, month-day, last activity and created indexes, and the base).
+    made = owner.post("/segments", {"name": "Gold VIPs", "filter": {"vip": True, "tags_any": ["gold"]}})
+    assert made.status == 201
+    segment = made.json["segment_id"]
+    assert owner.post("/segments", {"name": "Points", "filter": {"points_min": 5}}).status == 201
+    assert owner.get("/segments").status == 200
+    assert owner.patch(f"/segments/{segment}", {"filter": {"created_within_days": 30}}).status == 200
+    assert owner.get(f"/segments/{segment}").status == 200
+    for listed in ("vip", "inactive_90", "birthday_this_month", "new_30", segment):
+        assert owner.get(f"/segments/{listed}/members?limit=1").status == 200
+    assert owner.delete(f"/segments/{segment}").status == 204
     for page in ("/admin", "/admin/admin.js", "/admin/config.json"):
         assert handle(owner.gateway, "GET", page, {}, b"")[0] == 200
     assert owner.put("/sales/s1", {"customer_id": "c0", "completed_at": "2026-12-01T01:00:00Z",

@@ -14,10 +14,10 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.models import AutomationStats, Campaign
 from chalicelib.adapters.persistence import Keys, is_conditional_failure
+from chalicelib.adapters.segments import filter_of
 from chalicelib.core import catalog
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import AutomationView, Profile
-from chalicelib.rules.segments import BUILT_IN_IDS
 from chalicelib.sending.messages import Send
 from chalicelib.sending.stats import empty_stats
 
@@ -74,10 +74,28 @@ def sends_of(tenant_id: str, campaign: Campaign, customer_ids: Iterable[str], da
 
 
 def segment_filter(tenant_id: str, segment_id: str, today: date) -> dict | None:
-    """The conditions of the segment on the store's local date `today`; None if the store has none such.
-    Built-in segments only until the store's own segments are stored (branch `segments`)."""
-    built_in = BUILT_IN_IDS.get(segment_id)
-    return built_in.filter_on(today) if built_in is not None else None
+    """The conditions of the segment (built in or the store's own) on the store's local date `today`; None if
+    the store has none such."""
+    return filter_of(tenant_id, segment_id, today)
+
+
+def conditions_at_start(item: Campaign, tz_name: str) -> dict | None:
+    """The filter the campaign's pages read members by: the one kept when it started (so that editing or
+    deleting the segment meanwhile changes no page), else the segment's as at the start."""
+    if item.segment_filter is not None:
+        return item.segment_filter.as_dict()
+    if not item.segment_id or not item.started_at:
+        return None
+    return segment_filter(item.tenant_id, item.segment_id, local_date(parse_instant(item.started_at), tz_name))
+
+
+def using_segment(tenant_id: str, segment_id: str) -> str | None:
+    """A scheduled or sending campaign that targets the segment, named; None if there is none (a store has
+    a few dozen campaigns: one query of its partition)."""
+    for item in Campaign.query(tenant_id, filter_condition=(Campaign.segment_id == segment_id)
+                               & Campaign.status.is_in(SCHEDULED, SENDING)):
+        return f"the {item.status} campaign {item.name!r} ({item.campaign_id})"
+    return None
 
 
 def joined_by(profile: Profile, at: datetime) -> bool:
