@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from chalicelib.adapters import tenants
 from chalicelib.core.timeutil import local_date, to_iso, zone
 from chalicelib.rules.auth import Principal
-from chalicelib.services import action_automations, automations, settings
+from chalicelib.services import action_automations, automations, campaigns, settings
 from chalicelib.services import customers as records
 
 TENANT = "demo-store"
@@ -110,4 +110,7 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
         automations.patch(owner, type_, change, now, STORE["timezone"])
     for action in ACTIONS:
         action_automations.create(owner, action, now)
-    return {**counts, "enabled": list(ENABLED), "actions": [a["type"] for a in ACTIONS], "send_hour": send_hour}
+    # A draft for the VIPs, to schedule or send from the API (or to test-run first).
+    draft = campaigns.create(owner, {"name": "VIP winter preview", "segment_id": "vip", "channels": ["email"]}, now)
+    return {**counts, "enabled": list(ENABLED), "actions": [a["type"] for a in ACTIONS], "send_hour": send_hour,
+            "campaigns": [draft["campaign_id"]]}
