@@ -22,6 +22,12 @@ def create_segment(call: Call):
     return created(segments.create(call.principal, call.body(), call.now, DynamoRepository()))
 
 
+@route("/segments/count", ["POST"])
+def count_segment(call: Call):
+    """A filter's count now, stored nowhere (the admin's live count)."""
+    return segments.count(call.tenant_id, call.body(), call.now, DynamoRepository())
+
+
 @route("/segments/{segment_id}", ["GET"])
 def get_segment(call: Call, segment_id):
     return segments.get(call.tenant_id, segment_id, call.now, DynamoRepository())

@@ -68,6 +68,13 @@ def _count(tenant: TenantView, conditions: dict, now: datetime, repo: Repository
     return sum(1 for _ in reading.members(tenant, conditions, now, repo))
 
 
+def count(tenant_id: str, body: dict, now: datetime, repo: Repository) -> dict:
+    """How many customers a filter would hold now, without storing anything: the admin's filter builder asks it
+    as the conditions change. Read like a segment's count, so any role may ask."""
+    conditions = v.parse(body, {"filter": parse_filter}, required=("filter",))["filter"]
+    return {"filter": conditions, "count": _count(_tenant(tenant_id), conditions, now, repo)}
+
+
 def _load(tenant_id: str, segment_id: str) -> Segment:
     item = get_or_none(Segment, tenant_id, v.check_id(segment_id, "segment_id"))
     if item is None:

@@ -127,6 +127,31 @@ def test_a_malformed_segment_is_a_400_naming_the_field_and_nothing_is_stored(own
     assert segment_ids(owner) == BUILT_IN
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_a_filters_count_is_the_count_its_segment_would_have_and_nothing_is_stored(client_for, owner, tenant, role):
+    owner.put("/customers/c1", {"tags": ["Gold"], "points_balance": 500})
+    owner.put("/customers/c2", {"tags": ["gold"], "points_balance": 50})
+    owner.put("/customers/c3", {"points_balance": 900})
+    api = client_for(tenant, role)
+    conditions = {"tags_any": ["GOLD"], "points_min": 100}
+    answered = api.post("/segments/count", {"filter": conditions})
+    assert answered.status == 200, answered
+    assert answered.json == {"filter": conditions, "count": 1}
+    assert api.post("/segments/count", {"filter": {}}).json["count"] == 3
+    assert segment_ids(owner) == BUILT_IN
+    made = owner.post("/segments", {"name": "Gold", "filter": conditions}).json
+    assert made["count"] == answered.json["count"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "filter"), ({"filter": []}, "filter"), ({"filter": {"spend_min": 1}}, "filter.spend_min"),
+    ({"filter": {"points_min": 9, "points_max": 1}}, "filter.points_max"), ({"filter": {}, "name": "X"}, "name"),
+])
+def test_a_malformed_filter_to_count_is_a_400_naming_the_field(owner, body, field):
+    response = owner.post("/segments/count", body)
+    assert response.status == 400 and response.error_field == field, response
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"name": None}, "name"), ({"filter": None}, "filter"), ({"filter": {"nope": 1}}, "filter.nope"),
     ({"built_in": True}, "built_in"),
