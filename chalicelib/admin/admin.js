@@ -1435,10 +1435,11 @@
 
   // A campaign's preview: its template rendered by the API for a sample customer.
   function templatePreview(picker) {
-    const out = h("div", { class: "preview cmp-preview", "aria-live": "polite" });
+    const out = h("div", { class: "preview cmp-preview", "aria-live": "polite", hidden: true });
     const button = h("button", { type: "button" }, "Preview template");
     button.addEventListener("click", async () => {
       const id = picker.value || "system:campaign";
+      out.hidden = false;
       out.replaceChildren(h("p", { class: "loading" }, "Rendering…"));
       try {
         const r = await api("POST", `/templates/${seg(id)}/preview`, {});
@@ -1559,7 +1560,9 @@
             showError(e, form, status);
           }
         });
-        result.replaceChildren(
+        // `append` leaves out what is absent (no notes); replaceChildren would write "null".
+        result.replaceChildren();
+        append(result, [
           h("dl", {},
             h("dt", {}, "As of"), h("dd", {}, whenEl(r.at), ` (${storeZone()})`),
             h("dt", {}, "Recipients"), h("dd", {}, h("output", { class: "cmp-recipients" }, r.count)),
@@ -1568,7 +1571,7 @@
             h("dt", {}, "Skipped"), h("dd", { class: "cmp-would-skip" }, skipped.length ? skipped.map(([code, n]) => `${outcome(code)}: ${n}`).join(", ") : "none")),
           notesList(r.notes),
           h("p", {}, `Confirm to ${instant ? `schedule it for ${when(instant)}` : "send it now"}: ${plural(r.count, "customer")}, ${plural(r.would_send, "message")}.`),
-          h("div", { class: "form-actions" }, confirm, back));
+          h("div", { class: "form-actions" }, confirm, back)]);
         result.hidden = false;
         status.textContent = `${plural(r.count, "customer")} would receive it; nothing is sent until you confirm.`;
         confirm.focus();

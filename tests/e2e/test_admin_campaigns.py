@@ -87,6 +87,8 @@ def test_an_owner_builds_a_segment_and_a_campaign_schedules_it_in_the_stores_zon
 
     # Scheduled at 10:00 tomorrow, the store's wall clock, whatever the browser's zone.
     at = tomorrow_at(10)
+    when_field = page.get_by_label(f"Send at (the store's time: {ZONE})")
+    expect(when_field).to_be_hidden()   # "Send now" is chosen
     page.get_by_label("Schedule", exact=True).check()
     page.get_by_label(f"Send at (the store's time: {ZONE})").fill(at.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_role("button", name="Check recipients").click()
@@ -95,6 +97,7 @@ def test_an_owner_builds_a_segment_and_a_campaign_schedules_it_in_the_stores_zon
     expect(page.locator(".cmp-recipients")).to_have_text(str(expected["count"]))
     expect(page.locator(".cmp-would-send")).to_have_text(str(expected["would_send"]))
     expect(page.locator(".cmp-would-skip")).to_have_text("no consent: 1")
+    expect(page.locator(".cmp-check")).not_to_contain_text("null")
     confirm = page.locator(".cmp-confirm")
     expect(confirm).to_contain_text("Schedule for 3 customers")
     shoot(page, "campaign-confirm")
