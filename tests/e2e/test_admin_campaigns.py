@@ -178,3 +178,65 @@ def test_segments_and_campaigns_fit_a_phone_screen(boutique, browser, which):  #
         expect(page.locator(".cmp-recipients")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     finish(page, f"phone-{which.strip('#/')}")
+
+
+@pytest.mark.parametrize(("wall", "stored"), [
+    ("2027-06-15T10:00", "2027-06-15T10:00:00+10:00"),    # winter: standard time
+    ("2027-01-15T10:00", "2027-01-15T10:00:00+11:00"),    # summer: daylight saving
+    ("2027-10-03T02:30", "2027-10-03T03:30:00+11:00"),    # in the spring-forward gap: the time after it
+])
+def test_a_schedule_is_the_stores_wall_time_with_the_offset_in_force_then(boutique, browser, wall, stored):  # noqa: F811
+    campaign = boutique.call("POST", "/campaigns", {"name": f"At {wall}", "segment_id": "vip"})
+    page = boutique.open(browser, hash_=f"#/campaigns/{campaign['campaign_id']}", zone=BROWSER_ZONE)
+    expect(page.locator("main h1")).to_have_text(f"At {wall}")
+    page.get_by_label("Schedule", exact=True).check()
+    page.get_by_label(f"Send at (the store's time: {ZONE})").fill(wall)
+    page.get_by_role("button", name="Check recipients").click()
+    page.locator(".cmp-confirm").click()
+    expect(page.locator(".cmp-badge")).to_have_text("Scheduled")
+    assert boutique.call("GET", f"/campaigns/{campaign['campaign_id']}")["scheduled_at"] == stored
+    # Shown back as the store's clock reads it, whatever the browser's zone.
+    expect(page.get_by_label(f"Send at (the store's time: {ZONE})")).to_have_value(stored[:16])
+    finish(page, f"campaign-scheduled-{wall[:10]}")
+
+
+class Crowd(Store):
+    """A store with more customers than a page of members holds."""
+
+    def __init__(self, stack, size: int = 30):
+        super().__init__(stack, f"crowd-{uuid.uuid4().hex[:6]}")
+        self.call("PATCH", "/settings", {"store_name": "Crowd", "timezone": ZONE, "country": "AU", "send_hour": 9,
+                                         "sender_email": SENDER})
+        for n in range(size):
+            self.call("PUT", f"/customers/c{n:02d}", {"first_name": f"C{n:02d}", "email": f"c{n:02d}@{self.tenant}.example",
+                                                      "tags": ["crowd"], "consent": {"email": True}, "source": "import"})
+
+
+def test_members_come_a_page_at_a_time_and_a_sending_campaigns_page_follows_its_progress(admin_stack, browser):  # noqa: F811
+    crowd = Crowd(admin_stack)
+    segment = crowd.call("POST", "/segments", {"name": "Everyone", "filter": {"tags_any": ["crowd"]}})
+    page = crowd.open(browser, hash_=f"#/segments/{segment['segment_id']}")
+    expect(page.locator("tr[data-customer]")).to_have_count(25)
+    page.get_by_role("button", name="More members").click()
+    expect(page.locator("tr[data-customer]")).to_have_count(30)
+    expect(page.get_by_role("button", name="More members")).to_be_hidden()
+    expect(page.locator(".seg-shown")).to_have_text("30 members shown of 30.")
+
+    campaign = crowd.call("POST", "/campaigns", {"name": "Now", "segment_id": segment["segment_id"]})
+    page.evaluate("h => { location.hash = h; }", f"#/campaigns/{campaign['campaign_id']}")
+    expect(page.locator("main h1")).to_have_text("Now")
+    page.get_by_role("button", name="Check recipients").click()
+    expect(page.locator(".cmp-recipients")).to_have_text("30")
+    confirm = page.locator(".cmp-confirm")
+    expect(confirm).to_have_text("Send now to 30 customers")
+    confirm.click()
+    expect(page.locator(".cmp-badge")).to_have_text("Sending")
+    expect(page.locator(".cmp-sent")).to_have_text("0")
+    # Later than any tick before it in this stack (the first test ticks tomorrow morning, Sydney time).
+    crowd.stack.tick((datetime.now(timezone.utc) + timedelta(days=2)).isoformat())
+    sent = crowd.call("GET", f"/campaigns/{campaign['campaign_id']}")
+    assert sent["sent"] == 30
+    # No reload: the page refreshes itself while the campaign is sending.
+    expect(page.locator(".cmp-sent")).to_have_text("30", timeout=15000)
+    expect(page.locator(".cmp-badge")).to_have_text("Sent")
+    finish(page, "campaign-sending-refreshed")
