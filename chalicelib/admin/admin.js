@@ -1518,6 +1518,12 @@
       at.value = `${isoDay(w)}T${String(w.hour).padStart(2, "0")}:${String(w.minute).padStart(2, "0")}`;
     }
     const atField = labelled(`Send at (the store's time: ${storeZone()})`, at, { field: "at" });
+    // The browser writes the picker its own way: say the chosen moment back as the store's calendar does.
+    const shown = h("p", { class: "hint cmp-at-shown", "aria-live": "polite" });
+    const showAt = () => { shown.textContent = at.value ? `That is ${when(storeInstant(at.value))}, ${storeZone()} time.` : ""; };
+    at.addEventListener("input", showAt);
+    atField.append(shown);
+    showAt();
     const sync = () => { atField.hidden = !later.checked; };
     now.addEventListener("change", sync);
     later.addEventListener("change", sync);

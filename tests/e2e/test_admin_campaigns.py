@@ -191,6 +191,8 @@ def test_a_schedule_is_the_stores_wall_time_with_the_offset_in_force_then(boutiq
     expect(page.locator("main h1")).to_have_text(f"At {wall}")
     page.get_by_label("Schedule", exact=True).check()
     page.get_by_label(f"Send at (the store's time: {ZONE})").fill(wall)
+    hour, minute = int(stored[11:13]), stored[14:16]
+    expect(page.locator(".cmp-at-shown")).to_contain_text(f"{hour % 12 or 12}:{minute}")   # en-AU, 12-hour
     page.get_by_role("button", name="Check recipients").click()
     page.locator(".cmp-confirm").click()
     expect(page.locator(".cmp-badge")).to_have_text("Scheduled")
