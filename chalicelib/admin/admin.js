@@ -1512,7 +1512,7 @@
     const mode = nextId("mode");
     const now = h("input", { type: "radio", name: mode, value: "now", checked: c.status !== "scheduled" });
     const later = h("input", { type: "radio", name: mode, value: "later", checked: c.status === "scheduled" });
-    const at = guard(h("input", { type: "datetime-local", name: "at" }), "campaigns");
+    const at = h("input", { type: "datetime-local", name: "at" });
     if (c.scheduled_at) {
       const w = wall(Date.parse(c.scheduled_at));
       at.value = `${isoDay(w)}T${String(w.hour).padStart(2, "0")}:${String(w.minute).padStart(2, "0")}`;
@@ -1527,14 +1527,15 @@
     const sync = () => { atField.hidden = !later.checked; };
     now.addEventListener("change", sync);
     later.addEventListener("change", sync);
-    const check = guard(h("button", { type: "submit", class: "primary" }, "Check recipients"), "campaigns");
+    // Checking is a read, open to every role (as the automations' test run is); only the confirm writes.
+    const check = h("button", { type: "submit", class: "primary" }, "Check recipients");
     const status = h("p", { role: "status", class: "tr-status" });
     const result = h("div", { class: "result cmp-check", hidden: true });
-    const form = h("form", { class: "card", "aria-label": "Send or schedule" },
+    const form = h("form", { class: "card cmp-launch", "aria-label": "Send or schedule" },
       h("h2", {}, "Send or schedule"),
       h("fieldset", { class: "field" }, h("legend", {}, "When"),
-        h("div", { class: "checks" }, h("label", { class: "check" }, guard(now, "campaigns"), "Send now"),
-          h("label", { class: "check" }, guard(later, "campaigns"), "Schedule"))),
+        h("div", { class: "checks" }, h("label", { class: "check" }, now, "Send now"),
+          h("label", { class: "check" }, later, "Schedule"))),
       atField, h("div", { class: "form-actions" }, check), status, result);
     sync();
     form.addEventListener("submit", async (event) => {
@@ -1551,8 +1552,8 @@
       try {
         const r = await api("POST", `/campaigns/${seg(c.campaign_id)}/test-run`, instant ? { at: instant } : {});
         const skipped = Object.entries(r.skipped || {});
-        const confirm = h("button", { type: "button", class: "primary cmp-confirm" },
-          instant ? `Schedule for ${plural(r.count, "customer")} at ${when(instant)}` : `Send now to ${plural(r.count, "customer")}`);
+        const confirm = guard(h("button", { type: "button", class: "primary cmp-confirm" },
+          instant ? `Schedule for ${plural(r.count, "customer")} at ${when(instant)}` : `Send now to ${plural(r.count, "customer")}`), "campaigns");
         const back = h("button", { type: "button", onclick: () => { result.hidden = true; check.focus(); } }, "Not yet");
         confirm.addEventListener("click", async () => {
           confirm.disabled = true;
@@ -1580,7 +1581,7 @@
           h("div", { class: "form-actions" }, confirm, back)]);
         result.hidden = false;
         status.textContent = `${plural(r.count, "customer")} would receive it; nothing is sent until you confirm.`;
-        confirm.focus();
+        if (!confirm.disabled) confirm.focus();
       } catch (e) {
         status.textContent = "";
         showError(e, form, status);
