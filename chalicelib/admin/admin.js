@@ -1293,7 +1293,7 @@
     add.addEventListener("click", () => { area.replaceChildren(segmentForm(null)); area.querySelector("input").focus(); });
     const row = (s) => h("tr", { dataset: { segment: s.segment_id } },
       h("th", { scope: "row" }, h("a", { href: `#/segments/${seg(s.segment_id)}` }, s.name)),
-      h("td", {}, s.built_in ? "Built-in" : "Yours"),
+      h("td", { class: "seg-kind" }, s.built_in ? "Built-in" : "Yours"),
       h("td", {}, s.built_in ? s.description : conditionsText(s.filter)),
       h("td", { class: "seg-count" }, s.count));
     render(
@@ -1301,7 +1301,7 @@
       h("p", { class: "intro" }, "Groups of customers to send campaigns to. Every store has the built-in segments; build your own from conditions. Counts are as of now."),
       h("div", { class: "actions" }, add), area,
       h("div", { class: "table-wrap" }, h("table", { "aria-label": "Segments" },
-        h("thead", {}, h("tr", {}, ["Segment", "Kind", "Who", "Customers"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Segment", "Kind", "Who", "Customers"].map((t) => h("th", { scope: "col", class: t === "Kind" ? "seg-kind" : null }, t)))),
         h("tbody", {}, all.map(row)))));
   }
 

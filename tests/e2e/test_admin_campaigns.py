@@ -171,6 +171,8 @@ def test_segments_and_campaigns_fit_a_phone_screen(boutique, browser, which):  #
     hash_ = which
     if which == "segment":
         hash_ = f"#/segments/{boutique.call('POST', '/segments', {'name': 'Phone', 'filter': {}})['segment_id']}"
+    elif which == "#/campaigns":
+        boutique.call("POST", "/campaigns", {"name": "A campaign with a long name to wrap on a phone", "segment_id": "vip"})
     elif which == "campaign":
         made = boutique.call("POST", "/campaigns", {"name": "Phone", "segment_id": "vip"})
         hash_ = f"#/campaigns/{made['campaign_id']}"
