@@ -2,8 +2,8 @@
 custom segment's filter may hold, and whether a customer is a member at an instant in the store's time zone.
 
 A filter is a set of conditions that must all hold. Each condition is one entry of `CONDITIONS`: how its value
-is checked, the test it puts on a customer at a moment, and, where an index holds every customer that can pass
-it, that read. Dates are the store's: "within 30 days" means on one of the 30 local dates ending today, and
+is checked, the test it puts on a customer at a moment, the fields of the customer the test reads, and, where an
+index holds exactly the customers who pass it, that read. Dates are the store's: "within 30 days" means on one of the 30 local dates ending today, and
 "inactive 90 days" that the last activity fell on a local date at least 90 days before today. The instants of
 those dates are worked out once per evaluation, so a customer is judged by comparing stored instants as text.
 """
