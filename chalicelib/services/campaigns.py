@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.models import Campaign
-from chalicelib.adapters.persistence import create_only, delete_current, get_or_none, mutate
+from chalicelib.adapters.persistence import (
+    create_only,
+    delete_current,
+    get_or_none,
+    mutate,
+)
 from chalicelib.core import catalog
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso, zone

@@ -102,6 +102,7 @@ def test_members_are_the_segment_as_at_the_start_and_a_customer_created_after_it
     runner.campaigns(at + timedelta(minutes=2), page_size=2)
     assert runner.deliver().count("sent") == 6
     assert history(shop, "eve") == []
+    assert Campaign.get(runner.tenant_id, cid).members == 3
 
 
 def test_a_page_that_crashes_before_it_is_recorded_is_run_again_and_sends_once(shop, runner, monkeypatch):
