@@ -20,6 +20,11 @@ the records it can match:
 | runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
 | campaigns: due to start, sending | Campaign.phase_index                    | phase = due, phase_at <= now (sparse)       |
 | stream: a tenant's action-taken  | ActionAutomation table itself           | tenant (a handful per tenant)               |
+| segments: VIP                    | Customer.vip_index                      | vip_key = tenant (sparse)                   |
+| segments: birthday, anniversary  | Customer.birthday_index, anniversary_index | each month-day of the month              |
+| segments: last activity          | Customer.last_activity_index            | tenant, last_activity_at in a range         |
+| segments: created                | Customer.created_index                  | tenant, created_at in a range               |
+| segments: no indexed condition   | Customer table itself                   | tenant (projected to the filter's fields)   |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
 

@@ -4,7 +4,7 @@ A sale, repair or appointment read from its index says whether it vouches that i
 (`customer_present`); the matchers read only the customers of those that do not."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from typing import Collection, Iterable, Iterator, Mapping
 
 from chalicelib.adapters.models import (
     Appointment,
@@ -13,7 +13,15 @@ from chalicelib.adapters.models import (
     Sale,
     month_day_key,
 )
-from chalicelib.core.values import AppointmentFact, Person, Profile, RepairFact, SaleFact
+from chalicelib.core.values import (
+    BY_INSTANT,
+    AppointmentFact,
+    CustomerRead,
+    Person,
+    Profile,
+    RepairFact,
+    SaleFact,
+)
 
 #: What a matcher or the dry-run reads of a customer; reading everyone asks for nothing more.
 PERSON_ATTRIBUTES = ["customer_id", "first_name", "last_name", "email", "phone", "consent", "birthday",
@@ -66,17 +74,37 @@ def _after_customer(customer_id: str | None):
     return None if customer_id is None else Customer.customer_id > customer_id
 
 
-def _between(index, attribute, tenant_id: str, first: str | None, last: str,
-             start_after: tuple[str, str] | None, attributes: list[str] | None = None):
-    """A tenant's customers in an index keyed by (tenant, `attribute`), an instant, from `first` (None: the
-    earliest) to `last`. The index's sort key is not unique (customers imported together share an instant), so
-    the query carries on from the last item's full key (index and table keys), as DynamoDB's own pages do."""
-    start = None
-    if start_after is not None:
-        instant, customer_id = start_after
-        start = {"tenant_id": {"S": tenant_id}, attribute.attr_name: {"S": instant}, "customer_id": {"S": customer_id}}
-    bounds = attribute <= last if first is None else attribute.between(first, last)
-    return index.query(tenant_id, bounds, last_evaluated_key=start, attributes_to_get=attributes)
+#: The stored attributes each field of `Profile` is read from.
+PROFILE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    **{name: (name,) for name in ("customer_id", "first_name", "last_name", "email", "phone", "birthday",
+                                  "anniversary", "last_activity_at", "tags", "interests", "created_at",
+                                  "last_purchase_at")},
+    "consent_email": ("consent",), "consent_sms": ("consent",), "points": ("points_balance",),
+}
+#: What each kind of segment read queries: the table (the tenant's partition) or one of its indexes.
+_SOURCES = {"all": Customer, "vip": Customer.vip_index, "birthday": Customer.birthday_index,
+            "anniversary": Customer.anniversary_index, "last_activity": Customer.last_activity_index,
+            "created": Customer.created_index}
+
+
+def _attributes(read: CustomerRead, fields: Collection[str] | None) -> list[str]:
+    """What to ask for: the fields' attributes, the customer id, and the read's own order (a position needs it)."""
+    if fields is None:
+        return PROFILE_ATTRIBUTES
+    wanted = {"customer_id", *(a for f in fields for a in PROFILE_FIELDS[f])}
+    if read.index in BY_INSTANT:
+        wanted.add(BY_INSTANT[read.index])
+    return sorted(wanted)
+
+
+def _key(tenant_id: str, read: CustomerRead) -> tuple[str, object]:
+    """The hash key and the sort key condition of a segment's read."""
+    if read.index in BY_INSTANT:
+        attribute = getattr(Customer, BY_INSTANT[read.index])
+        return tenant_id, attribute <= read.last if read.first is None else attribute.between(read.first, read.last)
+    if read.key is not None:
+        return month_day_key(tenant_id, read.key), None
+    return tenant_id, None
 
 
 class DynamoRepository:
@@ -89,8 +117,16 @@ class DynamoRepository:
 
     def customers_active_between(self, tenant_id: str, first: str, last: str,
                                  start_after: tuple[str, str] | None = None) -> Iterator[Person]:
-        return map(person_of, _between(Customer.last_activity_index, Customer.last_activity_at, tenant_id, first, last,
-                                       start_after))
+        # The index's sort key is not unique (customers imported together share an instant), so the
+        # query carries on from the last item's full key (index and table keys), as DynamoDB's own
+        # pages do.
+        start = None
+        if start_after is not None:
+            instant, customer_id = start_after
+            start = {"tenant_id": {"S": tenant_id}, "last_activity_at": {"S": instant},
+                     "customer_id": {"S": customer_id}}
+        return map(person_of, Customer.last_activity_index.query(
+            tenant_id, Customer.last_activity_at.between(first, last), last_evaluated_key=start))
 
     def all_customers(self, tenant_id: str, start_after: str | None = None) -> Iterator[Person]:
         return map(person_of, Customer.query(tenant_id, _after_customer(start_after),
@@ -113,28 +149,23 @@ class DynamoRepository:
         return {item.customer_id: person_of(item)
                 for item in Customer.batch_get(keys, attributes_to_get=PERSON_ATTRIBUTES)}
 
-    # --- segments: the same reads, of profiles; the whole base only through its partition, projected -----
+    # --- segments: profiles through the same indexes; the whole base only through its partition ------------
 
-    def profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
-        return map(profile_of, Customer.query(tenant_id, _after_customer(start_after),
-                                              attributes_to_get=PROFILE_ATTRIBUTES))
+    def read_profiles(self, tenant_id: str, read: CustomerRead, start_after: str | tuple[str, str] | None = None,
+                      fields: Collection[str] | None = None) -> Iterator[Profile]:
+        hash_key, condition = _key(tenant_id, read)
+        start = None
+        if isinstance(start_after, tuple):
+            # The index's sort key (an instant) is not unique: the query carries on from the last item's full key
+            # (index and table keys), as DynamoDB's own pages do.
+            instant, customer_id = start_after
+            start = {"tenant_id": {"S": tenant_id}, BY_INSTANT[read.index]: {"S": instant},
+                     "customer_id": {"S": customer_id}}
+        elif start_after is not None:
+            condition = _after_customer(start_after)
+        return map(profile_of, _SOURCES[read.index].query(hash_key, condition, last_evaluated_key=start,
+                                                          attributes_to_get=_attributes(read, fields)))
 
-    def vip_profiles(self, tenant_id: str, start_after: str | None = None) -> Iterator[Profile]:
-        return map(profile_of, Customer.vip_index.query(tenant_id, _after_customer(start_after),
-                                                        attributes_to_get=PROFILE_ATTRIBUTES))
-
-    def profiles_by_month_day(self, tenant_id: str, field: str, month_day: str,
-                              start_after: str | None = None) -> Iterator[Profile]:
-        index = {"birthday": Customer.birthday_index, "anniversary": Customer.anniversary_index}[field]
-        return map(profile_of, index.query(month_day_key(tenant_id, month_day), _after_customer(start_after),
-                                           attributes_to_get=PROFILE_ATTRIBUTES))
-
-    def profiles_active_between(self, tenant_id: str, first: str | None, last: str,
-                                start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
-        return map(profile_of, _between(Customer.last_activity_index, Customer.last_activity_at, tenant_id, first,
-                                        last, start_after, PROFILE_ATTRIBUTES))
-
-    def profiles_created_between(self, tenant_id: str, first: str | None, last: str,
-                                 start_after: tuple[str, str] | None = None) -> Iterator[Profile]:
-        return map(profile_of, _between(Customer.created_index, Customer.created_at, tenant_id, first, last,
-                                        start_after, PROFILE_ATTRIBUTES))
+    def count_profiles(self, tenant_id: str, read: CustomerRead) -> int:
+        """DynamoDB counts the items (`Select=COUNT`): it reads them as a query does, and hands none over."""
+        return _SOURCES[read.index].count(*_key(tenant_id, read))

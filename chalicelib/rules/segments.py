@@ -2,8 +2,8 @@
 custom segment's filter may hold, and whether a customer is a member at an instant in the store's time zone.
 
 A filter is a set of conditions that must all hold. Each condition is one entry of `CONDITIONS`: how its value
-is checked, the test it puts on a customer at a moment, and, where an index holds every customer that can pass
-it, that read. Dates are the store's: "within 30 days" means on one of the 30 local dates ending today, and
+is checked, the test it puts on a customer at a moment, the fields of the customer the test reads, and, where an
+index holds exactly the customers who pass it, that read. Dates are the store's: "within 30 days" means on one of the 30 local dates ending today, and
 "inactive 90 days" that the last activity fell on a local date at least 90 days before today. The instants of
 those dates are worked out once per evaluation, so a customer is judged by comparing stored instants as text.
 """
@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.core.calendar import day_range
 from chalicelib.core.timeutil import local_date
-from chalicelib.core.values import Profile
+from chalicelib.core.values import CustomerRead, Profile
 from chalicelib.rules import validation as v
 from chalicelib.rules.tags import folded_set, is_vip
 
@@ -58,34 +58,37 @@ class Moment:
 
 @dataclass(frozen=True)
 class Read:
-    """A read that holds every customer a condition can admit: `index` is `vip`, `birthday` or `anniversary`
-    (the month's month-days), `last_activity` or `created` (instants from `first`, None for the earliest, to
-    `last`), or `all` (the tenant's whole partition). `share` estimates the part of a typical store's customers
-    it reads, to choose the smallest."""
+    """A read that holds every customer a condition can admit, and no one else: `name` says which (`vip`,
+    `birthday` or `anniversary` for a month's month-days, `last_activity`, `created`, or `all`, the tenant's whole
+    partition), `parts` are its reads in their order. `share` estimates the part of a typical store's customers it
+    reads, to choose the smallest."""
 
-    index: str
-    first: str | None = None
-    last: str | None = None
-    month: int | None = None
+    name: str
+    parts: tuple[CustomerRead, ...]
     share: float = 1.0
 
-    @property
-    def month_days(self) -> list[str]:
-        """A month read's `MM-DD`s in order; February's include the 29th (celebrated in February)."""
-        assert self.month is not None
-        return [f"{self.month:02d}-{day:02d}" for day in range(1, calendar.monthrange(2000, self.month)[1] + 1)]
+
+def month_days(month: int) -> list[str]:
+    """A month's `MM-DD`s in order; February's include the 29th (celebrated in February)."""
+    return [f"{month:02d}-{day:02d}" for day in range(1, calendar.monthrange(2000, month)[1] + 1)]
 
 
-EVERYONE = Read("all")
+def _index_read(index: str, first: str | None, last: str, share: float) -> Read:
+    return Read(index, (CustomerRead(index, first=first, last=last),), share)
+
+
+EVERYONE = Read("all", (CustomerRead("all"),))
 
 
 @dataclass(frozen=True)
 class Condition:
-    """One condition a filter may hold: its check (the API's 400 names it), its test of a customer, and the
-    read of an index that holds every customer who passes it, if there is one."""
+    """One condition a filter may hold: its check (the API's 400 names it), its test of a customer, the fields of
+    `Profile` the test reads, and the read of an index that holds exactly the customers who pass it, if there is
+    one."""
 
     check: v.Check
     test: Callable[[Any, Moment], Test]
+    fields: tuple[str, ...]
     read: Callable[[Any, Moment], Read | None] = field(default=lambda value, moment: None)
 
 
@@ -105,7 +108,7 @@ def _within(attribute: str) -> Callable[[Any, Moment], Test]:
 
 def _within_read(index: str) -> Callable[[Any, Moment], Read]:
     def read(days: int, moment: Moment) -> Read:
-        return Read(index, *moment.within(days), share=min(1.0, days / HISTORY_DAYS))
+        return _index_read(index, *moment.within(days), share=min(1.0, days / HISTORY_DAYS))
     return read
 
 
@@ -115,7 +118,7 @@ def _inactive(days: int, moment: Moment) -> Test:
 
 
 def _inactive_read(days: int, moment: Moment) -> Read:
-    return Read("last_activity", None, moment.on_or_before(days), share=max(0.0, 1 - days / HISTORY_DAYS))
+    return _index_read("last_activity", None, moment.on_or_before(days), share=max(0.0, 1 - days / HISTORY_DAYS))
 
 
 def _in_month(attribute: str) -> Callable[[Any, Moment], Test]:
@@ -125,7 +128,7 @@ def _in_month(attribute: str) -> Callable[[Any, Moment], Test]:
 
 
 def _month_read(index: str) -> Callable[[Any, Moment], Read]:
-    return lambda month, moment: Read(index, month=month, share=1 / 12)
+    return lambda month, moment: Read(index, tuple(CustomerRead(index, key=md) for md in month_days(month)), 1 / 12)
 
 
 def _present(attribute: str) -> Callable[[Any, Moment], Test]:
@@ -143,24 +146,25 @@ POINTS = v.integer(0, 10**9)
 
 #: Every condition a filter may hold, by name (docs/behaviour.md section 10).
 CONDITIONS: Mapping[str, Condition] = {
-    "tags_any": Condition(TAGS, _tags("tags", lambda wanted, has: bool(wanted & has))),
-    "tags_all": Condition(TAGS, _tags("tags", lambda wanted, has: wanted <= has)),
-    "tags_none": Condition(TAGS, _tags("tags", lambda wanted, has: not wanted & has)),
-    "interests_any": Condition(TAGS, _tags("interests", lambda wanted, has: bool(wanted & has))),
-    "vip": Condition(v.boolean(), lambda wanted, moment: lambda p: is_vip(p.tags) is wanted,
-                     lambda wanted, moment: Read("vip", share=0.1) if wanted else None),
-    "points_min": Condition(POINTS, lambda least, moment: lambda p: p.points >= least),
-    "points_max": Condition(POINTS, lambda most, moment: lambda p: p.points <= most),
-    "inactive_days_min": Condition(DAYS, _inactive, _inactive_read),
-    "active_within_days": Condition(DAYS, _within("last_activity_at"), _within_read("last_activity")),
-    "created_within_days": Condition(DAYS, _within("created_at"), _within_read("created")),
-    "purchased_within_days": Condition(DAYS, _within("last_purchase_at")),
-    "birthday_month": Condition(MONTH, _in_month("birthday"), _month_read("birthday")),
-    "anniversary_month": Condition(MONTH, _in_month("anniversary"), _month_read("anniversary")),
-    "has_email": Condition(v.boolean(), _present("email")),
-    "has_phone": Condition(v.boolean(), _present("phone")),
-    "consent_email": Condition(v.boolean(), _equals("consent_email")),
-    "consent_sms": Condition(v.boolean(), _equals("consent_sms")),
+    "tags_any": Condition(TAGS, _tags("tags", lambda wanted, has: bool(wanted & has)), ("tags",)),
+    "tags_all": Condition(TAGS, _tags("tags", lambda wanted, has: wanted <= has), ("tags",)),
+    "tags_none": Condition(TAGS, _tags("tags", lambda wanted, has: not wanted & has), ("tags",)),
+    "interests_any": Condition(TAGS, _tags("interests", lambda wanted, has: bool(wanted & has)), ("interests",)),
+    "vip": Condition(v.boolean(), lambda wanted, moment: lambda p: is_vip(p.tags) is wanted, ("tags",),
+                     lambda wanted, moment: Read("vip", (CustomerRead("vip"),), 0.1) if wanted else None),
+    "points_min": Condition(POINTS, lambda least, moment: lambda p: p.points >= least, ("points",)),
+    "points_max": Condition(POINTS, lambda most, moment: lambda p: p.points <= most, ("points",)),
+    "inactive_days_min": Condition(DAYS, _inactive, ("last_activity_at",), _inactive_read),
+    "active_within_days": Condition(DAYS, _within("last_activity_at"), ("last_activity_at",),
+                                    _within_read("last_activity")),
+    "created_within_days": Condition(DAYS, _within("created_at"), ("created_at",), _within_read("created")),
+    "purchased_within_days": Condition(DAYS, _within("last_purchase_at"), ("last_purchase_at",)),
+    "birthday_month": Condition(MONTH, _in_month("birthday"), ("birthday",), _month_read("birthday")),
+    "anniversary_month": Condition(MONTH, _in_month("anniversary"), ("anniversary",), _month_read("anniversary")),
+    "has_email": Condition(v.boolean(), _present("email"), ("email",)),
+    "has_phone": Condition(v.boolean(), _present("phone"), ("phone",)),
+    "consent_email": Condition(v.boolean(), _equals("consent_email"), ("consent_email",)),
+    "consent_sms": Condition(v.boolean(), _equals("consent_sms"), ("consent_sms",)),
 }
 
 
@@ -177,11 +181,15 @@ def parse_filter(value: Any, field_name: str = "filter") -> dict:
 
 @dataclass(frozen=True)
 class Plan:
-    """How to find a filter's members at a moment: the smallest read that holds them all, and the tests that
-    admit a customer it reads (every condition's, the read's own included)."""
+    """How to find a filter's members at a moment: the smallest read that holds them all, the tests that admit a
+    customer it reads (every condition's, the read's own included), and the fields of `Profile` they read.
+    `exact` when the read holds the members and no one else (the filter is that read's condition alone, or
+    empty), so that counting them needs no customer handed over."""
 
     read: Read
     tests: tuple[Test, ...]
+    fields: frozenset[str]
+    exact: bool
 
     def admits(self, profile: Profile) -> bool:
         return all(test(profile) for test in self.tests)
@@ -191,7 +199,9 @@ def plan(conditions: Mapping[str, Any], moment: Moment) -> Plan:
     """The plan of a filter (as `parse_filter` answers it) at a moment."""
     tests = tuple(CONDITIONS[name].test(value, moment) for name, value in conditions.items())
     reads = [read for name, value in conditions.items() if (read := CONDITIONS[name].read(value, moment))]
-    return Plan(min(reads, key=lambda r: r.share, default=EVERYONE), tests)
+    read = min(reads, key=lambda r: r.share, default=EVERYONE)
+    fields = frozenset(f for name in conditions for f in CONDITIONS[name].fields)
+    return Plan(read, tests, fields, exact=len(conditions) == len(reads) <= 1)
 
 
 def is_member(conditions: Mapping[str, Any], profile: Profile, moment: Moment) -> bool:

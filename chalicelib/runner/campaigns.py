@@ -163,7 +163,7 @@ def _record(item: Campaign, job: CampaignJob, position: str | None, members_read
         actions.append(Campaign.position.set(position))
     if last:
         actions.append(Campaign.paged.set(True))
-    return _moved(item, actions, (Campaign.status == source.SENDING) & was & (Campaign.paged == False))  # noqa: E712
+    return _moved(item, actions, (Campaign.status == source.SENDING) & was & (Campaign.paged == False))
 
 
 def evaluate(job: CampaignJob, repo: Repository, queue: Queue, page_size: int = PAGE_SIZE,

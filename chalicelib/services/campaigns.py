@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.models import Campaign
-from chalicelib.adapters.persistence import create_only, delete_current, get_or_none, mutate
+from chalicelib.adapters.persistence import (
+    create_only,
+    delete_current,
+    get_or_none,
+    mutate,
+)
 from chalicelib.core import catalog
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso, zone
@@ -224,7 +229,9 @@ def test_run(tenant_id: str, campaign_id: str, body: dict, now: datetime, repo: 
     at = parse_instant(fields.get("at") or item.started_at or item.scheduled_at or to_iso(now))
     tenant = _tenant(tenant_id)
     day = local_date(at, tenant.timezone)
-    conditions = source.segment_filter(tenant_id, item.segment_id, day) if item.segment_id else None
+    # A campaign that has started reads its members by the conditions it kept then.
+    conditions = (item.segment_filter.as_dict() if item.segment_filter is not None
+                  else source.segment_filter(tenant_id, item.segment_id, day) if item.segment_id else None)
     if conditions is None:
         raise v.fail("segment_id", "is required and must be a segment of this store")
     key = source.occurrence_key(item.campaign_id)

@@ -79,7 +79,7 @@ def _public(item) -> dict:
 
 # --- customers ----------------------------------------------------------------------------------
 
-def _vip_written(fields: dict, tags_now: list[str] | None) -> list[str] | None:
+def tags_written(fields: dict, tags_now: list[str] | None) -> list[str] | None:
     """The tags a write leaves: `is_vip` given (true, or false or null) adds or removes the VIP tag of the
     tags the write leaves otherwise (docs/behaviour.md section 7); `is_vip` itself follows the tags when the
     item is saved."""
@@ -163,7 +163,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
         stored = {k: val for k, val in fields.items() if k != "is_vip"}
         item = Customer(principal.tenant_id, customer_id, **{**stored, "created_at": created_at})
-        item.tags = _vip_written(fields, item.tags)
+        item.tags = tags_written(fields, item.tags)
         if current is not None:
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
@@ -190,7 +190,7 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
         for name, value in changes.items():
             if name != "is_vip":
                 setattr(item, name, value)
-        item.tags = _vip_written(changes, item.tags)
+        item.tags = tags_written(changes, item.tags)
         _note_consent_change(item, before, principal, now)
         _mark_write(item, changes)
         item.updated_at = to_iso(now)

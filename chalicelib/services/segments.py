@@ -64,15 +64,11 @@ def list_segments(tenant_id: str, now: datetime, repo: Repository) -> list[dict]
             + [_custom_json(item, found[item.segment_id]) for item in own])
 
 
-def _count(tenant: TenantView, conditions: dict, now: datetime, repo: Repository) -> int:
-    return sum(1 for _ in reading.members(tenant, conditions, now, repo))
-
-
 def count(tenant_id: str, body: dict, now: datetime, repo: Repository) -> dict:
     """How many customers a filter would hold now, without storing anything: the admin's filter builder asks it
     as the conditions change. Read like a segment's count, so any role may ask."""
     conditions = v.parse(body, {"filter": parse_filter}, required=("filter",))["filter"]
-    return {"filter": conditions, "count": _count(_tenant(tenant_id), conditions, now, repo)}
+    return {"filter": conditions, "count": reading.count(_tenant(tenant_id), conditions, now, repo)}
 
 
 def _load(tenant_id: str, segment_id: str) -> Segment:
@@ -87,9 +83,9 @@ def get(tenant_id: str, segment_id: str, now: datetime, repo: Repository) -> dic
     built_in = BUILT_IN_IDS.get(segment_id)
     if built_in is not None:
         conditions = built_in.filter_on(local_date(now, tenant.timezone))
-        return _built_in_json(built_in, conditions, _count(tenant, conditions, now, repo))
+        return _built_in_json(built_in, conditions, reading.count(tenant, conditions, now, repo))
     item = _load(tenant_id, segment_id)
-    return _custom_json(item, _count(tenant, stored_filter(item), now, repo))
+    return _custom_json(item, reading.count(tenant, stored_filter(item), now, repo))
 
 
 def _refuse_built_in(segment_id: str) -> None:
@@ -104,7 +100,7 @@ def create(principal: Principal, body: dict, now: datetime, repo: Repository) ->
         raise Conflict(f"a store may have at most {MAX_PER_TENANT} segments of its own; delete one first")
     item = create_only(Segment(principal.tenant_id, new_id(now), name=fields["name"], filter=fields["filter"],
                                created_at=to_iso(now), updated_at=to_iso(now), updated_by=principal.subject))
-    return _custom_json(item, _count(_tenant(principal.tenant_id), fields["filter"], now, repo))
+    return _custom_json(item, reading.count(_tenant(principal.tenant_id), fields["filter"], now, repo))
 
 
 def patch(principal: Principal, segment_id: str, body: dict, now: datetime, repo: Repository) -> dict:
@@ -123,7 +119,7 @@ def patch(principal: Principal, segment_id: str, body: dict, now: datetime, repo
         return item
 
     item = mutate(lambda: get_or_none(Segment, principal.tenant_id, segment_id), change)
-    return _custom_json(item, _count(_tenant(principal.tenant_id), stored_filter(item), now, repo))
+    return _custom_json(item, reading.count(_tenant(principal.tenant_id), stored_filter(item), now, repo))
 
 
 def delete(principal: Principal, segment_id: str) -> None:

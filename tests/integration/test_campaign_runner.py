@@ -102,6 +102,7 @@ def test_members_are_the_segment_as_at_the_start_and_a_customer_created_after_it
     runner.campaigns(at + timedelta(minutes=2), page_size=2)
     assert runner.deliver().count("sent") == 6
     assert history(shop, "eve") == []
+    assert Campaign.get(runner.tenant_id, cid).members == 3
 
 
 def test_a_page_that_crashes_before_it_is_recorded_is_run_again_and_sends_once(shop, runner, monkeypatch):
@@ -193,3 +194,17 @@ def test_a_campaign_sms_inside_quiet_hours_is_deferred_and_the_campaign_is_not_f
     assert (progress["status"], progress["sent"], progress["deferred"]) == ("sending", 1, 1)
     assert runner.campaigns(at + timedelta(minutes=2)) == []
     assert Campaign.get(runner.tenant_id, cid).status == "sending"
+
+
+def test_a_stores_own_segment_edited_after_the_start_changes_no_later_page(shop, runner):
+    for customer_id in VIPS:
+        reachable(shop, customer_id, interests=["rings"])
+    reachable(shop, "dan", interests=["watches"])
+    segment = shop.post("/segments", {"name": "Ring lovers", "filter": {"interests_any": ["rings"]}}).json
+    cid, at = _scheduled(shop, segment_id=segment["segment_id"])
+    runner.campaigns(at, page_size=1, pages=1)
+    assert shop.patch(f"/segments/{segment['segment_id']}", {"filter": {"interests_any": ["watches"]}}).status == 200
+    runner.campaign_pages(page_size=1)
+    runner.deliver()
+    _sent_once_each(runner, cid)
+    assert history(shop, "dan") == []

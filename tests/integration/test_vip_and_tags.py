@@ -108,3 +108,19 @@ def test_last_purchase_is_the_latest_sale_and_moves_with_it(owner):
     owner.put("/sales/s1", {"customer_id": "c2", "completed_at": "2025-06-01T00:00:00Z"})
     assert owner.get("/customers/c1").json["last_purchase_at"] == "2025-03-01T00:00:00Z"
     assert owner.put("/customers/c1", {"first_name": "Ada"}).json["last_purchase_at"] == "2025-03-01T00:00:00Z"
+
+
+def test_the_action_test_run_sees_the_tags_a_write_of_is_vip_would_leave(owner):
+    owner.put("/customers/c1", {"first_name": "Ada", "email": "ada@example.com", "consent": {"email": True},
+                                "tags": ["Vip"]})
+    vips = owner.post("/action-automations", {"type": "birthday_add", "enabled": True,
+                                              "audience": {"tags_any": ["VIP"]}}).json["automation_id"]
+
+    def fired(change: dict) -> list[str]:
+        return owner.post("/action-automations/test-run", {"customer_id": "c1", "change": change}).json["would_fire"]
+
+    assert fired({"birthday": "--05-01"}) == [vips]
+    assert fired({"birthday": "--05-01", "is_vip": False}) == []
+    owner.patch("/customers/c1", {"is_vip": False})
+    assert fired({"birthday": "--05-01", "is_vip": True}) == [vips]
+    assert fired({"birthday": "--05-01", "tags": ["vip"]}) == [vips]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.timeutil import to_iso
 from chalicelib.core.values import Profile, TenantView
-from chalicelib.matchers.segment import counts, members
+from chalicelib.matchers.segment import count, counts, members
 from chalicelib.rules.segments import BUILT_IN, BUILT_IN_IDS, Moment, is_member, parse_filter, plan
 from tests.unit.fakes import FakeRepository
 
@@ -179,7 +179,7 @@ def test_new_30_and_inactive_90_are_their_conditions():
     ({"inactive_days_min": 90}, "last_activity"),
 ])
 def test_the_plan_reads_the_most_selective_indexed_condition(conditions, index):
-    assert plan(conditions, Moment(AT, SYDNEY)).read.index == index
+    assert plan(conditions, Moment(AT, SYDNEY)).read.name == index
 
 
 # --- members through the repository, against the predicate over everyone --------------------------
@@ -283,6 +283,19 @@ def test_the_counts_of_a_list_are_each_segments_members(people, segments, tz):
 def test_the_segments_no_index_serves_share_one_read_of_the_base():
     repo = FakeRepository(people=[person(f"c{n}", points=n) for n in range(10)])
     tenant = TenantView("t1", {"timezone": SYDNEY})
-    found = counts(tenant, {"a": {"points_min": 5}, "b": {"points_max": 2}, "c": {}}, AT + timedelta(days=1), repo)
+    found = counts(tenant, {"a": {"points_min": 5}, "b": {"points_max": 2}, "c": {"has_email": False}}, AT, repo)
     assert found == {"a": 5, "b": 3, "c": 10}
-    assert repo.reads == 10
+    assert repo.reads == 10 and repo.counted == 0
+
+
+def test_a_segment_its_read_holds_exactly_is_counted_without_handing_its_customers_over():
+    people = [person(f"c{n}", tags=("VIP",) if n < 4 else (), birthday="--06-01" if n % 2 else None)
+              for n in range(10)]
+    tenant = TenantView("t1", {"timezone": SYDNEY})
+    built_in = {b.segment_id: b.filter_on(Moment(AT, SYDNEY).today) for b in BUILT_IN}
+    repo = FakeRepository(people=people)
+    assert counts(tenant, {**built_in, "everyone": {}}, AT, repo) == {
+        "vip": 4, "inactive_90": 10, "birthday_this_month": 5, "new_30": 0, "everyone": 10}
+    # One count per read: the VIP index, last activity, the 30 month-days of June, creation, the partition.
+    assert repo.counted == 1 + 1 + 30 + 1 + 1
+    assert count(tenant, {"vip": True, "has_email": False}, AT, repo) == 4 and repo.counted == 34

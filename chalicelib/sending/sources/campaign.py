@@ -113,7 +113,7 @@ def outcome_counts(item: Campaign, tz_name: str) -> dict:
         return counts
     since = local_date(parse_instant(item.started_at), tz_name).isoformat()
     for row in AutomationStats.query(item.tenant_id, AutomationStats.stat_key >= since):
-        day, automation_id, outcome = row.stat_key.split("#")[:3]
+        _day, automation_id, outcome = row.stat_key.split("#")[:3]
         if automation_id != item.campaign_id:
             continue
         status, _, reason = outcome.partition(":")
@@ -139,7 +139,7 @@ def finish(item: Campaign, now: datetime) -> bool:
     try:
         item.update(actions=[Campaign.status.set(SENT), Campaign.finished_at.set(to_iso(now)),
                              Campaign.phase.remove(), Campaign.phase_at.remove()],
-                    condition=(Campaign.status == SENDING) & (Campaign.paged == True),  # noqa: E712
+                    condition=(Campaign.status == SENDING) & (Campaign.paged == True),
                     add_version_condition=False)
     except UpdateError as e:
         if not is_conditional_failure(e):
