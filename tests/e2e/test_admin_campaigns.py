@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_admin_browser import SENDER, Store, admin_stack, browser, finish, shoot  # noqa: F401 (fixtures)
+from tests.e2e.test_admin_browser import (  # noqa: F401 (fixtures)
+    SENDER,
+    Store,
+    admin_stack,
+    browser,
+    finish,
+    shoot,
+)
 
 #: Sydney keeps daylight saving in December (+11:00) and not in June (+10:00): the page must ask for the
 #: offset of the wall time entered, not of the browser or of today.
