@@ -257,3 +257,29 @@ def test_members_come_a_page_at_a_time_and_a_sending_campaigns_page_follows_its_
     expect(page.locator(".cmp-sent")).to_have_text("30", timeout=15000)
     expect(page.locator(".cmp-badge")).to_have_text("Sent")
     finish(page, "campaign-sending-refreshed")
+
+
+def test_an_owner_renames_and_edits_a_segment_then_deletes_it(boutique, browser):  # noqa: F811
+    segment = boutique.call("POST", "/segments", {"name": "Gold again", "filter": {"tags_any": ["gold"]}})
+    page = boutique.open(browser, hash_=f"#/segments/{segment['segment_id']}")
+    expect(page.locator("main h1")).to_have_text("Gold again")
+    expect(page.locator("tr[data-customer]")).to_have_count(3)
+    page.get_by_label("Name", exact=True).fill("Gold who said yes")
+    page.get_by_label("Consents to email").select_option("true")
+    expect(page.locator(".seg-live-count")).to_have_text("2")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.locator("main h1")).to_have_text("Gold who said yes")
+    expect(page.get_by_role("status").filter(has_text="Segment saved.")).to_be_visible()
+    expect(page.locator("tr[data-customer]")).to_have_count(2)
+    stored = boutique.call("GET", f"/segments/{segment['segment_id']}")
+    assert (stored["name"], stored["filter"], stored["count"]) == (
+        "Gold who said yes", {"tags_any": ["gold"], "consent_email": True}, 2)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete segment").click()
+    expect(page.locator("main h1")).to_have_text("Segments")
+    assert boutique.stack.call("GET", f"/segments/{segment['segment_id']}", boutique.owner).status_code == 404
+    # Every role's /me says whether it may change segments and campaigns.
+    me = boutique.call("GET", "/me")
+    assert me["may_change"]["segments"] is True and me["may_change"]["campaigns"] is True
+    assert boutique.call("GET", "/me", token=boutique.stack.token(boutique.tenant, "salesperson"))["may_change"]["campaigns"] is False
+    finish(page, "segment-deleted")
