@@ -10,7 +10,9 @@ from chalicelib.api import (
     admin,
     authorizer,
     automations,
+    campaigns,
     customers,
+    segments,
     settings,
     store_records,
     templates,
@@ -22,6 +24,6 @@ from chalicelib.events import customer_changes, dispatch, evaluate, feedback, sc
 app = Chalice(app_name="automations")
 app.register_middleware(uniform_errors, "http")
 
-for blueprint in (authorizer, admin, settings, automations, action_automations, templates, customers, store_records,
-                  unsubscribe, schedules, evaluate, dispatch, customer_changes, feedback):
+for blueprint in (authorizer, admin, settings, automations, action_automations, templates, campaigns, customers,
+                  segments, store_records, unsubscribe, schedules, evaluate, dispatch, customer_changes, feedback):
     app.register_blueprint(blueprint.bp)

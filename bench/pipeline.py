@@ -20,9 +20,8 @@ import sys
 def seed_birthdays(tenant_id: str, sends: int):
     """A store of `sends` customers with their birthday on the evaluated day, consenting to email."""
     from bench.seed import AT, DAY, SETTINGS, Store, put
-    from chalicelib.adapters.models import Customer, Tenant
+    from chalicelib.adapters.models import Customer, Tenant, derive_customer_keys
     from chalicelib.core.timeutil import to_iso
-    from chalicelib.services.customers import derive_customer_keys
 
     put(Tenant(tenant_id, settings=SETTINGS, created_at=to_iso(AT)))
     for n in range(sends):

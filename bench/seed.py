@@ -20,6 +20,7 @@ from chalicelib.adapters.models import (
     Repair,
     Sale,
     Tenant,
+    derive_customer_keys,
     tenant_customer,
 )
 from chalicelib.core.catalog import PER_EVENT
@@ -27,11 +28,7 @@ from chalicelib.core.store_settings import effective
 from chalicelib.core.timeutil import to_iso
 from chalicelib.core.values import AutomationView, TenantView
 from chalicelib.services.automations import configuration
-from chalicelib.services.customers import (
-    derive_appointment,
-    derive_customer_keys,
-    derive_repair,
-)
+from chalicelib.services.customers import derive_appointment, derive_repair
 from local.stack import REGION
 
 #: The evaluated day (tenant-local, UTC) and instant: the store's send hour on it.

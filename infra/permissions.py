@@ -42,12 +42,14 @@ PLANNER = Grants(
     sends_to=("evaluations",))
 
 GRANTS: dict[str, Grants] = {
-    # The API: configuration, records, test-runs (the matchers, the ledger and the dispatch checks, read only),
-    # communications history and the unsubscribe page.
+    # The API: configuration, records, segments (their members read through the customers' indexes, as the
+    # matchers read), test-runs (the matchers, the ledger and the dispatch checks, read only), communications
+    # history and the unsubscribe page.
     "api_handler": Grants(tables=(
         Tables((GET, PUT), ("tenants",)),
         Tables((GET, PUT, QUERY), ("automations",)),
-        Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates")),
+        Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates", "segments")),
+        Tables((GET, PUT, UPDATE, DELETE, QUERY), ("campaigns",)),   # update: a campaign whose sends all ended is sent
         Tables((GET, PUT, DELETE), ("customers",)),
         Tables((GET, PUT), ("sales", "repairs", "appointments")),
         MATCHER_READS,
@@ -61,6 +63,7 @@ GRANTS: dict[str, Grants] = {
     "evaluate": Grants(tables=(
         Tables((GET,), ("tenants", "automations")),
         Tables((GET, PUT, UPDATE), ("run_state",)),   # update: a paging run's lease
+        Tables((GET, UPDATE), ("campaigns",)),         # a campaign's page, recorded once
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
     ), sends_to=("sends", "evaluations"), consumes="evaluations"),   # evaluations: a full page's continuation
@@ -68,7 +71,7 @@ GRANTS: dict[str, Grants] = {
         # A batch's customers, settings and automations of every source, and the suppression entries of the
         # customers' addresses; each send's sale, repair or appointment and template. An SMS opt-out that
         # the provider reports is added to the suppressions.
-        Tables((BATCH_GET,), ("customers", "tenants", "automations", "action_automations")),
+        Tables((BATCH_GET,), ("customers", "tenants", "automations", "action_automations", "campaigns")),
         Tables((BATCH_GET, PUT), ("suppressions",)),
         Tables((GET,), ("sales", "repairs", "appointments", "templates")),
         Tables((GET, BATCH_GET, PUT, UPDATE, DELETE), ("send_ledger",)),
@@ -76,6 +79,13 @@ GRANTS: dict[str, Grants] = {
         Tables((PUT,), ("communications",)),
         Tables((UPDATE,), ("automation_stats",)),
     ), sends_to=("sends",), email=True, sms=True, consumes="sends"),
+    # Every minute: starts the campaigns due (the sparse phase index), queues their first pages and those of
+    # runs that stalled, and marks sent the campaigns whose sends have all ended (their outcome counters).
+    "start_campaigns": Grants(tables=(
+        Tables((QUERY, GET, UPDATE), ("campaigns",), indexes=True),
+        Tables((GET,), ("tenants",)),
+        Tables((QUERY,), ("automation_stats",)),
+    ), sends_to=("evaluations",)),
     "release_deferred": Grants(tables=(Tables((QUERY, UPDATE), ("send_ledger",), indexes=True),), sends_to=("sends",)),
     "customer_changes": Grants(tables=(
         Tables((QUERY,), ("action_automations",)),

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from chalicelib.adapters import tenants
 from chalicelib.core.timeutil import local_date, to_iso, zone
 from chalicelib.rules.auth import Principal
-from chalicelib.services import action_automations, automations, settings
+from chalicelib.services import action_automations, automations, campaigns, settings
 from chalicelib.services import customers as records
 
 TENANT = "demo-store"
@@ -66,8 +66,8 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
         body: dict = {
             "first_name": first, "last_name": last, "created_at": to_iso(created),
             "consent": {"email": rng.random() < 0.85, "sms": rng.random() < 0.5},
-            "tags": ["vip"] if rng.random() < 0.12 else [],
-            "is_vip": rng.random() < 0.12,
+            # VIP is a tag: is_vip follows it.
+            "tags": ["VIP"] if rng.random() < 0.12 else [],
             "points_balance": rng.randint(0, 3000),
             "interests": rng.sample(INTERESTS, k=rng.randint(0, 2)),
             # The store's existing customers arrive as an import: they fire no action-taken automation.
@@ -110,4 +110,7 @@ def seed(now: datetime, customers: int = 200, rng_seed: int = 7) -> dict:
         automations.patch(owner, type_, change, now, STORE["timezone"])
     for action in ACTIONS:
         action_automations.create(owner, action, now)
-    return {**counts, "enabled": list(ENABLED), "actions": [a["type"] for a in ACTIONS], "send_hour": send_hour}
+    # A draft for the VIPs, to schedule or send from the API (or to test-run first).
+    draft = campaigns.create(owner, {"name": "VIP winter preview", "segment_id": "vip", "channels": ["email"]}, now)
+    return {**counts, "enabled": list(ENABLED), "actions": [a["type"] for a in ACTIONS], "send_hour": send_hour,
+            "campaigns": [draft["campaign_id"]]}

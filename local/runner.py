@@ -350,8 +350,10 @@ def _send_handler(summary: Summary) -> Handler:
 
 
 def evaluate_at(at: datetime, summary: Summary, *, report: Report = to_stderr, clock: TickClock | None = None) -> None:
-    """What the schedules do at `at`: release due deferred sends, plan every type, run the evaluations."""
+    """What the schedules do at `at`: release due deferred sends, start the campaigns due, plan every type, run
+    the evaluations (the campaigns' pages among them)."""
     summary.released += schedules.release(at)
+    schedules.plan_campaigns_at(at)
     for spec in catalog.PER_EVENT_TYPES:
         schedules.plan(spec.type, at)
     drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary), report=report,
@@ -376,6 +378,7 @@ def tick(at: datetime) -> dict:
         evaluate_at(at, summary, clock=clock)
         drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary), clock=clock)
         drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records, clock=clock)
+        schedules.plan_campaigns_at(at)   # a campaign whose every send has ended is marked sent
     return summary.as_dict(at)
 
 

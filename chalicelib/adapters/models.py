@@ -18,7 +18,13 @@ the records it can match:
 | valentines, mothers_day, christmas | Customer table itself                 | tenant (everyone, by key)                   |
 | runner: tenants with a type on   | Automation.enabled_index                | enabled_type = type (sparse)                |
 | runner: deferred sends now due   | SendLedger.deferred_index               | deferred_until <= now (sparse)              |
+| campaigns: due to start, sending | Campaign.phase_index                    | phase = due, phase_at <= now (sparse)       |
 | stream: a tenant's action-taken  | ActionAutomation table itself           | tenant (a handful per tenant)               |
+| segments: VIP                    | Customer.vip_index                      | vip_key = tenant (sparse)                   |
+| segments: birthday, anniversary  | Customer.birthday_index, anniversary_index | each month-day of the month              |
+| segments: last activity          | Customer.last_activity_index            | tenant, last_activity_at in a range         |
+| segments: created                | Customer.created_index                  | tenant, created_at in a range               |
+| segments: no indexed condition   | Customer table itself                   | tenant (projected to the filter's fields)   |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
 
@@ -41,6 +47,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.core import config
+from chalicelib.rules import tags
 
 STREAM_NEW_AND_OLD = "NEW_AND_OLD_IMAGES"
 
@@ -234,6 +241,29 @@ class LastActivityIndex(GlobalSecondaryIndex):
     last_activity_at = UnicodeAttribute(range_key=True)
 
 
+class VipIndex(GlobalSecondaryIndex):
+    """Serves the VIP segment: a tenant's VIP customers (sparse: `vip_key` is written only while the customer
+    is VIP)."""
+
+    class Meta:
+        index_name = "vip_index"
+        projection = AllProjection()
+
+    vip_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
+class CreatedIndex(GlobalSecondaryIndex):
+    """Serves the segments of new customers: a tenant's customers created within a range of instants."""
+
+    class Meta:
+        index_name = "created_index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class EmailIndex(GlobalSecondaryIndex):
     """Finds a tenant's customer by email address (admin look-up, suppression handling)."""
 
@@ -284,15 +314,60 @@ class Customer(Model):
     updated_at = UnicodeAttribute(null=True)
     #: Latest of created_at, any sale's completed_at, any repair's created_at or collected_at.
     last_activity_at = UnicodeAttribute()
-    # Derived index keys, written by the repository from the fields above.
+    #: The latest sale's completed_at (absent without a sale), kept with last_activity_at.
+    last_purchase_at = UnicodeAttribute(null=True)
+    # Derived from the fields above on every save (`derive_customer_keys`).
     birthday_key = UnicodeAttribute(null=True)
     anniversary_key = UnicodeAttribute(null=True)
     email_key = UnicodeAttribute(null=True)
+    vip_key = UnicodeAttribute(null=True)
 
     birthday_index = BirthdayIndex()
     anniversary_index = AnniversaryIndex()
     last_activity_index = LastActivityIndex()
     email_index = EmailIndex()
+    vip_index = VipIndex()
+    created_index = CreatedIndex()
+
+    def save(self, *args, **kwargs):
+        """Every write derives what follows from the fields (`derive_customer_keys`), whoever the writer is,
+        so that no customer is stored VIP by one field and not by the other, or missing from an index."""
+        derive_customer_keys(self)
+        return super().save(*args, **kwargs)
+
+
+def derive_customer_keys(item: Customer) -> None:
+    """The fields derived from others: tags and interests without duplicates in any letter case, `is_vip`
+    from the tags (docs/behaviour.md section 7), and the index keys. Writes that bypass `save` (the
+    benchmarks' bulk puts) call it themselves."""
+    if item.tags is not None:
+        item.tags = tags.distinct(item.tags)
+    if item.interests is not None:
+        item.interests = tags.distinct(item.interests)
+    item.is_vip = tags.is_vip(item.tags)
+    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
+    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
+    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+    item.vip_key = item.tenant_id if item.is_vip else None
+
+
+class Segment(Model):
+    """A store's own segment (docs/behaviour.md section 10): a name and a filter of conditions, all of which must
+    hold. The built-in segments are rules, not items."""
+
+    class Meta(BaseMeta):
+        table_name = _table("segments")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    segment_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    #: As `chalicelib.rules.segments.parse_filter` answers it.
+    filter = MapAttribute(default=dict)
+    #: Optimistic locking: a write fails if someone else wrote since we read.
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
 
 
 # --- sales, repairs, appointments ---------------------------------------------------------------
@@ -531,6 +606,63 @@ class SendLedger(Model):
     deferred_index = DeferredIndex()
 
 
+class CampaignPhaseIndex(GlobalSecondaryIndex):
+    """Serves the campaigns' one-minute planner: campaigns waiting to start (`phase` = `due`, by the instant
+    they start) and campaigns being sent (`sending`, by the last time their run was moved on). Sparse: a
+    draft, a sent and a cancelled campaign are not in it, so the planner's two queries read only campaigns
+    it has work for, every store's in one partition (a handful at a time)."""
+
+    class Meta:
+        index_name = "phase_index"
+        projection = AllProjection()
+
+    phase = UnicodeAttribute(hash_key=True)
+    phase_at = UnicodeAttribute(range_key=True)
+
+
+class Campaign(Model):
+    """A one-off marketing message to a segment's members (clienteling section 12). Status `draft`,
+    `scheduled`, `sending`, `sent` or `cancelled`; while it sends, its run's progress: the position of the
+    last page of members queued, and how many members and sends the pages have queued."""
+
+    class Meta(BaseMeta):
+        table_name = _table("campaigns")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    campaign_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    segment_id = UnicodeAttribute(null=True)
+    channels = ListAttribute(of=UnicodeAttribute, default=lambda: ["email"])
+    template_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="draft")
+    scheduled_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    #: The snapshot's instant: the members are the segment's as at this instant.
+    started_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+    #: The segment's conditions as at `started_at`, kept when it starts: every page reads members by them.
+    segment_filter = MapAttribute(null=True)
+    #: The run: the last page's position in the segment's read (absent before the first page), whether the
+    #: last page is queued, and the counts the pages recorded.
+    position = UnicodeAttribute(null=True)
+    paged = BooleanAttribute(default=False)
+    members = NumberAttribute(default=0)
+    queued = NumberAttribute(default=0)
+    #: When a page job was last put on the evaluations queue by the planner (absent: never).
+    kicked_at = UnicodeAttribute(null=True)
+    #: Sparse `phase_index` keys: set only while scheduled or sending.
+    phase = UnicodeAttribute(null=True)
+    phase_at = UnicodeAttribute(null=True)
+    #: Optimistic locking: an edit and a start never both win.
+    version = VersionAttribute()
+
+    phase_index = CampaignPhaseIndex()
+
+
 class Suppression(Model):
     """An address a tenant must not message on a channel (docs/behaviour.md section 5, check 4): an email that
     hard-bounced or complained, a phone number that opted out of SMS."""
@@ -573,8 +705,8 @@ class AutomationStats(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Sale, Repair, Appointment,
-    Communication, SendLedger, Suppression, MarketingLog, AutomationStats,
+    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Segment, Sale, Repair,
+    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
 )
 
 

@@ -13,6 +13,7 @@
     automation_disabled: "automation off", no_longer_eligible: "no longer eligible", missing_contact: "no address",
     suppressed: "suppressed", no_consent: "no consent", frequency_capped: "frequency cap",
     template_error: "template error", provider_error: "provider error", quiet_hours: "quiet hours",
+    campaign_cancelled: "campaign cancelled",
   };
   const SETTING_LABELS = {
     days_before: ["When to send", (v) => (v === 0 ? "On the day" : `${v} day${v === 1 ? "" : "s"} before`)],
@@ -330,6 +331,8 @@
     [/^#\/templates$/, renderTemplates], [/^#\/templates\/(.+)$/, renderTemplateEditor],
     [/^#\/settings$/, renderSettings], [/^#\/customers$/, renderCustomers],
     [/^#\/customers\/(.+)$/, renderCustomer],
+    [/^#\/segments$/, renderSegments], [/^#\/segments\/(.+)$/, renderSegment],
+    [/^#\/campaigns$/, renderCampaigns], [/^#\/campaigns\/(.+)$/, renderCampaign],
   ];
 
   // One page renders at a time, in the order the address changed: a slow page that started first can
@@ -351,6 +354,7 @@
       else a.removeAttribute("aria-current");
     });
     clearAlert();
+    stopWatching();
     render(h("p", { class: "loading" }, "Loading…"));
     try {
       const args = hash.match(found[0]).slice(1).map(decodeURIComponent);
@@ -1213,6 +1217,427 @@
         body)),
       h("div", { class: "actions" }, more));
     await load();
+  }
+
+  // --- segments -------------------------------------------------------------------------------------
+  // The conditions a custom segment's filter may hold (docs/behaviour.md section 10), as form controls:
+  // [name, label, kind, hint]. All the filled ones must hold; an empty form is everyone.
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+  const CONDITION_FIELDS = [
+    ["tags_any", "Has any of these tags", "list", "Comma-separated."], ["tags_all", "Has all of these tags", "list"],
+    ["tags_none", "Has none of these tags", "list"], ["interests_any", "Has any of these interests", "list"],
+    ["vip", "VIP", "bool"], ["points_min", "Points at least", "int"], ["points_max", "Points at most", "int"],
+    ["inactive_days_min", "Inactive for at least (days)", "int", "Last activity at least this many days before today."],
+    ["active_within_days", "Active in the last (days)", "int"], ["created_within_days", "Created in the last (days)", "int"],
+    ["purchased_within_days", "Bought in the last (days)", "int"],
+    ["birthday_month", "Birthday month", "month"], ["anniversary_month", "Anniversary month", "month"],
+    ["has_email", "Has an email address", "bool"], ["has_phone", "Has a phone number", "bool"],
+    ["consent_email", "Consents to email", "bool"], ["consent_sms", "Consents to SMS", "bool"],
+  ];
+  const CONDITION_LABELS = Object.fromEntries(CONDITION_FIELDS.map(([name, label]) => [name, label]));
+
+  function conditionsText(filter) {
+    const parts = Object.entries(filter || {}).map(([name, value]) => {
+      const label = CONDITION_LABELS[name] || name.replace(/_/g, " ");
+      if (Array.isArray(value)) return `${label}: ${value.join(", ")}`;
+      if (typeof value === "boolean") return `${label}: ${value ? "yes" : "no"}`;
+      if (name.endsWith("_month")) return `${label}: ${MONTHS[value - 1]}`;
+      return `${label}: ${value}`;
+    });
+    return parts.length ? parts.join("; ") : "Everyone";
+  }
+
+  // The filter builder: a fieldset of every condition; `read()` answers the filter the filled ones make.
+  function filterBuilder(filter, resource) {
+    const current = filter || {};
+    const controls = {};
+    const fields = CONDITION_FIELDS.map(([name, label, kind, hint]) => {
+      const value = current[name];
+      let control;
+      if (kind === "bool") {
+        control = h("select", { name }, [["", "Any"], ["true", "Yes"], ["false", "No"]].map(([v, text]) =>
+          h("option", { value: v, selected: value === undefined ? v === "" : String(value) === v }, text)));
+      } else if (kind === "month") {
+        control = h("select", { name }, h("option", { value: "" }, "Any"),
+          MONTHS.map((m, i) => h("option", { value: String(i + 1), selected: value === i + 1 }, m)));
+      } else if (kind === "int") {
+        control = h("input", { type: "number", name, min: 0, step: 1, inputmode: "numeric", value: value ?? "" });
+      } else {
+        control = h("input", { type: "text", name, value: (value || []).join(", "), autocomplete: "off" });
+      }
+      controls[name] = [control, kind];
+      return labelled(label, guard(control, resource), { field: `filter.${name}`, hint });
+    });
+    const element = h("fieldset", { class: "field span-all" }, h("legend", {}, "Conditions (all must hold; leave a condition empty to ignore it)"),
+      h("div", { class: "grid" }, fields));
+    const read = () => {
+      const out = {};
+      for (const [name, [control, kind]] of Object.entries(controls)) {
+        const raw = control.value.trim();
+        if (raw === "") continue;
+        if (kind === "bool") out[name] = raw === "true";
+        else if (kind === "list") { const items = listOf(raw); if (items.length) out[name] = items; }
+        else out[name] = Number(raw);
+      }
+      return out;
+    };
+    return { element, read };
+  }
+
+  async function segmentList() { return (await api("GET", "/segments")).segments; }
+
+  async function renderSegments() {
+    const all = await segmentList();
+    const area = h("div", { id: "segment-form-area" });
+    const add = guard(h("button", { type: "button", class: "primary" }, "New segment"), "segments");
+    add.addEventListener("click", () => { area.replaceChildren(segmentForm(null)); area.querySelector("input").focus(); });
+    const row = (s) => h("tr", { dataset: { segment: s.segment_id } },
+      h("th", { scope: "row" }, h("a", { href: `#/segments/${seg(s.segment_id)}` }, s.name)),
+      h("td", { class: "seg-kind" }, s.built_in ? "Built-in" : "Yours"),
+      h("td", {}, s.built_in ? s.description : conditionsText(s.filter)),
+      h("td", { class: "seg-count" }, s.count));
+    render(
+      h("h1", {}, "Segments"),
+      h("p", { class: "intro" }, "Groups of customers to send campaigns to. Every store has the built-in segments; build your own from conditions. Counts are as of now."),
+      h("div", { class: "actions" }, add), area,
+      h("div", { class: "table-wrap" }, h("table", { "aria-label": "Segments" },
+        h("thead", {}, h("tr", {}, ["Segment", "Kind", "Who", "Customers"].map((t) => h("th", { scope: "col", class: t === "Kind" ? "seg-kind" : null }, t)))),
+        h("tbody", {}, all.map(row)))));
+  }
+
+  // Create (segment null) or edit a custom segment, with a live count of the conditions as they stand.
+  function segmentForm(s) {
+    const creating = !s;
+    const name = guard(h("input", { type: "text", name: "name", value: creating ? "" : s.name, maxlength: 100, required: true }), "segments");
+    const builder = filterBuilder(creating ? {} : s.filter, "segments");
+    const live = h("output", { class: "seg-live-count" }, creating ? "" : s.count);
+    const liveLine = h("p", { class: "seg-live", "aria-live": "polite" }, "Customers matching now: ", live);
+    const status = saveStatus();
+    const save = guard(h("button", { type: "submit", class: "primary" }, creating ? "Create segment" : "Save segment"), "segments");
+    const form = h("form", { class: "card grid", novalidate: "", "aria-label": creating ? "New segment" : `Edit ${s.name}` },
+      h("h2", { class: "span-all" }, creating ? "New segment" : "Edit segment"),
+      labelled("Name", name), builder.element, h("div", { class: "span-all" }, liveLine),
+      h("div", { class: "form-actions" }, save,
+        creating ? h("button", { type: "button", onclick: () => form.remove() }, "Cancel") : null, status));
+    let timer = null;
+    let sequence = 0;
+    async function count() {
+      const mine = ++sequence;
+      clearErrors(form);
+      live.textContent = "…";
+      try {
+        const r = await api("POST", "/segments/count", { filter: builder.read() });
+        if (mine === sequence) live.textContent = r.count;
+      } catch (e) {
+        if (mine !== sequence) return;
+        live.textContent = "—";
+        showError(e, form, status);
+      }
+    }
+    form.addEventListener("input", (event) => {
+      if (event.target === name) return;
+      clearTimeout(timer);
+      timer = setTimeout(count, 400);
+    });
+    form.addEventListener("change", (event) => { if (event.target.tagName === "SELECT") { clearTimeout(timer); timer = setTimeout(count, 400); } });
+    if (creating) count();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearTimeout(timer);
+      clearErrors(form);
+      status.textContent = "";
+      const body = { name: name.value.trim(), filter: builder.read() };
+      try {
+        const saved = creating ? await api("POST", "/segments", body) : await api("PATCH", `/segments/${seg(s.segment_id)}`, body);
+        if (creating) { location.hash = `#/segments/${seg(saved.segment_id)}`; return; }
+        await renderSegment(saved.segment_id);
+        showSaved("Segment saved.");
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    return form;
+  }
+
+  async function renderSegment(segmentId) {
+    const s = await api("GET", `/segments/${seg(segmentId)}`);
+    const body = h("tbody");
+    const more = h("button", { type: "button", hidden: true }, "More members");
+    const shownLine = h("p", { class: "muted seg-shown" });
+    const load = pager(`/segments/${seg(segmentId)}/members?limit=25`, "members", body, more, (m) => h("tr", { dataset: { customer: m.customer_id } },
+      h("th", { scope: "row" }, h("a", { href: `#/customers/${seg(m.customer_id)}` }, m.name || m.customer_id)),
+      h("td", {}, m.email || ""), h("td", {}, m.phone || ""), h("td", {}, m.vip ? "VIP" : ""),
+      h("td", {}, m.last_activity_at ? whenEl(m.last_activity_at) : "")),
+    (n) => { shownLine.textContent = n ? `${plural(n, "member")} shown of ${s.count}.` : "Nobody is in this segment now."; });
+    const deleteStatus = h("p", { role: "status", class: "field-error" });
+    const actions = [h("a", { class: "button", href: "#/segments" }, "All segments")];
+    if (!s.built_in) {
+      const remove = guard(h("button", { type: "button", class: "danger" }, "Delete segment"), "segments");
+      remove.addEventListener("click", async () => {
+        deleteStatus.textContent = "";
+        if (!window.confirm(`Delete the segment "${s.name}"?`)) return;
+        try {
+          await api("DELETE", `/segments/${seg(s.segment_id)}`);
+          location.hash = "#/segments";
+        } catch (e) {
+          deleteStatus.textContent = e.status === 409
+            ? `This segment cannot be deleted now: ${e.message}. Cancel or finish the campaign that targets it first.`
+            : e.message;
+        }
+      });
+      actions.push(remove);
+    }
+    render(
+      h("h1", {}, s.name),
+      h("p", { class: "intro" }, s.built_in ? `Built-in: ${s.description}` : `Your segment: ${conditionsText(s.filter)}`),
+      h("p", {}, "Customers in it now: ", h("output", { class: "seg-count" }, s.count)),
+      h("div", { class: "actions" }, actions), deleteStatus,
+      s.built_in ? null : segmentForm(s),
+      h("h2", {}, "Members"), shownLine,
+      h("div", { class: "table-wrap" }, h("table", { "aria-label": "Members" },
+        h("thead", {}, h("tr", {}, ["Customer", "Email", "Phone", "VIP", "Last active"].map((t) => h("th", { scope: "col" }, t)))), body)),
+      h("div", { class: "actions" }, more));
+    await load();
+  }
+
+  // --- campaigns ------------------------------------------------------------------------------------
+  const CAMPAIGN_STATUS = { draft: "Draft", scheduled: "Scheduled", sending: "Sending", sent: "Sent", cancelled: "Cancelled" };
+  let watching = null;   // the timer that refreshes a sending campaign's page
+  const stopWatching = () => { clearInterval(watching); watching = null; };
+
+  async function renderCampaigns() {
+    const [list, segments, all] = await Promise.all([api("GET", "/campaigns"), segmentList(), templates()]);
+    const names = Object.fromEntries(segments.map((s) => [s.segment_id, s.name]));
+    const area = h("div", { id: "campaign-form-area" });
+    const add = guard(h("button", { type: "button", class: "primary" }, "New campaign"), "campaigns");
+    add.addEventListener("click", () => { area.replaceChildren(campaignForm(null, segments, all)); area.querySelector("input").focus(); });
+    const row = (c) => h("tr", { dataset: { campaign: c.campaign_id } },
+      h("th", { scope: "row" }, h("a", { href: `#/campaigns/${seg(c.campaign_id)}` }, c.name)),
+      h("td", { class: `cmp-status status-${c.status}` }, CAMPAIGN_STATUS[c.status] || c.status),
+      h("td", {}, c.segment_id ? names[c.segment_id] || c.segment_id : "—"),
+      h("td", {}, c.scheduled_at ? whenEl(c.scheduled_at) : c.started_at ? whenEl(c.started_at) : ""),
+      h("td", {}, c.members ? `${c.sent} of ${c.members}` : ""));
+    render(
+      h("h1", {}, "Campaigns"),
+      h("p", { class: "intro" }, "A campaign sends one marketing message to a segment's members, now or at a time you choose. Times are the store's."),
+      h("div", { class: "actions" }, add), area,
+      list.campaigns.length ? h("div", { class: "table-wrap" }, h("table", { "aria-label": "Campaigns, newest first" },
+        h("thead", {}, h("tr", {}, ["Campaign", "Status", "Segment", "When", "Sent"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, list.campaigns.map(row)))) : h("p", { class: "muted" }, "No campaigns yet."));
+  }
+
+  function segmentSelect(segments, selected, resource) {
+    return guard(h("select", { name: "segment_id", required: true },
+      h("option", { value: "", selected: !selected }, "Choose a segment"),
+      segments.map((s) => h("option", { value: s.segment_id, selected: s.segment_id === selected },
+        `${s.name} (${plural(s.count, "customer")})`))), resource);
+  }
+
+  // A campaign's preview: its template rendered by the API for a sample customer.
+  function templatePreview(picker) {
+    const out = h("div", { class: "preview cmp-preview", "aria-live": "polite", hidden: true });
+    const button = h("button", { type: "button" }, "Preview template");
+    button.addEventListener("click", async () => {
+      const id = picker.value || "system:campaign";
+      out.hidden = false;
+      out.replaceChildren(h("p", { class: "loading" }, "Rendering…"));
+      try {
+        const r = await api("POST", `/templates/${seg(id)}/preview`, {});
+        out.replaceChildren(h("h3", {}, "Subject"), h("p", { class: "pv-subject" }, r.subject),
+          h("h3", {}, "Text"), h("pre", { class: "pv-text" }, r.body_text), h("h3", {}, "SMS"), h("pre", { class: "pv-sms" }, r.sms_body),
+          h("p", { class: "muted" }, "For a sample customer."));
+      } catch (e) {
+        out.replaceChildren();
+        showError(e, null, out.appendChild(h("p", { class: "field-error" })));
+      }
+    });
+    return { button, out };
+  }
+
+  function campaignForm(c, segments, all) {
+    const creating = !c;
+    const current = c || { name: "", segment_id: null, channels: ["email"], template_id: null };
+    const name = guard(h("input", { type: "text", name: "name", value: current.name, maxlength: 100, required: true }), "campaigns");
+    const segment = segmentSelect(segments, current.segment_id, "campaigns");
+    const picker = guard(h("select", { name: "template_id" }, templateOptions(all, "campaign", current.template_id, current.template_id || "system:campaign")), "campaigns");
+    const preview = templatePreview(picker);
+    const status = saveStatus();
+    const form = h("form", { class: "card grid", novalidate: "", "aria-label": creating ? "New campaign" : `Edit ${current.name}` },
+      h("h2", { class: "span-all" }, creating ? "New campaign" : "Edit campaign"),
+      labelled("Name", name), labelled("Segment", segment, { hint: "Counts are as of now; the members are read when it starts." }),
+      channelPicker(current.channels, "campaigns"),
+      labelled("Template", picker, { hint: "Campaign templates: duplicate the system one under Templates to write your own." }),
+      h("div", { class: "span-all" }, preview.button, preview.out),
+      h("div", { class: "form-actions" }, guard(h("button", { type: "submit", class: "primary" }, creating ? "Create draft" : "Save"), "campaigns"),
+        creating ? h("button", { type: "button", onclick: () => form.remove() }, "Cancel") : null, status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      const body = { name: name.value.trim(), channels: chosenChannels(form), template_id: picker.value || null };
+      if (segment.value) body.segment_id = segment.value;
+      try {
+        const saved = creating ? await api("POST", "/campaigns", body) : await api("PATCH", `/campaigns/${seg(c.campaign_id)}`, body);
+        if (creating) { location.hash = `#/campaigns/${seg(saved.campaign_id)}`; return; }
+        await renderCampaign(saved.campaign_id);
+        showSaved("Campaign saved.");
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    return form;
+  }
+
+  function progressList(c) {
+    const skipped = Object.entries(c.skipped || {});
+    const total = skipped.reduce((n, [, k]) => n + k, 0);
+    const item = (label, cls, value) => h("div", { class: "pair" }, h("dt", {}, label), h("dd", { class: cls }, value));
+    return h("section", { class: "stats cmp-progress", "aria-label": "Progress", "aria-live": "polite" }, h("dl", {},
+      item("Members", "cmp-members", c.members), item("Queued", "cmp-queued", c.queued),
+      item("Sent", "cmp-sent status-sent", c.sent),
+      item("Skipped", "cmp-skipped status-skipped", [total, skipped.length ? ` (${skipped.map(([code, n]) => `${reason(code)} ${n}`).join(", ")})` : ""]),
+      item("Failed", "cmp-failed status-failed", c.failed), item("Deferred", "cmp-deferred status-deferred", c.deferred)));
+  }
+
+  function timesList(c) {
+    const rows = [["Scheduled for", c.scheduled_at], ["Started", c.started_at], ["Finished", c.finished_at], ["Cancelled", c.cancelled_at]]
+      .filter(([, v]) => v);
+    if (!rows.length) return null;
+    return h("p", { class: "meta cmp-times" }, rows.map(([label, v], i) => [i ? " · " : "", `${label} `, whenEl(v)]), ` (${storeZone()})`);
+  }
+
+  // Send now or schedule: first the test-run says who would get it and what would be skipped, then a
+  // confirm step names the number.
+  function launchPanel(c) {
+    const mode = nextId("mode");
+    const now = h("input", { type: "radio", name: mode, value: "now", checked: c.status !== "scheduled" });
+    const later = h("input", { type: "radio", name: mode, value: "later", checked: c.status === "scheduled" });
+    const at = h("input", { type: "datetime-local", name: "at" });
+    if (c.scheduled_at) {
+      const w = wall(Date.parse(c.scheduled_at));
+      at.value = `${isoDay(w)}T${String(w.hour).padStart(2, "0")}:${String(w.minute).padStart(2, "0")}`;
+    }
+    const atField = labelled(`Send at (the store's time: ${storeZone()})`, at, { field: "at" });
+    // The browser writes the picker its own way: say the chosen moment back as the store's calendar does.
+    const shown = h("p", { class: "hint cmp-at-shown", "aria-live": "polite" });
+    const showAt = () => { shown.textContent = at.value ? `That is ${when(storeInstant(at.value))}, ${storeZone()} time.` : ""; };
+    at.addEventListener("input", showAt);
+    atField.append(shown);
+    showAt();
+    const sync = () => { atField.hidden = !later.checked; };
+    now.addEventListener("change", sync);
+    later.addEventListener("change", sync);
+    // Checking is a read, open to every role (as the automations' test run is); only the confirm writes.
+    const check = h("button", { type: "submit", class: "primary" }, "Check recipients");
+    const status = h("p", { role: "status", class: "tr-status" });
+    const result = h("div", { class: "result cmp-check", hidden: true });
+    const form = h("form", { class: "card cmp-launch", "aria-label": "Send or schedule" },
+      h("h2", {}, "Send or schedule"),
+      h("fieldset", { class: "field" }, h("legend", {}, "When"),
+        h("div", { class: "checks" }, h("label", { class: "check" }, now, "Send now"),
+          h("label", { class: "check" }, later, "Schedule"))),
+      atField, h("div", { class: "form-actions" }, check), status, result);
+    sync();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      result.hidden = true;
+      status.className = "tr-status";
+      let instant = null;
+      if (later.checked) {
+        if (!at.value) { showError(new ApiError(400, { message: "Choose a date and time.", field: "at" }), form, status); return; }
+        instant = storeInstant(at.value);
+      }
+      status.textContent = "Checking…";
+      try {
+        const r = await api("POST", `/campaigns/${seg(c.campaign_id)}/test-run`, instant ? { at: instant } : {});
+        const skipped = Object.entries(r.skipped || {});
+        const confirm = guard(h("button", { type: "button", class: "primary cmp-confirm" },
+          instant ? `Schedule for ${plural(r.count, "customer")} at ${when(instant)}` : `Send now to ${plural(r.count, "customer")}`), "campaigns");
+        const back = h("button", { type: "button", onclick: () => { result.hidden = true; check.focus(); } }, "Not yet");
+        confirm.addEventListener("click", async () => {
+          confirm.disabled = true;
+          try {
+            if (instant) await api("POST", `/campaigns/${seg(c.campaign_id)}/schedule`, { at: instant });
+            else await api("POST", `/campaigns/${seg(c.campaign_id)}/send`);
+            await renderCampaign(c.campaign_id);
+            showSaved(instant ? `Scheduled for ${when(instant)}.` : "Sending has started.");
+          } catch (e) {
+            confirm.disabled = false;
+            showError(e, form, status);
+          }
+        });
+        // `append` leaves out what is absent (no notes); replaceChildren would write "null".
+        result.replaceChildren();
+        append(result, [
+          h("dl", {},
+            h("dt", {}, "As of"), h("dd", {}, whenEl(r.at), ` (${storeZone()})`),
+            h("dt", {}, "Recipients"), h("dd", {}, h("output", { class: "cmp-recipients" }, r.count)),
+            h("dt", {}, "Messages to send"), h("dd", {}, h("output", { class: "cmp-would-send" }, r.would_send)),
+            r.deferred ? [h("dt", {}, "Deferred to after quiet hours"), h("dd", {}, h("output", { class: "cmp-would-defer" }, r.deferred))] : null,
+            h("dt", {}, "Skipped"), h("dd", { class: "cmp-would-skip" }, skipped.length ? skipped.map(([code, n]) => `${outcome(code)}: ${n}`).join(", ") : "none")),
+          notesList(r.notes),
+          h("p", {}, `Confirm to ${instant ? `schedule it for ${when(instant)}` : "send it now"}: ${plural(r.count, "customer")}, ${plural(r.would_send, "message")}.`),
+          h("div", { class: "form-actions" }, confirm, back)]);
+        result.hidden = false;
+        status.textContent = `${plural(r.count, "customer")} would receive it; nothing is sent until you confirm.`;
+        if (!confirm.disabled) confirm.focus();
+      } catch (e) {
+        status.textContent = "";
+        showError(e, form, status);
+      }
+    });
+    return form;
+  }
+
+  async function renderCampaign(campaignId) {
+    stopWatching();
+    const [c, segments, all] = await Promise.all([api("GET", `/campaigns/${seg(campaignId)}`), segmentList(), templates()]);
+    const target = segments.find((s) => s.segment_id === c.segment_id);
+    const template = all.find((t) => t.template_id === c.effective_template_id);
+    const progress = h("div", {}, progressList(c));
+    const badge = h("span", { class: `badge cmp-badge status-${c.status}` }, CAMPAIGN_STATUS[c.status] || c.status);
+    const status = h("p", { role: "status", class: "field-error" });
+    const actions = [h("a", { class: "button", href: "#/campaigns" }, "All campaigns")];
+    if (["draft", "scheduled", "sending"].includes(c.status)) {
+      const cancel = guard(h("button", { type: "button", class: "danger" }, "Cancel campaign"), "campaigns");
+      cancel.addEventListener("click", async () => {
+        if (!window.confirm(`Cancel "${c.name}"? Nothing more of it is sent.`)) return;
+        try { await api("POST", `/campaigns/${seg(c.campaign_id)}/cancel`); await renderCampaign(c.campaign_id); showSaved("Cancelled."); } catch (e) { showError(e, null, status); }
+      });
+      actions.push(cancel);
+    }
+    if (c.status === "draft") {
+      const remove = guard(h("button", { type: "button", class: "danger" }, "Delete draft"), "campaigns");
+      remove.addEventListener("click", async () => {
+        if (!window.confirm(`Delete the draft "${c.name}"?`)) return;
+        try { await api("DELETE", `/campaigns/${seg(c.campaign_id)}`); location.hash = "#/campaigns"; } catch (e) { showError(e, null, status); }
+      });
+      actions.push(remove);
+    }
+    const editable = c.status === "draft" || c.status === "scheduled";
+    render(
+      h("h1", {}, c.name),
+      h("div", { class: "card-head" }, badge,
+        h("span", { class: "meta" }, `Segment: ${target ? target.name : c.segment_id || "none yet"} · Channels: ${c.channels.map((x) => CHANNELS[x] || x).join(", ")} · Template: ${template ? template.name : c.effective_template_id}`)),
+      timesList(c),
+      h("h2", {}, "Progress"), progress,
+      h("div", { class: "actions" }, actions), status,
+      editable ? launchPanel(c) : null,
+      editable ? campaignForm(c, segments, all) : null);
+    if (c.status === "sending") {
+      const hash = location.hash;
+      watching = setInterval(async () => {
+        if (location.hash !== hash) { stopWatching(); return; }
+        try {
+          const fresh = await api("GET", `/campaigns/${seg(campaignId)}`);
+          progress.replaceChildren(progressList(fresh));
+          badge.textContent = CAMPAIGN_STATUS[fresh.status] || fresh.status;
+          badge.className = `badge cmp-badge status-${fresh.status}`;
+          if (fresh.status !== "sending") stopWatching();
+        } catch (e) { stopWatching(); }
+      }, 3000);
+    }
   }
 
   // --- start ----------------------------------------------------------------------------------------

@@ -81,19 +81,25 @@ ACTION_NAMES: Mapping[str, str] = MappingProxyType({
     "reward_available": "Reward available",
 })
 
+#: A campaign (clienteling section 12): a one-off marketing message to a segment's members. Its sends carry
+#: this as their `automation_type`; its templates are of this type.
+CAMPAIGN = "campaign"
+
 #: Every type a template can be written for.
-TEMPLATE_TYPES: tuple[str, ...] = tuple(PER_EVENT) + ACTION_TYPES
+TEMPLATE_TYPES: tuple[str, ...] = tuple(PER_EVENT) + ACTION_TYPES + (CAMPAIGN,)
 
 
 def name_of(type_: str) -> str:
-    """The type's display name (an action-taken automation also has a name of its own)."""
+    """The type's display name (an action-taken automation and a campaign also have names of their own)."""
+    if type_ == CAMPAIGN:
+        return "Campaign"
     return PER_EVENT[type_].name if type_ in PER_EVENT else ACTION_NAMES[type_]
 
 
 def category_of(type_: str) -> str:
     if type_ in PER_EVENT:
         return PER_EVENT[type_].category
-    if type_ in ACTION_TYPES:
+    if type_ in ACTION_TYPES or type_ == CAMPAIGN:
         return MARKETING
     raise KeyError(type_)
 
@@ -120,6 +126,7 @@ _EXTRA_VARIABLES: Mapping[str, Mapping[str, tuple | None]] = MappingProxyType({
     "appointment_1h": {"appointment": APPOINTMENT_FIELDS},
     "post_purchase": {"sale": SALE_FIELDS, "review_url": None},
     **{t: {"offer": None} for t in ACTION_TYPES},
+    CAMPAIGN: {"campaign": None},   # the campaign's name
 })
 
 

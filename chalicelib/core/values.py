@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Union
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,36 @@ class Person:
 
     def consents_to(self, channel: str) -> bool:
         return self.consent_email if channel == "email" else self.consent_sms
+
+
+@dataclass(frozen=True)
+class Profile(Person):
+    """A customer as a segment's filter reads them (docs/behaviour.md section 10): a `Person`, so that a campaign
+    can address the members it reads, with their tags, interests, points and dates. VIP is read from the tags,
+    its one source of truth."""
+
+    tags: tuple[str, ...] = ()
+    interests: tuple[str, ...] = ()
+    points: int = 0
+    created_at: str | None = None
+    last_purchase_at: str | None = None
+
+
+#: The orders of the segments' reads: a read of `CustomerRead.index` in customer id order, or in the order of an instant.
+BY_ID = ("all", "vip", "birthday", "anniversary")
+BY_INSTANT = {"last_activity": "last_activity_at", "created": "created_at"}
+
+
+@dataclass(frozen=True)
+class CustomerRead:
+    """One read of a tenant's customers for the segments: `index` `all` (the tenant's partition), `vip`,
+    `birthday` or `anniversary` (the month-day `key`, `MM-DD`), each in customer id order; or `last_activity` or
+    `created` (the instants from `first`, None for the earliest, to `last`), in (instant, customer id) order."""
+
+    index: str
+    key: str | None = None
+    first: str | None = None
+    last: str | None = None
 
 
 # A sale, repair or appointment says, in `customer_present`, whether it vouches that its customer exists:
@@ -167,7 +197,12 @@ class Repository(Protocol):
     The reads that can be large answer in their index's order and take `start_after`, the key of the
     last item already read, so that a paged evaluation reads each item once: customers in
     `customer_id` order (after that id), and active customers in (`last_activity_at`, `customer_id`)
-    order (after that pair)."""
+    order (after that pair).
+
+    The segments read `Profile`s through a `CustomerRead`: `read_profiles` answers in its order, after
+    `start_after` (a customer id, or an (instant, customer id) pair), with only `fields` of each profile read when
+    they are given (the others left at their defaults; the customer id always); `count_profiles` says how many
+    customers the read holds without handing them over."""
 
     def customers_by_month_day(self, tenant_id: str, field: str, month_day: str,
                                start_after: str | None = None) -> Iterable[Person]: ...
@@ -184,6 +219,13 @@ class Repository(Protocol):
     def appointments_booked_between(self, tenant_id: str, first: str, last: str) -> Iterable[AppointmentFact]: ...
 
     def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]: ...
+
+    # The segments' reads (`chalicelib.matchers.segment`).
+
+    def read_profiles(self, tenant_id: str, read: CustomerRead, start_after: str | tuple[str, str] | None = None,
+                      fields: Collection[str] | None = None) -> Iterable[Profile]: ...
+
+    def count_profiles(self, tenant_id: str, read: CustomerRead) -> int: ...
 
 
 Matcher = Callable[[TenantView, AutomationView, Occasion, Repository], Iterator[Match]]

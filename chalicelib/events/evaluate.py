@@ -27,11 +27,15 @@ def evaluate_records(records: list[Mapping[str, Any]],
     """One job per record, each on its own, each a page of at most `page_size` matches (default:
     `evaluation.PAGE_SIZE`)."""
     from chalicelib.adapters.repository import DynamoRepository
-    from chalicelib.runner import evaluation
+    from chalicelib.runner import campaigns, evaluation
 
     result, done = BatchResult(), []
     for record in records:
         started = time.monotonic()
+        if campaigns.CampaignJob.is_one(record["body"]):
+            if not _campaign_page(record, page_size):
+                result.failures.append(record["messageId"])
+            continue
         try:
             job = evaluation.Job.parse(record["body"])
         except evaluation.MalformedJob:
@@ -57,6 +61,30 @@ def evaluate_records(records: list[Mapping[str, Any]],
                                         "milliseconds": round(elapsed)})
         done.append(outcome)
     return result, done
+
+
+def _campaign_page(record: Mapping[str, Any], page_size: int | None) -> bool:
+    """One page of a campaign's members (a job of its own kind: the per-event jobs are as they were)."""
+    from chalicelib.adapters.repository import DynamoRepository
+    from chalicelib.runner import campaigns
+
+    try:
+        job = campaigns.CampaignJob.parse(record["body"])
+    except campaigns.MalformedCampaignJob:
+        logger.error("malformed campaign job", extra={"message_id": record["messageId"]})
+        return False
+    try:
+        page = campaigns.evaluate(job, DynamoRepository(), send_queue(), page_size or campaigns.PAGE_SIZE,
+                                  now=utcnow())
+        if page.continuation is not None:
+            evaluation_queue().send([page.continuation.to_body()])
+    except Exception:  # noqa: BLE001 - retried alone through the queue, then its dead-letter queue
+        logger.exception("campaign page failed", extra={"tenant_id": job.tenant_id, "campaign_id": job.campaign_id})
+        return False
+    logger.info("campaign page", extra={"tenant_id": job.tenant_id, "campaign_id": job.campaign_id,
+                                        "members": page.members, "queued": page.queued, "recorded": page.recorded,
+                                        "continued": page.continuation is not None})
+    return True
 
 
 @bp.on_sqs_message(queue=resources.evaluation_queue_name(), batch_size=resources.EVALUATE_BATCH_SIZE,

@@ -1,5 +1,5 @@
-"""The scheduled functions: one planner per per-event type (every 15 minutes) and the release of
-deferred sends (every 5 minutes). Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
+"""The scheduled functions: one planner per per-event type (every 15 minutes), the campaigns' planner (every
+minute) and the release of deferred sends (every 5 minutes). Its work is imported on the first call: app.py imports every blueprint, and the API function should not pay for
 the runner."""
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ def plan(type_: str, at: datetime) -> int:
 
 
 @flushed
+def plan_campaigns_at(at: datetime) -> dict:
+    """Start the campaigns due, queue the pages of sending runs that have none going, finish the done ones."""
+    from chalicelib.runner import campaigns
+
+    planned = campaigns.plan(at, evaluation_queue())
+    if planned.jobs or planned.finished:
+        logger.info("campaigns planned", extra={"started": list(planned.started), "jobs": len(planned.jobs),
+                                                "finished": list(planned.finished)})
+    return {"started": len(planned.started), "jobs": len(planned.jobs), "finished": len(planned.finished)}
+
+
+@flushed
 def release(at: datetime) -> int:
     """Deferred sends whose quiet hours have ended go back on the send queue."""
     from chalicelib.runner import evaluation
@@ -55,6 +67,13 @@ for _spec in catalog.PER_EVENT_TYPES:
     globals()[f"plan_{_spec.type}"] = bp.schedule(Rate(15, unit=Rate.MINUTES), name=f"plan_{_spec.type}",
                                                   description=f"Plan the {_spec.name} evaluations")(
         _planner(_spec.type))
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="start_campaigns")
+def start_campaigns(event):
+    # A query of a sparse index that is empty most minutes: a scheduled campaign starts within a minute of its
+    # instant (docs/architecture.md, "Campaigns").
+    return plan_campaigns_at(scheduled_instant(event))
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="release_deferred")

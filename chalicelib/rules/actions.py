@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from chalicelib.rules.tags import folded_set
+
 #: The "added" types and the customer field each watches.
 ADDED: Mapping[str, str] = {
     "birthday_add": "birthday",
@@ -94,12 +96,12 @@ class Decision:
 
 
 def audience_matches(audience: Mapping[str, Any] | None, state: CustomerState) -> bool:
-    """Empty means everyone; each given part must hold (any of the tags, any of the interests, at
-    least the points)."""
+    """Empty means everyone; each given part must hold (any of the tags, any of the interests, compared
+    without regard to letter case; at least the points)."""
     audience = audience or {}
-    if audience.get("tags_any") and not set(audience["tags_any"]) & set(state.tags):
+    if audience.get("tags_any") and not folded_set(audience["tags_any"]) & folded_set(state.tags):
         return False
-    if audience.get("interests_any") and not set(audience["interests_any"]) & set(state.interests):
+    if audience.get("interests_any") and not folded_set(audience["interests_any"]) & folded_set(state.interests):
         return False
     if audience.get("min_points") is not None and state.points < int(audience["min_points"]):
         return False

@@ -31,6 +31,8 @@ WRITERS = {
     "automations": CONFIGURE,
     "action_automations": CONFIGURE,
     "templates": CONFIGURE,
+    "segments": CONFIGURE,
+    "campaigns": CONFIGURE,
     "customers": RECORDS,
     "sales": RECORDS,
     "repairs": RECORDS,

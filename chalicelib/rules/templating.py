@@ -882,6 +882,7 @@ SAMPLE_EXTRAS: Mapping[str, Any] = {
     "sale": {"sale_id": "S-1001", "completed_at": "14 May 2026", "total": 1250},
     "review_url": "https://example.com/review",
     "unsubscribe_url": "https://example.com/unsubscribe/sample",
+    "campaign": "Spring collection preview",
 }
 
 

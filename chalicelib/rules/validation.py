@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from chalicelib.core.contacts import E164_RE, EMAIL_RE, ID_RE  # noqa: F401 - the API checks what the runner checks
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.timeutil import parse_instant, to_iso
+from chalicelib.rules import tags
 
 Check = Callable[[Any, str], Any]
 
@@ -206,7 +207,9 @@ def hhmm() -> Check:
     return string(5, pattern=HHMM_RE, what="a time HH:MM")
 
 
-def string_list(max_items: int, max_len: int) -> Check:
+def tag_list(max_items: int, max_len: int, *, min_items: int = 0) -> Check:
+    """Tags or interests: short strings, kept as first written, without a later one that differs only in
+    letter case (`chalicelib.rules.tags`)."""
     item = string(max_len, min_len=1)
 
     def check(value: Any, field: str) -> list[str]:
@@ -214,12 +217,9 @@ def string_list(max_items: int, max_len: int) -> Check:
             raise fail(field, "must be a list of strings")
         if len(value) > max_items:
             raise fail(field, f"more than {max_items} items")
-        result: list[str] = []
-        for i, entry in enumerate(value):
-            entry = item(entry, f"{field}[{i}]")
-            if entry not in result:
-                result.append(entry)
-        return result
+        if len(value) < min_items:
+            raise fail(field, f"must hold at least {min_items} item{'s' if min_items != 1 else ''}")
+        return tags.distinct(item(entry, f"{field}[{i}]") for i, entry in enumerate(value))
     return check
 
 

@@ -315,9 +315,9 @@ class Dispatcher:
             ledger.record(send, row, status, reason, record, now, tz_name, counts=data.counts)
             return Outcome(send, status, reason, took_over)
 
-        # 1-2: still enabled, still eligible.
+        # 1-2: still enabled (a campaign: not cancelled), still eligible.
         if not automation.enabled or send.channel not in automation.channels:
-            return finish(ledger.SKIPPED, checks.AUTOMATION_DISABLED)
+            return finish(ledger.SKIPPED, source.DISABLED_REASON)
         subject = self._subject(send)
         if not checks.still_eligible(send.trigger, send.subject_kind, subject, person, tz_name):
             return finish(ledger.SKIPPED, checks.NO_LONGER_ELIGIBLE)

@@ -38,8 +38,8 @@ MAX_PER_TENANT = 50
 MAX_PRIORITY = 1_000_000
 
 AUDIENCE = v.obj({
-    "tags_any": v.string_list(50, 50),
-    "interests_any": v.string_list(50, 50),
+    "tags_any": v.tag_list(50, 50),
+    "interests_any": v.tag_list(50, 50),
     "min_points": v.integer(0, 10**9),
 })
 FIELDS = {
@@ -209,6 +209,7 @@ def test_run(tenant_id: str, body: dict, now: datetime) -> dict:
     existing = get_or_none(Customer, tenant_id, customer_id)
     before = dict(existing.attribute_values) if existing is not None else None
     after = {**(before or {}), **changes, "import_write": changes.get("source") == records.IMPORT}
+    after["tags"] = records.tags_written(changes, after.get("tags"))
     after = {k: val for k, val in after.items() if val is not None and k not in ("tenant_id", "customer_id")}
     decisions = actions.decide(actions.CustomerState.of(before) if before is not None else None,
                                actions.CustomerState.of(after), configured)

@@ -2,8 +2,8 @@
 
 Every write that can change a customer's last activity (docs/behaviour.md section 3: the latest of the
 customer's created_at, any sale's completed_at, any repair's created_at or collected_at)
-recomputes it, so the re-engagement matcher can read `last_activity_index` instead of
-joining tables.
+recomputes it, and the last purchase with it, so the re-engagement matcher can read
+`last_activity_index`, and a segment judge a purchase, without joining tables.
 
 A sale, repair or appointment vouches that its customer exists (`customer_present`), so that the
 matchers that find it through its index need not read the customer: a write sets it for the customer it
@@ -15,7 +15,6 @@ their old records: the matchers read them.
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any, Callable
 
@@ -25,7 +24,6 @@ from chalicelib.adapters.models import (
     Customer,
     Repair,
     Sale,
-    month_day_key,
     tenant_customer,
 )
 from chalicelib.adapters.persistence import delete_current, get_or_none, mutate
@@ -34,6 +32,8 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
+from chalicelib.rules.tags import with_vip
+from chalicelib.services.paging import decode_cursor, encode_cursor, page_size
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
 APPOINTMENT_STATUSES = ("booked", "cancelled")
@@ -45,9 +45,9 @@ CUSTOMER_FIELDS = {
     "phone": v.phone(),
     "birthday": v.calendar_day(),
     "anniversary": v.calendar_day(),
-    "tags": v.string_list(50, 50),
+    "tags": v.tag_list(50, 50),
     "is_vip": v.boolean(),
-    "interests": v.string_list(50, 50),
+    "interests": v.tag_list(50, 50),
     "points_balance": v.integer(0, 10**9),
     "app_installed_at": v.instant(),
     "consent": v.obj({name: v.boolean() for name in CHANNELS}),
@@ -68,7 +68,8 @@ ACTIVITY_MODELS = (Sale, Repair)
 #: Records that vouch that their customer exists (`customer_present`), and whose `customer_index` finds a
 #: customer's.
 VOUCHING_MODELS = (Sale, Repair, Appointment)
-_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "tenant_customer",
+_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "vip_key",
+             "tenant_customer",
              "ready_since", "booked_starts_at", "customer_present"}
 
 
@@ -78,10 +79,13 @@ def _public(item) -> dict:
 
 # --- customers ----------------------------------------------------------------------------------
 
-def derive_customer_keys(item: Customer) -> None:
-    item.birthday_key = month_day_key(item.tenant_id, item.birthday) if item.birthday else None
-    item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
-    item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
+def tags_written(fields: dict, tags_now: list[str] | None) -> list[str] | None:
+    """The tags a write leaves: `is_vip` given (true, or false or null) adds or removes the VIP tag of the
+    tags the write leaves otherwise (docs/behaviour.md section 7); `is_vip` itself follows the tags when the
+    item is saved."""
+    if "is_vip" not in fields:
+        return tags_now
+    return with_vip(tags_now, bool(fields["is_vip"])) or None
 
 
 def _consent_of(item: Customer) -> dict:
@@ -107,14 +111,17 @@ def _mark_write(item: Customer, fields: dict) -> None:
     item.import_write = True if fields.get("source") == IMPORT else None
 
 
-def _latest_activity(tenant_id: str, customer_id: str, created_at: str) -> str:
+def _activity(tenant_id: str, customer_id: str, created_at: str) -> tuple[str, str | None]:
+    """The customer's last activity and last purchase (None without a sale)."""
     key = tenant_customer(tenant_id, customer_id)
     instants = [created_at]
+    purchased = None
     for sale in Sale.customer_index.query(key, scan_index_forward=False, limit=1):
-        instants.append(sale.completed_at)
+        purchased = sale.completed_at
+        instants.append(purchased)
     for repair in Repair.customer_index.query(key):
         instants.extend(i for i in (repair.created_at, repair.collected_at) if i)
-    return max(instants)
+    return max(instants), purchased
 
 
 def _customer_view(item: Customer) -> dict:
@@ -139,12 +146,12 @@ def find_customers(tenant_id: str, *, email: str | None, limit: str | None, curs
         keys = Customer.email_index.query(f"{tenant_id}#{address.lower()}", limit=20)
         found = (get_or_none(Customer, tenant_id, key.customer_id) for key in keys)
         return {"customers": [_customer_view(item) for item in found if item is not None], "next_cursor": None}
-    page_size = _page_size(limit)
-    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": _decode_cursor(cursor)}} if cursor else None
-    results = Customer.query(tenant_id, limit=page_size, last_evaluated_key=start)
+    size = page_size(limit)
+    start = {"tenant_id": {"S": tenant_id}, "customer_id": {"S": decode_cursor(cursor)}} if cursor else None
+    results = Customer.query(tenant_id, limit=size, last_evaluated_key=start)
     items = [_customer_view(item) for item in results]
     last = results.last_evaluated_key
-    return {"customers": items, "next_cursor": _encode_cursor(last["customer_id"]["S"]) if last else None}
+    return {"customers": items, "next_cursor": encode_cursor(last["customer_id"]["S"]) if last else None}
 
 
 def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
@@ -154,7 +161,9 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
 
     def change(current: Customer | None) -> Customer:
         created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
-        item = Customer(principal.tenant_id, customer_id, **{**fields, "created_at": created_at})
+        stored = {k: val for k, val in fields.items() if k != "is_vip"}
+        item = Customer(principal.tenant_id, customer_id, **{**stored, "created_at": created_at})
+        item.tags = tags_written(fields, item.tags)
         if current is not None:
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
@@ -162,8 +171,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
         _mark_write(item, fields)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
-        item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, created_at)
-        derive_customer_keys(item)
+        item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, created_at)
         return item
 
     item = mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change)
@@ -180,13 +188,14 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
             raise NotFound("no such customer", field="customer_id")
         before = _consent_of(item)
         for name, value in changes.items():
-            setattr(item, name, value)
+            if name != "is_vip":
+                setattr(item, name, value)
+        item.tags = tags_written(changes, item.tags)
         _note_consent_change(item, before, principal, now)
         _mark_write(item, changes)
         item.updated_at = to_iso(now)
         if "created_at" in changes:
-            item.last_activity_at = _latest_activity(principal.tenant_id, customer_id, item.created_at)
-        derive_customer_keys(item)
+            item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, item.created_at)
         return item
 
     return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
@@ -223,17 +232,17 @@ def _withdraw(model, tenant_id: str, record_id: str, customer_id: str) -> None:
 
 
 def refresh_last_activity(tenant_id: str, customer_id: str) -> bool:
-    """Recompute the customer's last activity; returns whether the customer exists."""
+    """Recompute the customer's last activity and last purchase; returns whether the customer exists."""
     exists: list[bool] = []
 
     def change(item: Customer | None) -> Customer | None:
         exists[:] = [item is not None]
         if item is None:
             return None
-        latest = _latest_activity(tenant_id, customer_id, item.created_at)
-        if latest == item.last_activity_at:
+        latest = _activity(tenant_id, customer_id, item.created_at)
+        if latest == (item.last_activity_at, item.last_purchase_at):
             return None
-        item.last_activity_at = latest
+        item.last_activity_at, item.last_purchase_at = latest
         return item
 
     mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
@@ -359,39 +368,15 @@ def get_appointment(tenant_id: str, appointment_id: str) -> dict:
 
 # --- communications ------------------------------------------------------------------------------
 
-def _page_size(limit: str | None, default: int = 50) -> int:
-    try:
-        size = int(limit) if limit is not None else default
-    except ValueError:
-        raise v.fail("limit", "must be an integer") from None
-    if not 1 <= size <= 200:
-        raise v.fail("limit", "must be between 1 and 200")
-    return size
-
-
-def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        sort_key = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("utf-8")
-    except (ValueError, UnicodeError):
-        raise v.fail("cursor", "is not a cursor this API gave out") from None
-    if not sort_key or len(sort_key) > 200:
-        raise v.fail("cursor", "is not a cursor this API gave out")
-    return sort_key
-
-
 def communications(tenant_id: str, customer_id: str, *, limit: str | None, cursor: str | None) -> dict:
     """A customer's communication records, newest first, a page at a time."""
     get_customer(tenant_id, customer_id)
-    page_size = _page_size(limit)
+    size = page_size(limit)
     key = tenant_customer(tenant_id, customer_id)
-    start = {"tenant_customer": {"S": key}, "sort_key": {"S": _decode_cursor(cursor)}} if cursor else None
-    results = Communication.query(key, scan_index_forward=False, limit=page_size, last_evaluated_key=start)
+    start = {"tenant_customer": {"S": key}, "sort_key": {"S": decode_cursor(cursor)}} if cursor else None
+    results = Communication.query(key, scan_index_forward=False, limit=size, last_evaluated_key=start)
     items = [_public(item) for item in results]
     for item in items:
         item.pop("sort_key", None)
     last = results.last_evaluated_key
-    return {"communications": items, "next_cursor": _encode_cursor(last["sort_key"]["S"]) if last else None}
+    return {"communications": items, "next_cursor": encode_cursor(last["sort_key"]["S"]) if last else None}

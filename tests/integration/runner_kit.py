@@ -141,6 +141,8 @@ class Runner:
         # The customers stream from here on (the emulator's stream is shared by every test).
         self.stream = StreamReader.for_customers(MemoryCheckpoint(), start="LATEST")
         self.stream_records: list[dict] = []
+        #: Campaign page jobs on the evaluations queue, not run yet.
+        self.campaign_jobs: list[str] = []
 
     def evaluate(self, at: datetime | None = None, types=None) -> list[evaluation.Evaluation]:
         """What the schedules do at `at`: release deferred sends, plan each type, evaluate each job."""
@@ -218,6 +220,35 @@ class Runner:
             return results[-1]
         self.stream.drain(handle)
         return results
+
+    def campaigns(self, at: datetime | None = None, page_size: int | None = None, copies: int = 1,
+                  pages: int | None = None) -> list:
+        """What the one-minute planner and the evaluations queue do at `at`: start this tenant's due campaigns,
+        queue their pages, run each page job `copies` times (SQS is at least once) and the pages they continue
+        with, at most `pages` of them (the rest stay in `self.campaign_jobs`); returns the pages."""
+        from chalicelib.runner import campaigns
+
+        at = at or self.clock()
+        self.clock.now = max(self.clock.now, at)
+        jobs = MemoryQueue()
+        campaigns.plan(at, jobs)
+        self.campaign_jobs += [body for body, _ in jobs.messages if f'"tenant_id": "{self.tenant_id}"' in body
+                               for _ in range(copies)]
+        return self.campaign_pages(page_size, pages)
+
+    def campaign_pages(self, page_size: int | None = None, pages: int | None = None) -> list:
+        """Run the campaign page jobs waiting, and the jobs they continue with (at most `pages`)."""
+        from chalicelib.runner import campaigns
+
+        done = []
+        while self.campaign_jobs and (pages is None or len(done) < pages):
+            job = campaigns.CampaignJob.parse(self.campaign_jobs.pop(0))
+            page = campaigns.evaluate(job, DynamoRepository(), self.queue, page_size or campaigns.PAGE_SIZE,
+                                      now=self.clock())
+            if page.continuation is not None:
+                self.campaign_jobs.append(page.continuation.to_body())
+            done.append(page)
+        return done
 
     def run(self, at: datetime, copies: int = 1) -> tuple[list[evaluation.Evaluation], Delivery]:
         """Evaluate at `at`, then deliver what it queued."""

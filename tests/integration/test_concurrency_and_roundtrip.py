@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.models import Customer
 from chalicelib.adapters.persistence import get_or_none, mutate
+from chalicelib.rules.tags import distinct, is_vip, with_vip
 
 
 def test_a_concurrent_write_between_read_and_save_is_not_lost(owner, tenant):
@@ -55,8 +56,11 @@ def test_any_valid_customer_reads_back_as_written(owner, body):
     put = owner.put("/customers/roundtrip", body)
     assert put.status == 200, put
     got = owner.get("/customers/roundtrip").json
-    expected = {k: val for k, val in body.items() if val != []}
+    # As written, except that VIP is a tag (docs/behaviour.md section 7): `is_vip`, when given, adds or removes
+    # it, and otherwise follows the tags.
+    tags = with_vip(body.get("tags"), body["is_vip"]) if "is_vip" in body else distinct(body.get("tags") or [])
+    expected = {k: val for k, val in {**body, "tags": tags, "is_vip": is_vip(tags)}.items() if val != []}
     assert {k: got.get(k) for k in expected} == expected
     # Besides what was written, only fields the server keeps: ids, times, and when consent last changed.
     assert not set(got) - set(body) - {"customer_id", "created_at", "updated_at", "last_activity_at",
-                                       "consent_updated_at", "consent_updated_by"}
+                                       "consent_updated_at", "consent_updated_by", "is_vip", "tags"}

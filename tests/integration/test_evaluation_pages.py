@@ -16,7 +16,7 @@ from typing import Mapping
 
 import pytest
 
-from chalicelib.adapters.models import Customer, RunState
+from chalicelib.adapters.models import Customer, RunState, derive_customer_keys
 from chalicelib.adapters.repository import DynamoRepository
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules.auth import Principal
@@ -47,7 +47,6 @@ def store():
     """The store, switched off and emptied afterwards: the emulator is shared by the session, and a `tick`
     in another test evaluates every store with something switched on."""
     from chalicelib.services import automations, customers, settings
-    from chalicelib.services.customers import derive_customer_keys
 
     tenant_id = f"pages-{uuid.uuid4().hex[:8]}"
     owner = Principal(tenant_id=tenant_id, role="owner", subject="test")

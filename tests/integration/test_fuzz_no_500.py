@@ -12,14 +12,15 @@ ROUTES = [
     ("PATCH", "/repairs/r1"), ("PUT", "/appointments/a1"), ("PATCH", "/appointments/a1"),
     ("POST", "/automations/birthday/test-run"), ("POST", "/automations/appointment_1h/test-run"),
     ("POST", "/action-automations"), ("PATCH", "/action-automations/act_missing"),
-    ("POST", "/action-automations/test-run"),
+    ("POST", "/action-automations/test-run"), ("POST", "/segments"), ("PATCH", "/segments/seg_missing"),
 ]
 FIELDS = ["store_name", "timezone", "send_hour", "quiet_hours", "frequency_cap", "enabled", "settings", "channels",
           "template_id", "type", "name", "subject", "body_text", "body_html", "sms_body", "customer_id",
           "first_name", "email", "phone", "birthday", "consent", "tags", "points_balance", "completed_at",
           "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at",
           "priority", "audience", "tags_any", "interests_any", "min_points", "points_threshold", "offer_text",
-          "change", "automation_id"]
+          "change", "automation_id", "filter", "tags_all", "tags_none", "vip", "points_min", "points_max",
+          "inactive_days_min", "active_within_days", "birthday_month", "has_email", "consent_sms"]
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20)
            | st.floats(allow_nan=False) | st.text(max_size=40)

@@ -85,12 +85,23 @@ def use_the_api(owner, tenant: str) -> None:
     for n in range(2):
         assert owner.put(f"/customers/c{n}", {
             "first_name": f"C{n}", "email": f"c{n}@{domain}", "phone": f"+61411120{n:03d}", "birthday": "1990-12-18",
-            "consent": {"email": True, "sms": True}, "created_at": "2025-01-01T00:00:00Z"}).status == 200
+            "consent": {"email": True, "sms": True}, "created_at": "2025-01-01T00:00:00Z", "tags": ["VIP"]}).status == 200
     assert owner.patch("/customers/c1", {"points_balance": 10}).status == 200
     assert owner.get("/customers/c1").status == 200
     assert owner.get(f"/customers?email=c1@{domain}").json["customers"][0]["customer_id"] == "c1"
     assert owner.get("/customers?limit=1").json["next_cursor"]
     assert owner.get("/me").status == 200
+    # Segments: each kind of read (the VIP, month-day, last activity and created indexes, and the base).
+    made = owner.post("/segments", {"name": "Gold VIPs", "filter": {"vip": True, "tags_any": ["gold"]}})
+    assert made.status == 201
+    segment = made.json["segment_id"]
+    assert owner.post("/segments", {"name": "Points", "filter": {"points_min": 5}}).status == 201
+    assert owner.get("/segments").status == 200
+    assert owner.patch(f"/segments/{segment}", {"filter": {"created_within_days": 30}}).status == 200
+    assert owner.get(f"/segments/{segment}").status == 200
+    for listed in ("vip", "inactive_90", "birthday_this_month", "new_30", segment):
+        assert owner.get(f"/segments/{listed}/members?limit=1").status == 200
+    assert owner.delete(f"/segments/{segment}").status == 204
     for page in ("/admin", "/admin/admin.js", "/admin/config.json"):
         assert handle(owner.gateway, "GET", page, {}, b"")[0] == 200
     assert owner.put("/sales/s1", {"customer_id": "c0", "completed_at": "2026-12-01T01:00:00Z",
@@ -130,6 +141,20 @@ def use_the_api(owner, tenant: str) -> None:
     form = {"content-type": "application/x-www-form-urlencoded"}
     assert handle(owner.gateway, "GET", f"/unsubscribe/{token}", {}, b"")[0] == 200
     assert handle(owner.gateway, "POST", f"/unsubscribe/{token}", form, b"List-Unsubscribe=One-Click")[0] == 200
+    campaign = owner.post("/campaigns", {"name": "Preview", "segment_id": "vip", "channels": ["email"]})
+    assert campaign.status == 201
+    path = f"/campaigns/{campaign.json['campaign_id']}"
+    assert owner.get("/campaigns").status == 200
+    assert owner.patch(path, {"name": "Winter preview"}).status == 200
+    assert owner.post(f"{path}/test-run", {}).status == 200
+    spare = owner.post("/campaigns", {"name": "Spare"}).json["campaign_id"]
+    assert owner.delete(f"/campaigns/{spare}").status == 204
+    later = owner.post("/campaigns", {"name": "Later", "segment_id": "vip"}).json["campaign_id"]
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert owner.post(f"/campaigns/{later}/schedule", {"at": soon}).status == 200
+    assert owner.post(f"/campaigns/{later}/cancel").status == 200
+    assert owner.post(f"{path}/send").status == 200
+    assert owner.get(path).status == 200
     assert owner.put("/customers/gone", {"first_name": "Gone", "email": f"gone@{domain}"}).status == 200
     assert owner.delete("/customers/gone").status == 204
 
@@ -167,7 +192,22 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
             assert lambdas.lambda_.invoke("evaluate", sqs_event(resources.evaluation_queue_name(), [job])).payload \
                 == {"batchItemFailures": []}
         calls["evaluate"] += made
+    minute = (datetime.now(timezone.utc) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with cold(), recorded() as made:
+        lambdas.lambda_.invoke("start_campaigns", scheduled(minute))
+    calls["start_campaigns"] += made
+    pages = take(resources.evaluation_queue_name(), tenant)
+    assert pages, "the campaigns' planner queued no page of the campaign sent now"
+    for page in pages:
+        with cold(), recorded() as made:
+            assert lambdas.lambda_.invoke("evaluate", sqs_event(resources.evaluation_queue_name(), [page])).payload \
+                == {"batchItemFailures": []}
+        calls["evaluate"] += made
     dispatch_all(lambdas, tenant, calls)
+    assert any("campaigns" in p.resource for p in calls["dispatch"])
+    with cold(), recorded() as made:   # every send of the campaign has ended: the planner marks it sent
+        assert lambdas.lambda_.invoke("start_campaigns", scheduled(minute)).payload["finished"] >= 1
+    calls["start_campaigns"] += made
     assert any(p.action == "ses:SendRawEmail" for p in calls["dispatch"])
 
     for hours in (3, 6):

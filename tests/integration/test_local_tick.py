@@ -221,3 +221,28 @@ def test_a_stream_batch_that_keeps_raising_is_bisected_down_to_the_record_skippe
     # Halved until p3 is alone (7 records, 4, 2), then p3 alone until its attempts are spent.
     assert poison_calls == [7, 4, 2] + [1] * reader.max_attempts
     assert any(f"failed {reader.max_attempts} times and was skipped" in line for line in reported)
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+def test_a_tick_at_or_after_a_scheduled_campaigns_instant_starts_it_sends_it_and_marks_it_sent(shop):
+    """`tick --at` runs the same one-minute planner as the cloud: before the instant nothing starts; at the
+    first tick after it, the members' messages go out and the campaign is sent; a second tick sends nothing."""
+    now = utcnow().replace(microsecond=0)
+    assert shop.patch("/settings", {"quiet_hours": window_around(now + timedelta(hours=8))}).status == 200
+    for customer_id in ("ivy", "jo"):
+        reachable(shop, customer_id, "1990-01-01")
+        assert shop.patch(f"/customers/{customer_id}", {"tags": ["VIP"]}).status == 200
+    cid = shop.post("/campaigns", {"name": "Winter preview", "segment_id": "vip",
+                                   "channels": ["email", "sms"]}).json["campaign_id"]
+    at = now + timedelta(minutes=3)
+    assert shop.post(f"/campaigns/{cid}/schedule", {"at": at.isoformat()}).status == 200
+
+    tick(at - timedelta(minutes=1))
+    assert shop.get(f"/campaigns/{cid}").json["status"] == "scheduled"
+    tick(at + timedelta(seconds=20))
+    progress = shop.get(f"/campaigns/{cid}").json
+    assert {k: progress[k] for k in ("status", "members", "queued", "sent")} == {
+        "status": "sent", "members": 2, "queued": 4, "sent": 4}
+    tick(at + timedelta(minutes=2))
+    assert [r["source"] for r in history(shop, "ivy")] == ["campaign", "campaign"]

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping
+from typing import Collection, Iterable, Iterator, Mapping
 
-from chalicelib.core.values import AppointmentFact, Person, RepairFact, SaleFact
+from chalicelib.core.values import BY_INSTANT, AppointmentFact, CustomerRead, Person, Profile, RepairFact, SaleFact
+from chalicelib.rules.tags import is_vip
 
 
 @dataclass
@@ -18,6 +19,8 @@ class FakeRepository:
     appointments: list[AppointmentFact] = field(default_factory=list)
     tenant_id: str = "t1"
     reads: int = 0
+    #: How many reads were only counted (`count_profiles`); their items are among `reads`.
+    counted: int = 0
 
     def _read(self, tenant_id: str, items: Iterable) -> Iterator:
         if tenant_id != self.tenant_id:
@@ -60,3 +63,22 @@ class FakeRepository:
     def customers(self, tenant_id: str, customer_ids: Iterable[str]) -> Mapping[str, Person]:
         wanted = set(customer_ids)
         return {p.customer_id: p for p in self._read(tenant_id, (p for p in self.people if p.customer_id in wanted))}
+
+    # The segments' reads: `people` are `Profile`s there, read whole whatever the fields asked for.
+
+    def read_profiles(self, tenant_id: str, read: CustomerRead, start_after: str | tuple[str, str] | None = None,
+                      fields: Collection[str] | None = None) -> Iterator[Profile]:
+        if read.index in BY_INSTANT:
+            attribute = BY_INSTANT[read.index]
+            ordered = sorted((p for p in self.people if (read.first or "") <= getattr(p, attribute) <= read.last),
+                             key=lambda p: (getattr(p, attribute), p.customer_id))
+            return self._read(tenant_id, (p for p in ordered if start_after is None
+                                          or (getattr(p, attribute), p.customer_id) > start_after))
+        held = {"all": lambda p: True, "vip": lambda p: is_vip(p.tags),
+                "birthday": lambda p: bool(p.birthday) and p.birthday[-5:] == read.key,
+                "anniversary": lambda p: bool(p.anniversary) and p.anniversary[-5:] == read.key}[read.index]
+        return self._read(tenant_id, (p for p in self._by_id(start_after) if held(p)))
+
+    def count_profiles(self, tenant_id: str, read: CustomerRead) -> int:
+        self.counted += 1
+        return sum(1 for _ in self.read_profiles(tenant_id, read))

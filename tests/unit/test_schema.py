@@ -33,6 +33,8 @@ def test_each_matcher_reads_through_its_own_index():
         "anniversary_index": ("anniversary_key", "customer_id"),
         "last_activity_index": ("tenant_id", "last_activity_at"),
         "email_index": ("email_key", "customer_id"),
+        "vip_index": ("vip_key", "customer_id"),
+        "created_index": ("tenant_id", "created_at"),
     }
     assert _index_keys(tables["sales"])["completed_index"] == ("tenant_id", "completed_at")
     assert _index_keys(tables["repairs"])["ready_index"] == ("tenant_id", "ready_since")

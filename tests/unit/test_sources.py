@@ -19,11 +19,12 @@ def test_every_registered_source_names_itself_and_says_everything_the_dispatcher
     assert module.NAME == name
     for function in PROTOCOL:
         assert callable(getattr(module, function)), f"{name} lacks {function}"
+    assert isinstance(module.DISABLED_REASON, str)
 
 
 def test_a_send_of_an_unknown_source_is_malformed():
     with pytest.raises(MalformedMessage):
-        source_of(Send("t1", "c1", "birthday", "birthday", "birthday:2026", "email", source="campaign"))
+        source_of(Send("t1", "c1", "birthday", "birthday", "birthday:2026", "email", source="newsletter"))
 
 
 def test_per_event_categories_come_from_the_catalog_and_action_taken_ones_are_marketing():
@@ -51,3 +52,14 @@ def test_a_source_gives_its_own_types_variables_and_the_template_in_effect():
     action = source_of(added)
     offer = AutomationView(type="email_add", settings={"offer_text": "A gift"}, name="Welcome")
     assert action.variables(added, offer, store) == {"offer": "A gift"}
+
+
+def test_a_campaign_is_marketing_names_itself_in_its_template_and_a_cancelled_one_skips_as_campaign_cancelled():
+    send = Send("t1", "c1", catalog.CAMPAIGN, "cmp_1", "campaign:cmp_1", "email", source="campaign")
+    campaign = source_of(send)
+    assert campaign.category(catalog.CAMPAIGN) == catalog.MARKETING
+    view = AutomationView(type=catalog.CAMPAIGN, settings={}, name="Spring preview")
+    assert campaign.variables(send, view, {}) == {"campaign": "Spring preview"}
+    assert campaign.template_id(view, catalog.CAMPAIGN) == "system:campaign"
+    assert campaign.DISABLED_REASON == "campaign_cancelled"
+    assert source_of(Send("t1", "c1", "birthday", "birthday", "k", "email")).DISABLED_REASON == "automation_disabled"

@@ -9,7 +9,8 @@ Each says, for the sends it puts on the send queue:
   `configurations(sends, found)`: the configuration of each send's automation from what it brought (a
   deleted or unknown automation is a switched-off one);
 - `template_id(automation, type_)`: the template in effect;
-- `variables(send, automation, settings)`: the template variables of the source's own types.
+- `variables(send, automation, settings)`: the template variables of the source's own types;
+- `DISABLED_REASON`: the reason a send ends skipped when its automation (or campaign) no longer sends.
 
 The dispatcher and the content code hold no branch on a source or a type: adding a source is one module
 here, and no dispatcher code changes.
@@ -27,6 +28,7 @@ from chalicelib.sending.messages import MalformedMessage, Send
 SOURCES: Mapping[str, str] = MappingProxyType({
     "automation": "chalicelib.sending.sources.automation",
     "action_automation": "chalicelib.sending.sources.action",
+    "campaign": "chalicelib.sending.sources.campaign",
 })
 
 

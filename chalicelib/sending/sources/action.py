@@ -7,11 +7,14 @@ from typing import Any, Iterable, Mapping
 from chalicelib.adapters.models import ActionAutomation
 from chalicelib.adapters.persistence import Keys
 from chalicelib.core import catalog
+from chalicelib.rules import checks
 from chalicelib.core.values import AutomationView
 from chalicelib.rules import actions
 from chalicelib.sending.messages import Send
 
 NAME = "action_automation"
+#: A send of an automation switched off (or deleted) after it was queued ends skipped with this reason.
+DISABLED_REASON = checks.AUTOMATION_DISABLED
 
 
 def view_of(item: ActionAutomation) -> actions.ActionView:

@@ -8,10 +8,13 @@ from typing import Any, Callable, Iterable, Mapping
 from chalicelib.adapters.models import Automation
 from chalicelib.adapters.persistence import Keys, get_or_none
 from chalicelib.core import catalog
+from chalicelib.rules import checks
 from chalicelib.core.values import AppointmentFact, AutomationView, Match, RepairFact, SaleFact
 from chalicelib.sending.messages import Send
 
 NAME = "automation"
+#: A send of an automation switched off (or deleted) after it was queued ends skipped with this reason.
+DISABLED_REASON = checks.AUTOMATION_DISABLED
 
 
 def effective_settings(spec: catalog.AutomationType, stored: dict | None) -> dict:
