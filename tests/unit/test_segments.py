@@ -1,7 +1,7 @@
 """Segments' rules and their reading of members (docs/behaviour.md section 10), over the in-memory repository."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
