@@ -18,12 +18,17 @@ import uuid
 from collections import Counter
 from datetime import datetime
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                   "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_PREFIX": "bench-",
-                   "UNSUBSCRIBE_SECRET": "bench-only-secret", "POWERTOOLS_METRICS_DISABLED": "true",
-                   "POWERTOOLS_LOG_LEVEL": "CRITICAL"})
-for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-    os.environ.pop(name, None)
+
+def _environment() -> None:
+    """The in-process emulator's environment. Set by `main` only: importing this module (bench/run.py does,
+    for `table`) must not point a test process's tables at the benchmark's prefix."""
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_PREFIX": "bench-",
+                       "UNSUBSCRIBE_SECRET": "bench-only-secret", "POWERTOOLS_METRICS_DISABLED": "true",
+                       "POWERTOOLS_LOG_LEVEL": "CRITICAL"})
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        os.environ.pop(name, None)
+
 
 DEC18 = datetime.fromisoformat("2026-12-18T00:00:00+00:00")
 
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON (for bench/run.py)")
     args = parser.parse_args(argv)
+    _environment()
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from moto import mock_aws
 

@@ -15,6 +15,19 @@ def _row(name: str, **figures) -> dict:
     return {**row, **figures}
 
 
+def test_importing_the_benchmarks_leaves_the_tests_environment_alone():
+    """bench/run.py imports bench.faults for its table: the emulator's environment (its own table prefix,
+    credentials) is set by the benchmark's `main`, never by the import, or later tests in the same worker
+    would read the benchmark's tables."""
+    import importlib
+    import os
+
+    before = dict(os.environ)
+    importlib.reload(importlib.import_module("bench.faults"))
+    importlib.reload(importlib.import_module("bench.scale"))
+    assert dict(os.environ) == before
+
+
 def test_the_fault_section_holds_every_row_and_judges_the_dynamodb_modes():
     rows = [_row("no fault"), _row("TransactionConflict on every 2nd outcome", **{"DynamoDB faults": 20}),
             _row("one crash after acceptance", **{"duplicates delivered": 1, "accepted": 41}),
