@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.adapters.models import Campaign, SendLedger, ledger_key
 from chalicelib.runner import campaigns
+from chalicelib.runner.evaluation import release_deferred
 from tests.integration.conftest import history
 from tests.integration.runner_kit import Crash, Runner, crash, once
 from tests.integration.test_runner import customer, enable, reachable
@@ -194,6 +195,14 @@ def test_a_campaign_sms_inside_quiet_hours_is_deferred_and_the_campaign_is_not_f
     assert (progress["status"], progress["sent"], progress["deferred"]) == ("sending", 1, 1)
     assert runner.campaigns(at + timedelta(minutes=2)) == []
     assert Campaign.get(runner.tenant_id, cid).status == "sending"
+    # When the quiet hours end the SMS is released and sent, and only then is the campaign sent (nothing of
+    # this store is left deferred for other tests' runners to release).
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    runner.clock.now = later
+    release_deferred(later, runner.queue)
+    assert [(o.send.customer_id, o.status) for o in runner.deliver().outcomes
+            if o.send.tenant_id == runner.tenant_id] == [("owl", "sent")]
+    assert shop.get(f"/campaigns/{cid}").json["status"] == "sent"
 
 
 def test_a_stores_own_segment_edited_after_the_start_changes_no_later_page(shop, runner):
