@@ -58,6 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
         if seeded else None,
         f"  Action-taken      {', '.join(seeded['actions'])}: PUT a new customer with an email and a birthday (docs/behaviour.md section 4)"
         if seeded else None,
+        f"  Campaigns         a draft to the VIP segment ({len(seeded.get('campaigns', []))}): the admin's Campaigns page, "
+        "or POST /campaigns/{id}/test-run, /schedule, /send" if seeded else None,
         f"  Runner            {'manual: no clock, no background workers; run `tick --at ...`' if args.manual else 'a clock evaluates every minute; workers send as messages and customer changes arrive'}",
         f"  Outbox            {api}{OUTBOX_PATH}   (what the emulator's SES and SNS accepted; or `cli outbox`)",
         "",
