@@ -4,6 +4,7 @@ A sale, repair or appointment read from its index says whether it vouches that i
 (`customer_present`); the matchers read only the customers of those that do not."""
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Collection, Iterable, Iterator, Mapping
 
 from chalicelib.adapters.models import (
@@ -43,12 +44,10 @@ PROFILE_ATTRIBUTES = PERSON_ATTRIBUTES + ["tags", "interests", "points_balance",
 
 
 def profile_of(item: Customer) -> Profile:
-    consent = item.consent
+    """The customer as `person_of` reads them, with what a segment's filter reads besides."""
+    person = person_of(item)
     return Profile(
-        customer_id=item.customer_id, first_name=item.first_name, last_name=item.last_name,
-        email=item.email, phone=item.phone,
-        consent_email=bool(consent and consent.email), consent_sms=bool(consent and consent.sms),
-        birthday=item.birthday, anniversary=item.anniversary, last_activity_at=item.last_activity_at,
+        **{f.name: getattr(person, f.name) for f in fields(Person)},
         tags=tuple(item.tags or ()), interests=tuple(item.interests or ()), points=int(item.points_balance or 0),
         created_at=item.created_at, last_purchase_at=item.last_purchase_at,
     )
