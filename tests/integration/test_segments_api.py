@@ -16,6 +16,8 @@ from chalicelib.core.values import Profile
 from chalicelib.rules.auth import ROLES
 from chalicelib.rules.segments import BUILT_IN_IDS, Moment, is_member, parse_filter
 from chalicelib.services.paging import encode_cursor
+from tests.segment_strategies import TAGS
+from tests.segment_strategies import filters as segment_filters
 
 BUILT_IN = ["vip", "inactive_90", "birthday_this_month", "new_30"]
 SYDNEY = "Australia/Sydney"
@@ -263,7 +265,6 @@ def truth(people: list[Profile], conditions: dict, tz: str) -> list[str] | None:
     return admitted if local_date(now(), tz) == local_date(before, tz) else None
 
 
-TAGS = ["VIP", "vip", "Gold", "gold", "walk-in"]
 days_ago = st.floats(0, 500)
 customers = st.fixed_dictionaries({"created": days_ago}, optional={
     "tags": st.lists(st.sampled_from(TAGS), max_size=3),
@@ -278,25 +279,7 @@ customers = st.fixed_dictionaries({"created": days_ago}, optional={
     "sale": days_ago,
 })
 days = st.sampled_from([1, 7, 30, 90, 365])
-filters = st.fixed_dictionaries({}, optional={
-    "tags_any": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "tags_all": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "tags_none": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "interests_any": st.lists(st.sampled_from(["pearls", "GOLD"]), min_size=1, max_size=2),
-    "vip": st.booleans(),
-    "points_min": st.sampled_from([0, 10, 100]),
-    "points_max": st.sampled_from([10, 100, 1000]),
-    "inactive_days_min": days,
-    "active_within_days": days,
-    "created_within_days": days,
-    "purchased_within_days": days,
-    "birthday_month": st.integers(1, 12),
-    "anniversary_month": st.integers(1, 12),
-    "has_email": st.booleans(),
-    "has_phone": st.booleans(),
-    "consent_email": st.booleans(),
-    "consent_sms": st.booleans(),
-}).filter(lambda f: f.get("points_min", 0) <= f.get("points_max", 10**9))
+filters = segment_filters(days).filter(lambda f: f.get("points_min", 0) <= f.get("points_max", 10**9))
 
 
 def write(api, customer_id: str, customer: dict) -> None:

@@ -12,7 +12,16 @@ from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.timeutil import to_iso
 from chalicelib.core.values import Profile, TenantView
 from chalicelib.matchers.segment import count, counts, members
-from chalicelib.rules.segments import BUILT_IN, BUILT_IN_IDS, Moment, is_member, parse_filter, plan
+from chalicelib.rules.segments import (
+    BUILT_IN,
+    BUILT_IN_IDS,
+    Moment,
+    is_member,
+    parse_filter,
+    plan,
+)
+from tests.segment_strategies import TAGS
+from tests.segment_strategies import filters as segment_filters
 from tests.unit.fakes import FakeRepository
 
 SYDNEY = "Australia/Sydney"
@@ -184,7 +193,6 @@ def test_the_plan_reads_the_most_selective_indexed_condition(conditions, index):
 
 # --- members through the repository, against the predicate over everyone --------------------------
 
-TAGS = ["VIP", "vip", "Gold", "gold", "walk-in"]
 month_days = st.dates(min_value=datetime(2000, 1, 1).date(), max_value=datetime(2000, 12, 31).date())
 profiles = st.builds(
     lambda n, tags, interests, points, created, activity, purchase, birthday, anniversary, email, phone, ce, cs:
@@ -198,25 +206,7 @@ profiles = st.builds(
     st.none() | month_days.map(lambda d: d.strftime("2001-%m-%d")),
     st.none() | st.just("a@b.example"), st.none() | st.just("+61400000000"), st.booleans(), st.booleans())
 stores = st.lists(profiles, max_size=40, unique_by=lambda p: p.customer_id)
-filters = st.fixed_dictionaries({}, optional={
-    "tags_any": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "tags_all": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "tags_none": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
-    "interests_any": st.lists(st.sampled_from(["pearls", "GOLD"]), min_size=1, max_size=2),
-    "vip": st.booleans(),
-    "points_min": st.sampled_from([0, 10, 100]),
-    "points_max": st.sampled_from([10, 100, 1000]),
-    "inactive_days_min": days,
-    "active_within_days": days,
-    "created_within_days": days,
-    "purchased_within_days": days,
-    "birthday_month": st.integers(1, 12),
-    "anniversary_month": st.integers(1, 12),
-    "has_email": st.booleans(),
-    "has_phone": st.booleans(),
-    "consent_email": st.booleans(),
-    "consent_sms": st.booleans(),
-})
+filters = segment_filters(days)
 built_ins = st.sampled_from(BUILT_IN).map(lambda b: b.filter_on(Moment(AT, SYDNEY).today))
 zones = st.sampled_from(["UTC", SYDNEY, "America/New_York"])
 
