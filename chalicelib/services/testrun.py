@@ -27,7 +27,11 @@ from chalicelib.core.values import (
 )
 from chalicelib.matchers import APPOINTMENT_WINDOWS, matcher_for
 from chalicelib.rules import validation as v
-from chalicelib.rules.checks import cap_window_start, first_failing_check, quiet_hours_end
+from chalicelib.rules.checks import (
+    cap_window_start,
+    first_failing_check,
+    quiet_hours_end,
+)
 from chalicelib.sending.sources.automation import sends_of
 from chalicelib.sending.stores import TenantSuppressions, recent_marketing_counts
 from chalicelib.services import automations
@@ -66,10 +70,15 @@ def rehearse(tenant: TenantView, category: str, channels: Iterable[str], matches
     a would-be marketing send counts against the customer's frequency cap for the sends after it.
     `held`: (customer, occurrence key, channel) of sends the ledger holds already (`already_sent`)."""
     outcomes = decide(tenant, category, channels, matches, at, held)
+    would_send, deferred, skipped = _tally(outcomes)
     # A send deferred by quiet hours goes out when they end: the action-taken test-run counts it as sent.
-    would_send = sum(1 for per_channel in outcomes for o in per_channel.values() if o in (WOULD_SEND, DEFERRED))
-    skipped = Counter(o for per_channel in outcomes for o in per_channel.values() if o not in (WOULD_SEND, DEFERRED))
-    return would_send, skipped
+    return would_send + deferred, skipped
+
+
+def _tally(outcomes: list[dict[str, str]]) -> tuple[int, int, Counter]:
+    """Sends that would go out now, sends deferred by quiet hours, and skips by reason."""
+    every = [o for per_channel in outcomes for o in per_channel.values()]
+    return every.count(WOULD_SEND), every.count(DEFERRED), Counter(o for o in every if o not in (WOULD_SEND, DEFERRED))
 
 
 def decide(tenant: TenantView, category: str, channels: Iterable[str], matches: list[Match], at: datetime,
@@ -128,15 +137,15 @@ def test_run(tenant_id: str, type_: str, body: dict, now: datetime, repo: Reposi
         worked = []
         matches = list(match(tenant, automation, Occasion(at, local_date(at, tenant.timezone)), repo))
         triggers = [None] * len(matches)
-    from chalicelib.sending import ledger   # the dispatcher's module: the API imports it on the first test-run
+    from chalicelib.sending import (
+        ledger,  # the dispatcher's module: the API imports it on the first test-run
+    )
 
     sends = sends_of(matches, tenant_id, automation)
     rows = ledger.read(sends)
     held = frozenset((s.customer_id, s.occurrence_key, s.channel) for s in sends if s.ledger_key in rows)
     outcomes = decide(tenant, spec.category, automation.channels, matches, at, held)
-    every = [o for per_channel in outcomes for o in per_channel.values()]
-    would_send, deferred = every.count(WOULD_SEND), every.count(DEFERRED)
-    skipped = Counter(o for o in every if o not in (WOULD_SEND, DEFERRED))
+    would_send, deferred, skipped = _tally(outcomes)
     sample = [{"customer_id": m.customer_id, "name": m.person.name, "occurrence_key": m.occurrence_key,
                "for": m.day.isoformat(), **({"trigger_date": trigger.isoformat()} if trigger else {}),
                "outcomes": per_channel}
