@@ -598,6 +598,9 @@ class SendLedger(Model):
     #: Once `accepted` (the provider took the message): what its `sent` record will say, as JSON, so any
     #: attempt can record it without sending again.
     accepted_record = UnicodeAttribute(null=True)
+    #: The status whose outcome counter this row's outcome was added to, set in the same transaction as the
+    #: counter: every outcome is counted once, whichever attempt counts it (`ledger.Counts`).
+    counted = UnicodeAttribute(null=True)
     #: While deferred: the send itself (its queue message), to put back on the queue when due.
     payload = UnicodeAttribute(null=True)
     deferred_shard = UnicodeAttribute(null=True)

@@ -222,8 +222,12 @@ class Dispatcher:
             else:
                 done = [self._dispatch_group(group, data, time_left) for group in groups]
         finally:
-            self._write_counts(data.counts)
+            counted = self._write_counts(data.counts)
         failed_messages = set(malformed)
+        if not counted:
+            # Its outcomes are recorded but not counted: every message comes back, and its next delivery
+            # finds the sends ended and counts them.
+            failed_messages.update(message_id for message_id, _ in parsed)
         for _, message_id, outcome, failed in sorted(item for group in done for item in group):
             result.outcomes.append(outcome)
             if failed:
@@ -234,11 +238,13 @@ class Dispatcher:
         result.failures = list(dict.fromkeys(result.failures))
         return result
 
-    def _write_counts(self, counts: ledger.Counts) -> None:
+    def _write_counts(self, counts: ledger.Counts) -> bool:
         try:
             counts.write()
-        except Exception:  # noqa: BLE001 - the records are written and are the truth; the counters lag
-            observability.logger.exception("outcome counters not written", extra={"counters": len(counts)})
+        except Exception:  # noqa: BLE001 - the records are written; the messages come back to be counted
+            observability.logger.exception("outcome counters not written", extra={"outcomes": len(counts)})
+            return False
+        return True
 
     def _dispatch_group(self, group: list[tuple[int, str, Send]], data: _BatchData,
                         time_left: Callable[[], float] | None) -> list[tuple[int, str, Outcome, bool]]:
@@ -286,6 +292,7 @@ class Dispatcher:
         took_over = False
         if row is not None:
             if row.status in ledger.FINAL:
+                data.counts.add_uncounted(send, row, now, data.settings(send.tenant_id)["timezone"])
                 return Outcome(send, DUPLICATE)
             if row.status == ledger.ACCEPTED:
                 # The provider took it on an earlier attempt whose record was not written: write it now,
@@ -301,6 +308,7 @@ class Dispatcher:
                     self.takeovers += 1
                 observability.claim_taken_over(_ids(send))
             if row.status == ledger.DEFERRED and not send.released:
+                data.counts.add_uncounted(send, row, now, data.settings(send.tenant_id)["timezone"])
                 return Outcome(send, DUPLICATE)  # parked; its release will bring it back
 
         settings = data.settings(send.tenant_id)

@@ -11,11 +11,14 @@ finds the row records `sent` from what the row holds and never sends again.
 
 DynamoDB's real failure modes: a transaction that touches an item another transaction holds is
 cancelled (`TransactionConflict`), and throttling can outlast the SDK's own retries. Both are retried
-here with backoff; past that, `Contended` leaves the send to its queue message's next delivery. The
-day's counters are not in any transaction. The dispatcher adds a batch's outcomes up (`Counts`) and writes
-each counter once when the batch ends, to one of `STAT_SHARDS` items chosen at random: about one counter
-write per 50 sends, spread over 16 items, so no item (and no partition key) takes the writes of every send
-of a busy day. An outcome recorded outside a batch adds to its counter at once.
+here with backoff; past that, `Contended` leaves the send to its queue message's next delivery.
+
+The day's outcome counters are not in the outcome's transaction. The dispatcher adds a batch's outcomes up
+(`Counts`) and, when the batch ends, writes them in one transaction that adds to each counter (one of
+`STAT_SHARDS` items chosen at random, so no item takes the writes of every send of a busy day) and marks
+each counted row (`counted`), conditional on it being unmarked. An invocation that dies before that
+transaction leaves its rows unmarked, and the message's next delivery, finding them ended, counts them:
+every outcome is counted exactly once, so a campaign's counters can tell when every send has ended.
 """
 from __future__ import annotations
 
@@ -203,53 +206,80 @@ def _commit(build) -> None:
         raise
 
 
-def stat_shard(send: Send) -> int:
-    return int(send_id(send), 16) % STAT_SHARDS
+def _uncounted(outcome: tuple[Send, str, str | None, str]) -> list:
+    """The condition and action that mark an outcome's row counted: still that outcome, not counted yet."""
+    send, status, _reason, _day = outcome
+    return [(SendLedger.status == status) & SendLedger.counted.does_not_exist(), SendLedger.counted.set(status)]
 
 
-def count(send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
-    """Add an outcome to its day's counter, after the outcome's transaction: one of STAT_SHARDS items, and
-    never inside a transaction, so a counter cannot cancel one. A process that dies between the two loses
-    that one count; the record is the truth."""
-    day = local_date(now, tz_name).isoformat()
-    _add(send.tenant_id, stat_key(day, send.automation_id, status, reason, stat_shard(send)), 1)
+def _count_in_one_transaction(outcomes: list[tuple[Send, str, str | None, str]]) -> int:
+    """Add `outcomes` to their counters and mark their rows counted, all or nothing. An outcome whose row
+    has moved on or was counted meanwhile (a duplicate delivery counted it) is left out and the rest tried
+    again. Returns the number of counter writes."""
+    while outcomes:
+        totals = Counter((send.tenant_id, day, send.automation_id, status, reason)
+                         for send, status, reason, day in outcomes)
 
-
-def _add(tenant_id: str, key: str, n: int) -> None:
-    item = AutomationStats(tenant_id, key)
-    with_retries(lambda: item.update(actions=[AutomationStats.count.add(n)]))
+        def attempt() -> None:
+            with TransactWrite(connection=_connection()) as tx:
+                for outcome in outcomes:
+                    condition, action = _uncounted(outcome)
+                    tx.update(SendLedger(outcome[0].ledger_key), actions=[action], condition=condition)
+                for (tenant_id, day, automation_id, status, reason), n in sorted(totals.items(), key=str):
+                    key = stat_key(day, automation_id, status, reason, random.randrange(STAT_SHARDS))
+                    tx.update(AutomationStats(tenant_id, key), actions=[AutomationStats.count.add(n)])
+        try:
+            with_retries(attempt)
+            return len(totals)
+        except TransactWriteError as e:
+            codes = _codes(e)
+            if "ConditionalCheckFailed" not in codes:
+                raise
+            outcomes = [o for o, code in zip(outcomes, codes) if code != "ConditionalCheckFailed"]
+    return 0
 
 
 class Counts:
-    """A dispatch batch's outcome counts, added up as its threads record outcomes and written once per
-    counter when the batch ends (`write`): 100 sends of one automation make one or two counter writes, not
-    100. An invocation that dies before `write` loses its batch's counts, never a record."""
+    """A dispatch batch's outcomes, added up as its threads record them and counted when the batch ends
+    (`write`): ten sends of one automation make one transaction, not ten counter writes. An outcome found
+    ended by an earlier attempt that did not count it (`add_uncounted`) is counted by this one."""
+
+    #: Outcomes per transaction: a row each and at most as many counters, under DynamoDB's 100 items.
+    PER_TRANSACTION = 40
 
     def __init__(self) -> None:
-        self._counts: Counter = Counter()
+        self._outcomes: dict[str, tuple[Send, str, str | None, str]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return len(self._outcomes)
 
     def add(self, send: Send, status: str, reason: str | None, now: datetime, tz_name: str) -> None:
         day = local_date(now, tz_name).isoformat()
         with self._lock:
-            self._counts[(send.tenant_id, day, send.automation_id, status, reason)] += 1
+            self._outcomes[send.ledger_key] = (send, status, reason, day)
+
+    def add_uncounted(self, send: Send, row: SendLedger, now: datetime, tz_name: str) -> None:
+        """A row this batch found ended (or deferred) by an earlier attempt: counted now unless it was."""
+        if row.counted != row.status:
+            self.add(send, row.status, row.reason, parse_instant(row.updated_at) if row.updated_at else now, tz_name)
 
     def write(self) -> int:
-        """Write the counts (each to a shard chosen at random); returns the number of counter writes."""
+        """Count the batch's outcomes; returns the number of counter writes. Raises if a transaction could
+        not be written (the batch's messages then come back, and their next delivery counts them)."""
         with self._lock:
-            counts, self._counts = self._counts, Counter()
-        for (tenant_id, day, automation_id, status, reason), n in sorted(counts.items(), key=str):
-            _add(tenant_id, stat_key(day, automation_id, status, reason, random.randrange(STAT_SHARDS)), n)
-        return len(counts)
+            outcomes, self._outcomes = list(self._outcomes.values()), {}
+        outcomes.sort(key=lambda o: o[0].ledger_key)
+        step = self.PER_TRANSACTION
+        return sum(_count_in_one_transaction(outcomes[i:i + step]) for i in range(0, len(outcomes), step))
 
 
 def _counted(counts: Counts | None, send: Send, status: str, reason: str | None, now: datetime,
              tz_name: str) -> None:
     if counts is None:
-        count(send, status, reason, now, tz_name)
+        counts = Counts()
+        counts.add(send, status, reason, now, tz_name)
+        counts.write()
     else:
         counts.add(send, status, reason, now, tz_name)
 

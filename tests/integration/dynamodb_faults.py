@@ -40,8 +40,14 @@ def is_outcome(operation: str, params: dict) -> bool:
     return operation == "TransactWriteItems" and any(t.endswith("communications") for t in tables(params))
 
 
+def is_count(operation: str, params: dict) -> bool:
+    """The transaction that adds a batch's outcomes to the counters and marks their rows counted."""
+    return operation == "TransactWriteItems" and any(t.endswith("automation_stats") for t in tables(params))
+
+
 def is_claim(operation: str, params: dict) -> bool:
-    return operation == "TransactWriteItems" and not is_outcome(operation, params)
+    return (operation == "TransactWriteItems" and not is_outcome(operation, params)
+            and not is_count(operation, params))
 
 
 def every(n: int, which: Callable[[str, dict], bool], code: str) -> Policy:

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from chalicelib.adapters.models import (
+    AutomationStats,
     Communication,
     SendLedger,
     ledger_key,
@@ -20,6 +21,7 @@ from tests.integration.dynamodb_faults import (
     every,
     first,
     is_claim,
+    is_count,
     is_outcome,
 )
 from tests.integration.runner_kit import Crash, Runner
@@ -55,6 +57,16 @@ def assert_exactly_once(runner, tenant: str, ids: list[str]) -> None:
     rows = [SendLedger.get(ledger_key(tenant, c, "birthday", "birthday:2026", channel))
             for c in ids for channel in ("email", "sms")]
     assert {row.status for row in rows} == {"sent"}, "no send is left claimed or accepted"
+    assert counted(tenant) == {"sent": 2 * len(ids)}, "every outcome is counted once"
+    assert {row.counted for row in rows} == {"sent"}
+
+
+def counted(tenant: str) -> dict[str, int]:
+    """The tenant's outcome counters, summed over their shards and days: outcome -> count."""
+    totals: Counter = Counter()
+    for row in AutomationStats.query(tenant):
+        totals[row.stat_key.split("#")[2]] += int(row.count)
+    return {outcome: n for outcome, n in totals.items() if n}
 
 
 def test_every_second_outcome_transaction_cancelled_by_a_conflict_is_retried_and_recorded_once(shop, runner, tenant,
@@ -148,4 +160,49 @@ def test_sends_an_invocation_had_no_time_for_go_back_as_new_messages_and_never_r
     runner.time_left = two_sends_of_time
     delivery = runner.deliver()
     assert delivery.dead_letters == [] and delivery.count("unstarted") > 0
+    assert_exactly_once(runner, tenant, ids)
+
+
+# --- counting every outcome once -----------------------------------------------------------------------
+
+def test_an_invocation_that_dies_before_counting_leaves_its_outcomes_to_the_next_delivery_which_counts_them(
+        shop, runner, tenant):
+    """Killed after its records, before the counters: nothing is sent again, and the message's next delivery
+    finds the sends ended and uncounted, and counts them; a campaign waiting for its counters never waits
+    forever."""
+    ids = birthdays(shop, 3)
+    runner.evaluate(DEC18)
+    counts = iter(range(10**6))
+
+    def die_before_counting(operation: str, params: dict) -> None:
+        if is_count(operation, params) and next(counts) in (0, 1):   # two invocations die
+            raise Crash()
+        return None
+
+    with dynamodb_faults(die_before_counting):
+        delivery = runner.deliver()
+    assert delivery.crashes == 2 and delivery.dead_letters == []
+    assert delivery.count("duplicate") > 0
+    assert runner.email.calls + runner.sms.calls == 6
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_counting_contended_past_its_retries_sends_the_messages_back_to_be_counted_once(shop, runner, tenant):
+    ids = birthdays(shop, 4)
+    runner.evaluate(DEC18)
+    with dynamodb_faults(first(ledger.WRITE_ATTEMPTS, is_count, CONFLICT)) as injected:
+        delivery = runner.deliver()
+    assert injected.faults[("TransactWriteItems", CONFLICT)] == ledger.WRITE_ATTEMPTS
+    assert delivery.dead_letters == [] and delivery.count("duplicate") > 0
+    assert_exactly_once(runner, tenant, ids)
+
+
+def test_a_duplicate_delivery_of_counted_sends_counts_nothing_again(shop, runner, tenant):
+    ids = birthdays(shop, 2)
+    runner.evaluate(DEC18)
+    bodies = [body for body, _ in runner.queue.messages]
+    runner.deliver()
+    assert counted(tenant) == {"sent": 4}
+    again = runner.deliver(extra=bodies)           # SQS delivers the same messages once more
+    assert again.count("duplicate") == 4
     assert_exactly_once(runner, tenant, ids)
