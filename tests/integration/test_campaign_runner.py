@@ -217,3 +217,29 @@ def test_a_stores_own_segment_edited_after_the_start_changes_no_later_page(shop,
     runner.deliver()
     _sent_once_each(runner, cid)
     assert history(shop, "dan") == []
+
+
+def test_a_dispatch_that_dies_before_counting_still_lets_the_campaign_finish_with_every_send_counted(shop, runner):
+    """The campaign finishes when its counters reach the sends it queued: an invocation killed after its
+    records and before its counter transaction is counted by its message's next delivery."""
+    from tests.integration.dynamodb_faults import dynamodb_faults, is_count
+
+    _vips(shop)
+    cid, at = _scheduled(shop)
+    runner.campaigns(at)
+    died = []
+
+    def die_before_counting_once(operation: str, params: dict) -> None:
+        if is_count(operation, params) and not died:
+            died.append(1)
+            raise Crash()
+        return None
+
+    with dynamodb_faults(die_before_counting_once):
+        delivery = runner.deliver()
+    assert delivery.crashes == 1 and delivery.count("duplicate") > 0
+    _sent_once_each(runner, cid)
+    runner.campaigns(at + timedelta(minutes=1))
+    progress = shop.get(f"/campaigns/{cid}").json
+    assert {k: progress[k] for k in ("status", "queued", "sent", "skipped", "failed")} == {
+        "status": "sent", "queued": 6, "sent": 6, "skipped": {}, "failed": 0}
