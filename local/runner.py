@@ -308,6 +308,12 @@ class Summary:
         self.outcomes: Counter = Counter()
         self.skipped: Counter = Counter()
         self.took_over = 0
+        #: Campaigns started at the tick's instant, and marked sent once every send of theirs had ended.
+        self.campaigns_started = self.campaigns_finished = 0
+
+    def add_campaigns(self, planned: dict) -> None:
+        self.campaigns_started += planned["started"]
+        self.campaigns_finished += planned["finished"]
 
     def add_evaluations(self, evaluations) -> None:
         self.evaluated += len(evaluations)
@@ -334,7 +340,8 @@ class Summary:
                 "failed": self.outcomes["failed"], "deferred": self.outcomes["deferred"],
                 "released": self.released, "duplicates": self.outcomes["duplicate"],
                 "retries": self.outcomes["retrying"], "claims_taken_over": self.took_over,
-                "customer_changes": self.changes, "actions_fired": self.actions_fired}
+                "customer_changes": self.changes, "actions_fired": self.actions_fired,
+                "campaigns_started": self.campaigns_started, "campaigns_finished": self.campaigns_finished}
 
 
 def _evaluation_handler(summary: Summary) -> Handler:
@@ -353,7 +360,7 @@ def evaluate_at(at: datetime, summary: Summary, *, report: Report = to_stderr, c
     """What the schedules do at `at`: release due deferred sends, start the campaigns due, plan every type, run
     the evaluations (the campaigns' pages among them)."""
     summary.released += schedules.release(at)
-    schedules.plan_campaigns_at(at)
+    summary.add_campaigns(schedules.plan_campaigns_at(at))
     for spec in catalog.PER_EVENT_TYPES:
         schedules.plan(spec.type, at)
     drain(clients.queue_url(resources.evaluation_queue_name()), _evaluation_handler(summary), report=report,
@@ -378,7 +385,7 @@ def tick(at: datetime) -> dict:
         evaluate_at(at, summary, clock=clock)
         drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary), clock=clock)
         drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records, clock=clock)
-        schedules.plan_campaigns_at(at)   # a campaign whose every send has ended is marked sent
+        summary.add_campaigns(schedules.plan_campaigns_at(at))   # a campaign whose every send has ended is marked sent
     return summary.as_dict(at)
 
 
