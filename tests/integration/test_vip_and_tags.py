@@ -124,3 +124,38 @@ def test_the_action_test_run_sees_the_tags_a_write_of_is_vip_would_leave(owner):
     owner.patch("/customers/c1", {"is_vip": False})
     assert fired({"birthday": "--05-01", "is_vip": True}) == [vips]
     assert fired({"birthday": "--05-01", "tags": ["vip"]}) == [vips]
+
+
+# --- customers stored before the derivations: the backfill ----------------------------------------
+
+def _stored_by_an_older_version(tenant: str, customer_id: str, tags: list[str], **raw) -> None:
+    """A customer item as a version without the VIP derivation wrote it: tags, no `is_vip`, no index keys."""
+    from chalicelib.adapters import clients
+
+    item = {"tenant_id": {"S": tenant}, "customer_id": {"S": customer_id}, "created_at": {"S": "2025-01-01T00:00:00Z"},
+            "last_activity_at": {"S": "2025-01-01T00:00:00Z"}, "version": {"N": "1"},
+            "tags": {"L": [{"S": t} for t in tags]}, **raw}
+    clients.client("dynamodb").put_item(TableName=Customer.Meta.table_name, Item=item)
+
+
+def test_the_backfill_makes_customers_stored_before_the_vip_derivation_count_and_rewrites_nothing_twice(owner, tenant):
+    from chalicelib.services import backfill
+
+    _stored_by_an_older_version(tenant, "old-vip", ["vip", "gold", "Gold"], birthday={"S": "--03-14"})
+    assert owner.put("/customers/old-plain", {"tags": ["walk-in"]}).status == 200
+    assert owner.put("/sales/s1", {"customer_id": "old-plain", "completed_at": "2026-11-30T10:00:00Z"}).status == 200
+    _stored_by_an_older_version(tenant, "old-plain", ["walk-in"])     # its sale is older than `last_purchase_at`
+    assert vip_ids(tenant) == [] and owner.get("/segments/vip").json["count"] == 0
+
+    totals = backfill.customers(segments=2)
+
+    assert totals["read"] >= 2 and totals["rewritten"] >= 2
+    assert vip_ids(tenant) == ["old-vip"] and owner.get("/segments/vip").json["count"] == 1
+    vip = Customer.get(tenant, "old-vip")
+    assert (vip.is_vip, vip.tags, vip.birthday_key) == (True, ["vip", "gold"], f"{tenant}#03-14")
+    plain = Customer.get(tenant, "old-plain")
+    assert (plain.is_vip, plain.last_purchase_at, plain.last_activity_at) == (
+        False, "2026-11-30T10:00:00Z", "2026-11-30T10:00:00Z")
+    # Again: everything is up to date, nothing is written.
+    assert [backfill.customer(tenant, c) for c in ("old-vip", "old-plain", "gone")] == [False, False, False]
+    assert Customer.get(tenant, "old-vip").version == vip.version
