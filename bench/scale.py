@@ -248,12 +248,13 @@ class Result:
     peak_sends_per_second: float
 
 
-def simulate(s: Scenario, m: Measured, step: float = 1.0) -> Result:
+def simulate(s: Scenario, m: Measured, step: float = 1.0, evaluation: Evaluation | None = None) -> Result:
     """Step the pipeline through time: messages become available (all at once, or as the evaluation queues
     them), the event source scales towards the cap, each running batch finishes in `invocation_seconds`, and
-    no more than `rate` sends a second reach the providers (a token bucket without burst)."""
-    sends = s.customers * m.channels
-    ev = evaluation_model(s.customers, m)
+    no more than `rate` sends a second reach the providers (a token bucket without burst). `evaluation`: the
+    paged evaluation's model, if not the Christmas send's (`evaluation_model`): a campaign's (bench.campaigns)."""
+    ev = evaluation or evaluation_model(s.customers, m)
+    sends = s.customers * ev.channels
     per_invocation = invocation_seconds(m, s.batch, s.workers)
     batch_sends = invocation_sends(m, s.batch)
     done, t, first, peak = 0.0, 0.0, None, 0.0
