@@ -66,7 +66,8 @@ package: $(STAMP)
 	fi
 
 # The benchmarks (bench/run.py): read amplification, AWS calls per send, pipeline overhead, cold start,
-# test-run latency and the cost on paper, written to BENCHMARKS.md. About 10 minutes; not part of `test`.
+# test-run latency, the cost on paper, faults, the scale model, segments and campaigns at 100,000 customers,
+# written to BENCHMARKS.md. About 30 minutes; not part of `test`.
 bench: package
 	$(PY) -m bench.run
 

@@ -46,14 +46,16 @@ WORKLOAD = {
 }
 
 #: Per send, from the dispatcher's writes: the claim (ledger row and marketing log, transactional: 2
-#: units per KB) and the outcome (ledger row, a ~2 KB communication record, a stats counter), and its
-#: reads: customer, marketing log, suppression entry (half units, eventually consistent), the ledger
-#: row (consistent) at evaluation and at dispatch, and the index item that matched.
-UNITS_PER_SEND = {"write_units": 2 * (1 + 1) + 2 * (1 + 2 + 1), "read_units": 0.5 * 3 + 1 * 2 + 0.5}
+#: units per KB), the `accepted` write (one item), the outcome (ledger row and a ~2 KB communication
+#: record) and the batch's counting transaction (the row marked counted, and its share of the counters:
+#: about one counter per 5 sends); and its reads: customer, marketing log, suppression entry (half units,
+#: eventually consistent), the ledger row (consistent) at evaluation and at dispatch, and the index item
+#: that matched.
+UNITS_PER_SEND = {"write_units": 2 * (1 + 1) + 1 + 2 * (1 + 2) + 2 * (1 + 0.2), "read_units": 0.5 * 3 + 1 * 2 + 0.5}
 
 #: Latencies assumed for the dispatcher's billed time per send (AWS's own, in-region).
 LATENCY_MS = {"dynamodb_transaction": 15, "dynamodb_batch_read_per_send": 1, "ses_send": 40}
-MEMORY_GB = {"dispatch": 0.5, "evaluate": 1.0, "planner": 0.25, "api": 0.5}
+MEMORY_GB = {"dispatch": 0.5, "evaluate": 1.0, "planner": 0.25, "api": 1.0}
 SECONDS = {"evaluation": 0.5, "scheduled": 0.3, "api_request": 0.05}
 
 

@@ -36,7 +36,7 @@ def start():
     table.RESULT_SIZE_LIMIT = 4 * 1024 * 1024
     _back_up_items_not_tables()
     emulator = localstack.start_emulator("127.0.0.1", 0)
-    localstack.configure_environment(emulator.endpoint, "bench-only-secret")
+    localstack.configure_environment(emulator.endpoint, "bench-only-secret-of-at-least-32-bytes")
     localstack.create_resources([SENDER_DOMAIN])
     return emulator
 

@@ -100,8 +100,21 @@ def main(argv: list[str] | None = None) -> int:
     from moto import mock_aws
 
     from chalicelib.sending import ledger
-    from tests.integration.dynamodb_faults import CONFLICT, THROTTLED, every, first, is_claim, is_outcome
-    from tests.integration.runner_kit import Crash, crash, once, reject, throttle_every_other
+    from tests.integration.dynamodb_faults import (
+        CONFLICT,
+        THROTTLED,
+        every,
+        first,
+        is_claim,
+        is_outcome,
+    )
+    from tests.integration.runner_kit import (
+        Crash,
+        crash,
+        once,
+        reject,
+        throttle_every_other,
+    )
 
     ledger.sleep = lambda seconds: None   # the retries' pauses are waited for nowhere but in AWS
 

@@ -277,6 +277,27 @@ def scale_section(scaled: dict) -> list[str]:
             "at the SES rate.", "", scale.report(argv, scaled["measured"], m, results), ""]
 
 
+def segments_section(segments: dict, segments_command: str, campaigns: dict) -> list[str]:
+    from bench import campaigns as campaign_bench
+
+    lines = ["## 9. Segments and campaigns at 100,000 customers", "", f"`{segments_command}`", "",
+             f"A synthetic store of {segments['customers']:,} customers ({segments['item_bytes']} bytes each) in the "
+             f"emulator, counted at {segments['at']} as `GET /segments/{{id}}` counts: the read each segment's plan "
+             "chose (\", counted\" where DynamoDB only counts), the items DynamoDB reads, the calls, the time in the "
+             "emulator and the client's own CPU (botocore's parsing, PynamoDB, the filter's tests), which does not "
+             "depend on the emulator. Every count is checked against the filter applied to every customer.", "",
+             "| segment | read | members | items read | calls | time | client CPU | MB read | read units |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in [*segments["segments"], segments["list"]]:
+        lines.append(f"| {r['segment']} | {r['read']} | {r['count']:,} | {r['items_read']:,} | {r['calls']} "
+                     f"| {r['ms'] / 1000:,.1f} s | {r['client_cpu_ms'] / 1000:,.1f} s | {r['mb_read']} | {r['read_units']:,} |")
+    argv = [a for a in campaigns["command"].split()[3:] if a != "--json"]
+    lines += ["", "A campaign's paged evaluation on the same store, and the scale model's time for 1,000,000 members "
+              "(`bench/campaigns.py`): the evaluation side measured here, the dispatch side from section 8's "
+              "measurement.", "", campaign_bench.report(argv, campaigns["measured"], campaigns["modeled"]), ""]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; print, do not write BENCHMARKS.md")
@@ -295,9 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     cost, cost_command = _run("bench.cost", *cost_args)
     # The fault table and the scale model's measurement, side by side (each its own in-process emulator).
     faults_run = _start("bench.faults", "--customers", "20" if args.quick else "100")
+    scale_measured = ROOT / "build" / "bench-scale-measured.json"
+    scale_measured.parent.mkdir(exist_ok=True)
     scale_run = _start("bench.scale", *(["--sample", "200", "--fault-sample", "100"] if args.quick
-                                        else ["--sample", "2000", "--fault-sample", "1000"]))
+                                        else ["--sample", "2000", "--fault-sample", "1000"]),
+                       "--save", str(scale_measured))
     (faults, faults_command), (scaled, _) = _result(faults_run), _result(scale_run)
+    # Segments and campaigns at 100,000 customers, one after the other (each seeds its own emulator).
+    customers = ["--customers", "5000" if args.quick else "100000"]
+    segments, segments_command = _run("bench.segments", *customers)
+    campaigns, _ = _run("bench.campaigns", *customers, "--scale-measured", str(scale_measured))
     took = time.monotonic() - started
     lines = ["# Benchmarks", "",
              f"Written by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {took / 60:.1f} minutes, "
@@ -312,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += cost_section(cost, cost_command)
     lines += faults_section(faults, faults_command)
     lines += scale_section(scaled)
+    lines += segments_section(segments, segments_command, campaigns)
     text = "\n".join(lines)
     if args.quick:
         print(text)

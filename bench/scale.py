@@ -534,10 +534,9 @@ def measure(sample: int, fault_sample: int) -> dict:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from moto import mock_aws
 
+    from chalicelib.adapters import resources
     from chalicelib.sending import dispatcher, ledger
     from local.stack import create_resources, one_request_at_a_time
-
-    from chalicelib.adapters import resources
 
     assert dispatcher.WORKERS == DISPATCH_WORKERS and ledger.STAT_SHARDS == STAT_SHARDS, "update the constants"
     assert resources.DISPATCH_BATCH_SIZE == SQS_BATCH, "update the constants"

@@ -65,3 +65,26 @@ def test_the_scale_section_is_the_models_report_from_its_json():
     table = [line for line in text.splitlines() if line.startswith("| 1") and "evaluation" not in line]
     assert len(table) == len(results)
     assert all(f"| {r.ratio:.2f} |" in text for r in results)
+
+
+def test_the_segments_section_holds_every_segment_and_each_campaigns_measured_and_modeled_rows():
+    def seg(name, count):
+        return {"segment": name, "read": "vip, counted", "count": count, "items_read": count, "calls": 1, "ms": 400,
+                "client_cpu_ms": 2, "mb_read": 0.7, "read_units": 88}
+    segments = {"customers": 100_000, "item_bytes": 351, "at": "2026-06-10T10:00:00+00:00",
+                "segments": [seg("vip", 10_012), seg("new_30", 4_033)], "list": seg("GET /segments (all six)", 14_045)}
+    measured = {"customers": 100_000, "item_bytes": 351, "seeding_seconds": 30.0, "campaigns": [
+        {"segment": "vip (built-in, by index)", "pages": 6, "members": 10_012, "sends_queued": 20_024,
+         "items_read": 30_000, "dynamodb_calls": {"Query": 6, "BatchGetItem": 201}, "seconds": 40.0,
+         "client_cpu_seconds": 12.5, "page_ms_mean": 6_000, "page_ms_max": 7_000}]}
+    modeled = [{"segment": "vip (built-in, by index)", "members": 1_000_000, "rate": rate, "items_read_per_member": 3.0,
+                "page_seconds": 4.2, "evaluation_seconds": 2_100, "floor_seconds": int(2_000_000 / rate),
+                "total_seconds": int(2_000_000 / rate) + 9, "ratio": 1.0, "concurrency": 3}
+               for rate in (100.0, 1000.0)]
+    campaigns = {"command": ".venv/bin/python -m bench.campaigns --customers 100000 --json",
+                 "measured": measured, "modeled": modeled}
+    text = "\n".join(run.segments_section(segments, ".venv/bin/python -m bench.segments --customers 100000", campaigns))
+    assert "| vip | vip, counted | 10,012 |" in text and "| GET /segments (all six) |" in text
+    assert "| vip (built-in, by index) | 6 | 10,012 | 20,024 | 30,000 | BatchGetItem 201, Query 6 | 40.0 s |" in text
+    assert text.count("| vip (built-in, by index) | 1,000 |") == 1 and "| 20,000 s | 20,009 s |" in text
+    assert "--json" not in text
