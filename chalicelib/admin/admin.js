@@ -145,6 +145,8 @@
   // A field's error goes beside the field (matched by the API's field name, or its first part); any other
   // error goes into the form's own status line, or the page's alert.
   function showError(err, scope, status) {
+    // The note of an earlier save would say "saved" beside this error: it goes.
+    for (const note of main().querySelectorAll("p.saved[tabindex]")) note.remove();
     if (scope) {
       const names = err.field ? [err.field, err.field.split(".")[0], err.field.split(".").slice(-1)[0]] : [];
       for (const name of names) {
@@ -427,6 +429,18 @@
       list.automations.map((automation) => automationCard(automation, all)));
   }
 
+  // A button that shows and hides a card's panel (its Configure or Test run).
+  function opener(panel, label) {
+    panel.id = panel.id || nextId("panel");
+    const button = h("button", { type: "button", "aria-expanded": "false", "aria-controls": panel.id }, label);
+    button.addEventListener("click", () => {
+      panel.hidden = !panel.hidden;
+      button.setAttribute("aria-expanded", String(!panel.hidden));
+      if (!panel.hidden) panel.querySelector("select, input, button").focus();
+    });
+    return button;
+  }
+
   function automationCard(automation, all) {
     const card = h("article", { class: "card", id: `automation-${automation.type}`, "aria-labelledby": `title-${automation.type}` });
     fillCard(card, automation, all);
@@ -452,15 +466,6 @@
     const effective = all.find((t) => t.template_id === a.effective_template_id);
     const configure = configurePanel(card, a, all);
     const testRun = testRunPanel(a);
-    const opener = (panel, label) => {
-      const button = h("button", { type: "button", "aria-expanded": "false", "aria-controls": panel.id }, label);
-      button.addEventListener("click", () => {
-        panel.hidden = !panel.hidden;
-        button.setAttribute("aria-expanded", String(!panel.hidden));
-        if (!panel.hidden) panel.querySelector("select, input, button").focus();
-      });
-      return button;
-    };
     card.replaceChildren(
       h("div", { class: "card-head" },
         h("h2", { id: `title-${type}` }, a.name),
@@ -820,20 +825,103 @@
       try {
         await api("DELETE", `/action-automations/${seg(a.automation_id)}`);
         await renderActions();
+        showSaved(`Deleted "${a.name}". Messages already queued for it will be skipped.`);
       } catch (e) { showError(e); }
     });
+    // The card's own switch: on or off without opening the form.
+    const toggle = guard(h("input", { type: "checkbox", role: "switch", checked: a.enabled, id: nextId("on") }),
+      "action_automations");
+    toggle.addEventListener("change", async () => {
+      toggle.disabled = true;
+      try {
+        await api("PATCH", `/action-automations/${seg(a.automation_id)}`, { enabled: toggle.checked });
+        await renderActions();
+        showSaved(`"${a.name}" is ${toggle.checked ? "on" : "off"}.`);
+      } catch (e) {
+        toggle.checked = !toggle.checked;
+        toggle.disabled = false;
+        showError(e);
+      }
+    });
     const template = all.find((t) => t.template_id === a.template_id);
+    const testRun = actionTestRunPanel(a);
     return h("article", { class: "card", "aria-labelledby": `act-${a.automation_id}` },
       h("div", { class: "card-head" },
         h("h2", { id: `act-${a.automation_id}` }, a.name),
         h("span", { class: `badge ${a.enabled ? "on" : "off"}` }, a.enabled ? "Active" : "Off"),
+        h("label", { class: "switch", for: toggle.id }, toggle, "Enabled"),
         h("span", { class: "chip" }, ACTION_TYPES[a.type] || a.type)),
       h("p", { class: "meta" }, `Priority ${a.priority} · Audience: ${audienceText(a.audience || {})}`,
         a.points_threshold ? ` · Threshold ${a.points_threshold} points` : "",
         ` · Channels: ${a.channels.map((c) => CHANNELS[c]).join(", ")} · Template: ${template ? template.name : "system"}`),
       a.offer_text ? h("p", { class: "meta" }, `Offer: ${a.offer_text}`) : null,
       statsLine(a.stats, a.name),
-      h("div", { class: "actions" }, edit, remove));
+      h("div", { class: "actions" }, edit, opener(testRun, "Test run"), remove), testRun);
+  }
+
+  // --- action-taken test-run ------------------------------------------------------------------------
+  // The change each type listens for, as the test-run's form asks for it.
+  const ACTION_CHANGE = {
+    birthday_add: { field: "birthday", label: "Birthday added", type: "date", value: (v) => v },
+    email_add: { field: "email", label: "Email added", type: "email", value: (v) => v },
+    interest_add: { field: "interests", label: "Interests added (comma-separated)", type: "text", value: (v) => listOf(v) },
+    app_download: { field: "app_installed_at", label: "App installed at", type: "datetime-local",
+      value: (v) => (v ? new Date(v).toISOString().replace(/\.\d{3}Z$/, "Z") : v) },
+    reward_available: { field: "points_balance", label: "Points balance becomes", type: "number", value: Number },
+  };
+
+  const ACTION_REASONS = {
+    import: "an import never fires action-taken automations",
+    no_enabled_automation: "no enabled automation for this event",
+    audience_not_matched: "the customer is not in this automation's audience",
+    already_fired: "this event already fired for the customer",
+  };
+
+  function actionTestRunPanel(a) {
+    const change = ACTION_CHANGE[a.type];
+    const panel = h("div", { class: "panel", hidden: true });
+    const customer = h("input", { type: "text", name: "customer_id", required: true, autocomplete: "off" });
+    const value = h("input", { type: change.type, name: change.field });
+    const status = saveStatus();
+    const result = h("div", { class: "result", "aria-live": "polite" });
+    const form = h("form", { class: "grid", novalidate: "", "aria-label": `Test run of ${a.name}` },
+      h("p", { class: "intro span-all" }, "What would happen if this customer's details changed so: which automation fires, or why none, and what each channel would do. Nothing is saved or sent; this automation counts as on."),
+      labelled("Customer id", customer, { hint: "An existing customer, or a new id as a new customer." }),
+      labelled(change.label, value, { field: `change.${change.field}` }),
+      h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Run test"), status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      result.replaceChildren();
+      try {
+        const r = await api("POST", "/action-automations/test-run", {
+          customer_id: customer.value.trim(), automation_id: a.automation_id,
+          change: { [change.field]: value.value === "" ? null : change.value(value.value) } });
+        result.replaceChildren(...actionTestRunResult(a, r));
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    panel.append(form, result);
+    return panel;
+  }
+
+  function actionTestRunResult(a, r) {
+    const lines = [h("p", {}, r.new_customer ? "A new customer." : "An existing customer.")];
+    if (!r.events.length) lines.push(h("p", { class: "muted" }, "This change is no event: nothing would fire."));
+    for (const e of r.events) {
+      const who = e.name ? `"${e.name}"` : "No automation";
+      if (!e.fires) {
+        lines.push(h("p", {}, `${ACTION_TYPES[e.event] || e.event}: ${who} would not fire: ${ACTION_REASONS[e.reason] || e.reason}.`));
+        continue;
+      }
+      const skipped = Object.entries(e.skipped || {}).map(([reason, n]) => `${n} skipped (${REASONS[reason] || reason})`);
+      lines.push(h("p", { class: e.automation_id === a.automation_id ? "ok" : "" },
+        `${ACTION_TYPES[e.event] || e.event}: ${who} would fire: ${e.would_send} message${e.would_send === 1 ? "" : "s"} would be sent`,
+        skipped.length ? `, ${skipped.join(", ")}` : "", "."));
+    }
+    return lines;
   }
 
   const listOf = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
@@ -1069,6 +1157,16 @@
     ["review_url", "Review link (post-purchase)", "text"],
   ];
 
+  // "Sydney", "new york" or "Australia/Sydney": the one zone so named, or the text as typed (the API then
+  // says what is wrong with it).
+  function zoneNamed(text) {
+    const zones = state.config.timezones;
+    if (zones.includes(text)) return text;
+    const wanted = text.toLowerCase().replace(/\s+/g, "_");
+    const found = zones.filter((z) => z.toLowerCase() === wanted || z.toLowerCase().split("/").pop() === wanted);
+    return found.length === 1 ? found[0] : text;
+  }
+
   async function renderSettings() {
     const current = (await api("GET", "/settings")).settings;
     state.settings = current;
@@ -1116,6 +1214,7 @@
       for (const [name, , kind] of SETTING_FIELDS) {
         let value = f[name].value.trim();
         if (kind === "hour") value = Number(value);
+        else if (kind === "timezone") value = zoneNamed(value);
         else if (value === "" && name !== "store_name") value = null;
         if (value !== (current[name] ?? null)) changes[name] = value;
       }
