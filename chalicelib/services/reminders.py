@@ -14,7 +14,7 @@ from chalicelib.adapters.models import Communication, RunState, tenant_customer
 from chalicelib.adapters.persistence import get_or_none
 from chalicelib.core import catalog
 from chalicelib.core.calendar import month_days_celebrated_on
-from chalicelib.core.schedule import coverage_ahead
+from chalicelib.core.schedule import coverage_ahead, trigger_of
 from chalicelib.core.timeutil import local_date, to_iso
 from chalicelib.core.values import AutomationView, Person, Repository, TenantView
 from chalicelib.rules import validation as v
@@ -49,12 +49,24 @@ def _last_received(tenant_id: str, customer_id: str) -> dict | None:
     return None
 
 
-def _greetings(tenant: TenantView, automation: AutomationView, now: datetime, through: date) -> dict[date, datetime]:
-    """Celebration date -> when the enabled automation's evaluation that covers it runs."""
+def _greetings(tenant: TenantView, automation: AutomationView, now: datetime,
+               through: date) -> tuple[dict[date, datetime], tuple[date, date] | None]:
+    """Celebration date -> when the enabled automation's evaluation that covers it runs; and the celebration
+    dates it has covered already (first, last), whose messages are on the customers' histories."""
     if not automation.enabled:
-        return {}
+        return {}, None
     state = get_or_none(RunState, tenant.tenant_id, automation.type)
-    return coverage_ahead(now, tenant, automation, state, through)
+    covered = None
+    if state is not None and (state.covered_through or state.processed_through):
+        last = (date.fromisoformat(state.covered_through) if state.covered_through
+                else trigger_of(automation.type, date.fromisoformat(state.processed_through), automation.settings))
+        first = date.fromisoformat(automation.coverage_from) if automation.coverage_from else date.min
+        covered = (first, last)
+    return coverage_ahead(now, tenant, automation, state, through), covered
+
+
+def _within(span: tuple[date, date] | None, day: date) -> bool:
+    return span is not None and span[0] <= day <= span[1]
 
 
 def _greeting(occasion: str, automation: AutomationView, person: Person, instant: datetime | None,
@@ -79,6 +91,7 @@ def reminders(tenant_id: str, days_text: str | None, now: datetime, repo: Reposi
     dates = [today + timedelta(days=n) for n in range(days)]
     configured = {occasion: automations.current(tenant_id, occasion) for occasion in OCCASIONS}
     greetings = {occasion: _greetings(tenant, configured[occasion], now, dates[-1]) for occasion in OCCASIONS}
+    covered = {occasion: greetings[occasion][1] for occasion in OCCASIONS}
     last: dict[str, dict | None] = {}
     answer = []
     for day in dates:
@@ -93,7 +106,8 @@ def reminders(tenant_id: str, days_text: str | None, now: datetime, repo: Reposi
                         "date": getattr(person, occasion), "email": person.email, "phone": person.phone,
                         "last_message": last[person.customer_id],
                         "greeting": _greeting(occasion, configured[occasion], person,
-                                              greetings[occasion].get(day), tenant.timezone),
+                                              greetings[occasion][0].get(day), tenant.timezone),
+                        "greeted_by": occasion if _within(covered[occasion], day) else None,
                     })
         answer.append({"date": day.isoformat(), "customers": people})
     return {"today": today.isoformat(), "timezone": tenant.timezone, "days": answer}

@@ -138,6 +138,7 @@ def test_the_last_message_is_the_latest_one_the_customer_received(store, tenant)
 def test_no_automation_greets_while_the_birthday_automation_is_off(store):
     customer(store, "someone", birthday="1990-12-11", email="a@mail.example", consent={"email": True})
     assert entry(reminders(store, 3), "someone")["greeting"] is None
+    assert entry(reminders(store, 3), "someone")["greeted_by"] is None
 
 
 def test_with_a_three_day_lead_the_greeting_is_sent_three_days_before_and_the_runner_sends_it_then(
@@ -162,7 +163,9 @@ def test_with_a_three_day_lead_the_greeting_is_sent_three_days_before_and_the_ru
     assert {(o.send.customer_id, o.status) for o in delivery.outcomes} == {("d13", "sent"), ("quiet", "skipped")}
     clock["at"] = sydney("2026-12-10T10:05:00")
     after = reminders(store, 14)
-    assert entry(after, "d13")["greeting"] is None
+    assert entry(after, "d13")["greeting"] is None and entry(after, "d13")["greeted_by"] == "birthday"
+    assert entry(after, "d11")["greeted_by"] is None     # before coverage began: never greeted
+    assert entry(after, "d20")["greeted_by"] is None
     assert entry(after, "d13")["last_message"]["automation_type"] == "birthday"
     assert entry(after, "d20")["greeting"]["send_on"] == "2026-12-17"
 
