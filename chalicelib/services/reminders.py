@@ -1,4 +1,4 @@
-"""Reminders (docs/behaviour.md section 13): the birthdays and anniversaries of the coming days, who the
+"""Reminders (docs/behaviour.md section 7, "Reminders"): the birthdays and anniversaries of the coming days, who the
 customers are, what they last received and whether an automation will greet them.
 
 Customers are read through the month-day indexes the birthday and anniversary matchers use (one query per

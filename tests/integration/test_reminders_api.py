@@ -1,4 +1,4 @@
-"""GET /reminders (docs/behaviour.md section 13): the birthdays and anniversaries of the store's coming days,
+"""GET /reminders (docs/behaviour.md section 7, "Reminders"): the birthdays and anniversaries of the store's coming days,
 with the customers' contact, what they last received and when an automation will greet them; read through
 the month-day indexes."""
 from __future__ import annotations
