@@ -8,6 +8,7 @@ month-day, never a scan); an automation's greeting is the runner's own coverage 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 from chalicelib.adapters.models import Communication, RunState, tenant_customer
@@ -27,6 +28,8 @@ OCCASIONS = ("birthday", "anniversary")
 DEFAULT_DAYS, MAX_DAYS = 30, 90
 #: What the history shows of the last message a customer received.
 LAST_MESSAGE_FIELDS = ("created_at", "channel", "source", "automation_type", "subject", "status")
+#: Histories read at once.
+HISTORY_READERS = 8
 
 
 def days_ahead(text: str | None) -> int:
@@ -47,6 +50,16 @@ def _last_received(tenant_id: str, customer_id: str) -> dict | None:
                                     filter_condition=Communication.status == "sent", limit=1, page_size=25):
         return {name: getattr(item, name) for name in LAST_MESSAGE_FIELDS if getattr(item, name) is not None}
     return None
+
+
+def _last_received_by(tenant_id: str, customer_ids: set[str]) -> dict[str, dict | None]:
+    """Each customer's last received message. A busy season lists hundreds of customers: their histories are
+    read a few at a time, as the dispatcher sends (botocore clients are safe to share between threads)."""
+    ids = sorted(customer_ids)
+    if not ids:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(HISTORY_READERS, len(ids))) as pool:
+        return dict(zip(ids, pool.map(lambda customer_id: _last_received(tenant_id, customer_id), ids)))
 
 
 def _greetings(tenant: TenantView, automation: AutomationView, now: datetime,
@@ -92,22 +105,19 @@ def reminders(tenant_id: str, days_text: str | None, now: datetime, repo: Reposi
     configured = {occasion: automations.current(tenant_id, occasion) for occasion in OCCASIONS}
     greetings = {occasion: _greetings(tenant, configured[occasion], now, dates[-1]) for occasion in OCCASIONS}
     covered = {occasion: greetings[occasion][1] for occasion in OCCASIONS}
-    last: dict[str, dict | None] = {}
-    answer = []
-    for day in dates:
-        people = []
-        for occasion in OCCASIONS:
-            for month_day in month_days_celebrated_on(day):
-                for person in repo.customers_by_month_day(tenant_id, occasion, month_day):
-                    if person.customer_id not in last:
-                        last[person.customer_id] = _last_received(tenant_id, person.customer_id)
-                    people.append({
-                        "customer_id": person.customer_id, "name": person.name, "occasion": occasion,
-                        "date": getattr(person, occasion), "email": person.email, "phone": person.phone,
-                        "last_message": last[person.customer_id],
-                        "greeting": _greeting(occasion, configured[occasion], person,
-                                              greetings[occasion][0].get(day), tenant.timezone),
-                        "greeted_by": occasion if _within(covered[occasion], day) else None,
-                    })
-        answer.append({"date": day.isoformat(), "customers": people})
+    found = [(day, occasion, person) for day in dates for occasion in OCCASIONS
+             for month_day in month_days_celebrated_on(day)
+             for person in repo.customers_by_month_day(tenant_id, occasion, month_day)]
+    last = _last_received_by(tenant_id, {person.customer_id for _, _, person in found})
+    listed: dict[date, list[dict]] = {day: [] for day in dates}
+    for day, occasion, person in found:
+        listed[day].append({
+            "customer_id": person.customer_id, "name": person.name, "occasion": occasion,
+            "date": getattr(person, occasion), "email": person.email, "phone": person.phone,
+            "last_message": last[person.customer_id],
+            "greeting": _greeting(occasion, configured[occasion], person, greetings[occasion][0].get(day),
+                                  tenant.timezone),
+            "greeted_by": occasion if _within(covered[occasion], day) else None,
+        })
+    answer = [{"date": day.isoformat(), "customers": people} for day, people in listed.items()]
     return {"today": today.isoformat(), "timezone": tenant.timezone, "days": answer}
