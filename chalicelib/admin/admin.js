@@ -1690,7 +1690,7 @@
     picker.addEventListener("change", () => load().catch((e) => showError(e, null, status)));
     render(h("h1", {}, "Reminders"),
       h("p", { class: "intro" }, "Birthdays and anniversaries of the coming days, in the store's time zone: who to call, what they last received, and whether an automation will greet them."),
-      h("div", { class: "row" }, labelled("Days ahead", picker)), status, list);
+      h("div", { class: "row rem-pick" }, labelled("Days ahead", picker)), status, list);
     await Promise.all([load(), templates()]);
   }
 
