@@ -335,6 +335,7 @@
     [/^#\/customers\/(.+)$/, renderCustomer],
     [/^#\/segments$/, renderSegments], [/^#\/segments\/(.+)$/, renderSegment],
     [/^#\/campaigns$/, renderCampaigns], [/^#\/campaigns\/(.+)$/, renderCampaign],
+    [/^#\/reminders$/, renderReminders],
   ];
 
   // One page renders at a time, in the order the address changed: a slow page that started first can
@@ -1289,18 +1290,7 @@
   async function renderCustomer(customerId) {
     const [c] = await Promise.all([api("GET", `/customers/${seg(customerId)}`), templates()]);
     const consent = c.consent || {};
-    const body = h("tbody");
-    const more = h("button", { type: "button", hidden: true }, "Older messages");
-    const count = h("p", { class: "muted" });
-    const load = pager(`/customers/${seg(customerId)}/communications?limit=50`, "communications", body, more,
-      (m) => h("tr", { class: "communication" },
-        h("td", {}, whenEl(m.created_at)),
-        h("td", {}, CHANNELS[m.channel] || m.channel),
-        h("td", {}, m.automation_type ? typeName(m.automation_type) : m.source),
-        h("td", { class: `status-${m.status}` }, m.status),
-        h("td", {}, m.reason ? reason(m.reason) : ""),
-        h("td", {}, m.subject || (m.body ? m.body.slice(0, 80) : ""))),
-      (shown) => { count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet."; });
+    const communications = communicationsHistory(customerId);
     const birthdayText = (value) => (/^(\d{4}|-)-\d{2}-\d{2}$/.test(value || "") ? day(value, { day: "numeric", month: "long", year: "numeric" }) : value);
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
     render(
@@ -1310,12 +1300,8 @@
         row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
         row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance),
         row("Consent", `email ${consent.email ? "yes" : "no"}, SMS ${consent.sms ? "yes" : "no"}`))),
-      h("h2", {}, "Communications"), count,
-      h("div", { class: "table-wrap" }, h("table", { "aria-label": "Communications, newest first" },
-        h("thead", {}, h("tr", {}, ["When", "Channel", "Automation", "Status", "Reason", "Subject or text"].map((t) => h("th", { scope: "col" }, t)))),
-        body)),
-      h("div", { class: "actions" }, more));
-    await load();
+      communications.element);
+    await communications.load();
   }
 
   // --- segments -------------------------------------------------------------------------------------
@@ -1737,6 +1723,126 @@
         } catch (e) { stopWatching(); }
       }, 3000);
     }
+  }
+
+  // --- reminders ------------------------------------------------------------------------------------
+  // The coming days' birthdays and anniversaries (GET /reminders), in the store's calendar: who, how to
+  // reach them, what they last received, and when (or whether) an automation will greet them.
+  const OCCASIONS = { birthday: "Birthday", anniversary: "Anniversary" };
+  const REMINDER_DAYS = [7, 14, 30, 60, 90];
+
+  function occasionText(r, onDay) {
+    // The year, when the record has one, says which birthday or anniversary it is.
+    const year = /^\d{4}-/.test(r.date) ? Number(r.date.slice(0, 4)) : null;
+    const count = year ? Number(onDay.slice(0, 4)) - year : 0;
+    if (!count || count < 1) return OCCASIONS[r.occasion];
+    return r.occasion === "birthday" ? `Birthday: turns ${count}` : `Anniversary: ${plural(count, "year")}`;
+  }
+
+  function greetingText(r) {
+    const g = r.greeting;
+    if (!g && r.greeted_by) {
+      return h("p", { class: "rem-greeting rem-done" }, `The ${OCCASIONS[r.greeted_by].toLowerCase()} automation has already dealt with this date: see the customer's history.`);
+    }
+    if (!g) return h("p", { class: "rem-greeting rem-none" }, "No automation will greet them.");
+    const skips = Object.entries(g.channels).filter(([, outcome]) => outcome !== "would_send")
+      .map(([channel, outcome]) => `${CHANNELS[channel] || channel}: ${reason(outcome)}`);
+    return h("p", { class: "rem-greeting rem-will" },
+      `${OCCASIONS[g.automation]} automation will send on `, dayEl(g.send_on), ` at ${clockTime(g.send_at)}`,
+      skips.length ? ` (but skips ${skips.join(", ")})` : "", ".");
+  }
+
+  function lastMessageText(m) {
+    if (!m) return h("p", { class: "rem-last muted" }, "No message received yet.");
+    return h("p", { class: "rem-last" }, "Last message: ", whenEl(m.created_at), ` · ${CHANNELS[m.channel] || m.channel}`,
+      m.subject ? ` · ${m.subject}` : "", m.automation_type ? ` (${typeName(m.automation_type)})` : "");
+  }
+
+  function reminderItem(r, onDay) {
+    return h("li", { class: "reminder", dataset: { customer: r.customer_id, occasion: r.occasion } },
+      h("p", { class: "rem-who" }, h("a", { href: `#/customers/${seg(r.customer_id)}` }, r.name),
+        h("span", { class: "chip rem-occasion" }, occasionText(r, onDay))),
+      h("p", { class: "rem-contact" },
+        r.email ? h("a", { href: `mailto:${r.email}` }, r.email) : h("span", { class: "muted" }, "No email"),
+        r.phone ? h("a", { href: `tel:${r.phone}` }, r.phone) : h("span", { class: "muted" }, "No phone")),
+      lastMessageText(r.last_message), greetingText(r));
+  }
+
+  async function renderReminders() {
+    const picker = h("select", { name: "days" }, REMINDER_DAYS.map((n) => h("option", { value: n, selected: n === 30 }, `${n} days`)));
+    const list = h("div", { class: "rem-days", "aria-live": "polite" });
+    const status = h("p", { role: "status", class: "muted" });
+    const load = async () => {
+      const answer = await api("GET", `/reminders?days=${picker.value}`);
+      const shown = answer.days.filter((d) => d.customers.length);
+      const label = (iso) => {
+        const ahead = daysFrom(answer.today, iso);
+        return ahead === 0 ? "Today, " : ahead === 1 ? "Tomorrow, " : "";
+      };
+      status.textContent = shown.length
+        ? `${plural(shown.reduce((n, d) => n + d.customers.length, 0), "celebration")} in the next ${plural(answer.days.length, "day")}.`
+        : `No birthdays or anniversaries in the next ${plural(answer.days.length, "day")}.`;
+      list.replaceChildren(...shown.map((d) => h("section", { class: "card rem-day", dataset: { date: d.date } },
+        h("h2", {}, label(d.date), dayEl(d.date)),
+        h("ul", { class: "rem-list" }, d.customers.map((r) => reminderItem(r, d.date))))));
+    };
+    picker.addEventListener("change", () => load().catch((e) => showError(e, null, status)));
+    render(h("h1", {}, "Reminders"),
+      h("p", { class: "intro" }, "Birthdays and anniversaries of the coming days, in the store's time zone: who to call, what they last received, and whether an automation will greet them."),
+      h("div", { class: "row rem-pick" }, labelled("Days ahead", picker)), status, list);
+    await Promise.all([load(), templates()]);
+  }
+
+  // --- communications history -----------------------------------------------------------------------
+  // Every record on a customer's history (docs/behaviour.md section 8) with its full message. A record keeps
+  // the text of what was sent (an email's HTML part is not stored), shown as text, never as markup. On a
+  // phone each record is a card, so status and reason are never scrolled out of view.
+  const SOURCES = { automation: "Automation", action_automation: "Action-taken", campaign: "Campaign",
+    one_to_one: "1:1 email", action: "Action" };
+  // Delivery facts a record may carry (as feedback from the provider is recorded), in the order they happen.
+  const DELIVERY_FACTS = [["delivered_at", "Delivered"], ["opened_at", "Opened"], ["clicked_at", "Clicked"],
+    ["bounced_at", "Bounced"], ["complained_at", "Marked as spam"]];
+
+  function sourceText(m) {
+    const source = SOURCES[m.source] || (m.source || "").replace(/_/g, " ");
+    const what = m.automation_type && m.automation_type !== "campaign" ? typeName(m.automation_type) : "";
+    return what ? `${source}: ${what}` : source;
+  }
+
+  function communicationRow(m) {
+    const facts = DELIVERY_FACTS.filter(([field]) => m[field]).map(([field, label]) => h("span", {}, `${label} `, whenEl(m[field])));
+    const cell = (label, cls, ...content) => h("td", { class: cls, dataset: { label } }, ...content);
+    return h("tr", { class: "communication" },
+      cell("When", "cm-when", whenEl(m.created_at)),
+      cell("Channel", "cm-channel", CHANNELS[m.channel] || m.channel),
+      cell("Source", "cm-source", sourceText(m)),
+      cell("Status", `cm-status status-${m.status}`, m.status),
+      cell("Reason", "cm-reason", m.reason ? reason(m.reason) : "—"),
+      cell("Message", "cm-message",
+        m.subject ? h("p", { class: "cm-subject" }, m.subject) : null,
+        m.body ? h("details", {}, h("summary", {}, m.subject ? "Full message" : m.body.slice(0, 60)),
+          h("pre", { class: "cm-body" }, m.body)) : null,
+        m.to ? h("p", { class: "muted cm-to" }, `To ${m.to}`) : null,
+        m.deferred_until ? h("p", { class: "muted" }, "Will be tried again ", whenEl(m.deferred_until)) : null,
+        facts.length ? h("p", { class: "cm-facts" }, facts) : null));
+  }
+
+  /** The history part of a customer's page: its element, and `load` to fill it (older pages on demand). */
+  function communicationsHistory(customerId) {
+    const body = h("tbody");
+    const more = h("button", { type: "button", hidden: true }, "Older messages");
+    const count = h("p", { class: "muted" });
+    const table = h("div", { class: "table-wrap cm-wrap", hidden: true }, h("table", { class: "cm-table", "aria-label": "Communications, newest first" },
+      h("thead", {}, h("tr", {}, ["When", "Channel", "Source", "Status", "Reason", "Message"].map((t) => h("th", { scope: "col" }, t)))),
+      body));
+    const load = pager(`/customers/${seg(customerId)}/communications?limit=50`, "communications", body, more, communicationRow,
+      (shown) => {
+        count.textContent = shown ? `${plural(shown, "message")} shown, newest first.` : "No messages yet.";
+        table.hidden = !shown;
+      });
+    const element = h("section", { class: "cm-history", "aria-labelledby": "cm-title" },
+      h("h2", { id: "cm-title" }, "Communications"), count, table, h("div", { class: "actions" }, more));
+    return { element, load };
   }
 
   // --- start ----------------------------------------------------------------------------------------

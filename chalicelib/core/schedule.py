@@ -146,3 +146,37 @@ def covers(at: datetime, tenant: TenantView, automation: AutomationView, state: 
 def due_dates(at: datetime, tenant: TenantView, automation: AutomationView, state: Progress | None) -> list[date]:
     """The dates a daily automation's evaluation at `at` processes (with trigger dates to cover or not)."""
     return [c.day for c in covers(at, tenant, automation, state)]
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """The progress the runner would have stored after the evaluations looked ahead so far."""
+
+    first_evaluated_on: str | None
+    processed_through: str | None
+    covered_through: str | None
+
+
+def coverage_ahead(at: datetime, tenant: TenantView, automation: AutomationView, state: Progress | None,
+                   through: date) -> dict[date, datetime]:
+    """When each trigger date up to `through` that is not covered yet will be covered, if the runner evaluates
+    at `at` and then at each later date's send hour under the settings as they stand: trigger date -> the
+    instant of the evaluation that covers it (its sends are queued then). The runner's own `covers`, run
+    forward on the progress each evaluation would record; trigger dates already covered, or that coverage
+    skips, are absent."""
+    tz_name, hour = tenant.timezone, int(tenant.settings["send_hour"])
+    today = local_date(at, tz_name)
+    instants = [at] + [due_instant(today + timedelta(days=n), tz_name, hour)
+                       for n in range((through - today).days + 1)]
+    found: dict[date, datetime] = {}
+    for instant in (i for n, i in enumerate(instants) if n == 0 or i > at):
+        worked = covers(instant, tenant, automation, state)
+        for cover in worked:
+            for trigger in cover.triggers:
+                found.setdefault(trigger, instant)
+        if worked:
+            first = state.first_evaluated_on if state else None
+            covered = worked[-1].covered_through
+            state = _Ahead(first or local_date(instant, tz_name).isoformat(), worked[-1].day.isoformat(),
+                           covered.isoformat() if covered else getattr(state, "covered_through", None))
+    return {trigger: instant for trigger, instant in found.items() if trigger <= through}

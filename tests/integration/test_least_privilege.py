@@ -137,6 +137,7 @@ def use_the_api(owner, tenant: str) -> None:
     other = owner.post("/templates/system:christmas/duplicate").json["template_id"]
     assert owner.delete(f"/templates/{other}").status == 204
     assert owner.get("/customers/c0/communications").status == 200
+    assert owner.get("/reminders?days=90").status == 200
     token = token_for(tenant, "c1", "email")
     form = {"content-type": "application/x-www-form-urlencoded"}
     assert handle(owner.gateway, "GET", f"/unsubscribe/{token}", {}, b"")[0] == 200
