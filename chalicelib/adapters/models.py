@@ -280,6 +280,21 @@ class Consent(MapAttribute):
     sms = BooleanAttribute(default=False)
 
 
+class ConsentChangeAttribute(MapAttribute):
+    """One channel's last change of consent: when, by whom, and how the customer gave or withdrew it."""
+
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute()
+    source = UnicodeAttribute()
+
+
+class ConsentChannels(MapAttribute):
+    """Each channel's last change of consent (`chalicelib.rules.consent`); a channel never changed is absent."""
+
+    email = ConsentChangeAttribute(null=True)
+    sms = ConsentChangeAttribute(null=True)
+
+
 class Customer(Model):
     """A store's customer. Its stream feeds the action-taken automations (docs/behaviour.md section 4)."""
 
@@ -304,6 +319,8 @@ class Customer(Model):
     #: When consent last changed, and how (`api`, or `unsubscribe_link` when the customer withdrew it).
     consent_updated_at = UnicodeAttribute(null=True)
     consent_updated_by = UnicodeAttribute(null=True)
+    #: The same per channel, with how the customer gave or withdrew it (`consent_source`).
+    consent_channels = ConsentChannels(null=True)
     source = UnicodeAttribute(null=True)
     #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
     #: stream consumer can tell the write that produced an image: imports fire nothing (docs/behaviour.md section 4).
