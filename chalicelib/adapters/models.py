@@ -724,9 +724,33 @@ class AutomationStats(Model):
     count = NumberAttribute(default=0)
 
 
+class Note(Model):
+    """A note staff wrote on a customer's page (clienteling section 13). Each note is its own item, so two
+    staff writing at once never overwrite each other; its id sorts by creation time, so the customer's
+    partition reads newest first."""
+
+    class Meta(BaseMeta):
+        table_name = _table("notes")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: `n<microseconds since the epoch, hex><random>`: sorts by creation time, unique.
+    note_id = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    #: The writer's user id (the token's subject) and role when they wrote it.
+    author = UnicodeAttribute()
+    author_role = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    edited_at = UnicodeAttribute(null=True)
+    edited_by = UnicodeAttribute(null=True)
+    #: An edit names the version it read: a stale edit is refused, never written over another.
+    version = VersionAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Segment, Sale, Repair,
-    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
+    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
 )
 
 

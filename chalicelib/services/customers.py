@@ -34,6 +34,7 @@ from chalicelib.rules import consent as consent_rules
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.rules.tags import with_vip
+from chalicelib.services import notes
 from chalicelib.services.paging import decode_cursor, encode_cursor, page_size
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
@@ -260,6 +261,8 @@ def delete_customer(principal: Principal, customer_id: str) -> None:
     _withdraw_vouching(principal.tenant_id, customer_id)
     delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id), missing)
     _withdraw_vouching(principal.tenant_id, customer_id)
+    # After the customer, so that a note written meanwhile either is found here or finds the customer gone.
+    notes.delete_customer_notes(principal.tenant_id, customer_id)
 
 
 def _withdraw_vouching(tenant_id: str, customer_id: str) -> None:
