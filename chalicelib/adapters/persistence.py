@@ -146,13 +146,3 @@ def save_if_unchanged(item: M, changed: Exception) -> M:
         raise
     return item
 
-
-def delete_if_unchanged(item: M, changed: Exception) -> None:
-    """Delete an item read earlier, on condition that its version is still the one read; raises `changed`
-    otherwise."""
-    try:
-        item.delete()
-    except DeleteError as e:
-        if is_conditional_failure(e):
-            raise changed from e
-        raise

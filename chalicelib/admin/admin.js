@@ -1652,7 +1652,6 @@
     if (subject === "unsubscribe_link") return "the customer";
     return state.me && subject === state.me.subject ? "you" : subject;
   };
-  const staffMay = (resource) => mayChange(resource);
 
   async function customerPageSections(c) {
     return [consentSection(c), await notesSection(c.customer_id)];
@@ -1688,7 +1687,7 @@
             h("label", { class: "check" }, boxes[channel], `${label}: consents`)))),
         labelled("How did the customer say so?", how, { field: "consent_source" }),
         h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Record consent"), status));
-      if (!staffMay("customers")) {
+      if (!mayChange("customers")) {
         form.querySelectorAll("input, select, button").forEach((control) => { control.disabled = true; });
         form.append(h("p", { class: "muted" }, `You are signed in as ${state.me.role}: you can read consent but not record it.`));
       }
@@ -1716,7 +1715,7 @@
     return section;
   }
 
-  const mayEditNote = (note) => staffMay("notes") && (note.author === state.me.subject || ["owner", "manager"].includes(state.me.role));
+  const mayEditNote = (note) => mayChange("notes") && (note.author === state.me.subject || ["owner", "manager"].includes(state.me.role));
 
   async function notesSection(customerId) {
     const path = `/customers/${seg(customerId)}/notes`;
@@ -1798,7 +1797,7 @@
     const area = h("textarea", { name: "body", maxlength: 5000, required: true });
     const form = h("form", { class: "note-new" }, labelled("New note", area, { field: "body", hint: "Up to 5,000 characters; line breaks are kept." }),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Add note"), status));
-    if (!staffMay("notes")) {
+    if (!mayChange("notes")) {
       area.disabled = true;
       form.querySelector("button").disabled = true;
       form.append(h("p", { class: "muted" }, `You are signed in as ${state.me.role}: you can read notes but not write them.`));

@@ -16,7 +16,6 @@ from chalicelib.adapters.models import Customer, Note, tenant_customer
 from chalicelib.adapters.persistence import (
     create_only,
     delete_current,
-    delete_if_unchanged,
     get_or_none,
     save_if_unchanged,
 )
@@ -39,6 +38,10 @@ def _body(value, field: str) -> str:
 
 NEW_FIELDS = {"body": _body}
 EDIT_FIELDS = {"body": _body, "version": v.integer(1)}
+
+
+def _gone() -> NotFound:
+    return NotFound("no such note", field="note_id")
 
 
 def new_id(now: datetime) -> str:
@@ -116,7 +119,8 @@ def delete_note(principal: Principal, customer_id: str, note_id: str) -> None:
     require_write(principal, "notes")
     note = _note(principal.tenant_id, customer_id, note_id)
     _may_change(principal, note)
-    delete_if_unchanged(note, Conflict("the note was changed since you read it: read it again", field="note_id"))
+    # Under the version last read, read again if an edit came in between (its author cannot change).
+    delete_current(lambda: get_or_none(Note, note.tenant_customer, note.note_id), _gone())
 
 
 def delete_customer_notes(tenant_id: str, customer_id: str) -> None:
@@ -125,9 +129,7 @@ def delete_customer_notes(tenant_id: str, customer_id: str) -> None:
     key = tenant_customer(tenant_id, customer_id)
     for found in Note.query(key):
         try:
-            delete_current(lambda note_id=found.note_id: get_or_none(Note, key, note_id), _GONE)
+            delete_current(lambda note_id=found.note_id: get_or_none(Note, key, note_id), _gone())
         except NotFound:
             pass   # deleted meanwhile
 
-
-_GONE = NotFound("no such note", field="note_id")
