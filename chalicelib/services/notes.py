@@ -1,5 +1,5 @@
-"""Notes on a customer's page (docs/behaviour.md section 7, "Customer notes"): staff write them, newest first; only the author, an
-owner or a manager edits or deletes one.
+"""Notes on a customer's page (docs/behaviour.md section 7, "Customer notes"): staff write them, newest first;
+only the author, an owner or a manager edits or deletes one.
 
 Each note is its own item under the customer (`tenant#customer`), created on condition that its id is new, so
 staff writing at the same moment each keep their note. An edit names the version it read and is refused (409)
