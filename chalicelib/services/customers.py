@@ -97,6 +97,14 @@ def _consent_of(item: Customer) -> dict:
     return consent_rules.values(item.consent.as_dict() if item.consent is not None else None)
 
 
+def consent_patched(item: Customer | None, consent: dict | None) -> dict | None:
+    """The consent a PATCH of `consent` leaves: the channels it names as given, the others as they were;
+    `None` withdraws both."""
+    if consent is None:
+        return None
+    return {**(_consent_of(item) if item is not None else {}), **consent}
+
+
 def _consent_source(fields: dict) -> str | None:
     """How the write says the customer gave or withdrew consent (None: it does not say); only with `consent`,
     and never as the customer's own unsubscribe link, which only the link itself writes."""
@@ -236,9 +244,8 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
             raise NotFound("no such customer", field="customer_id")
         before, last = _consent_of(item), _consent_changes_of(item)
         for name, value in changes.items():
-            if name == "consent" and value is not None:
-                # A PATCH of one channel's consent leaves the other as it was; `null` withdraws both.
-                value = {**before, **value}
+            if name == "consent":
+                value = consent_patched(item, value)
             if name not in ("is_vip", "consent_source"):
                 setattr(item, name, value)
         item.tags = tags_written(changes, item.tags)

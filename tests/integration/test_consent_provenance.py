@@ -147,3 +147,15 @@ def test_another_stores_customer_is_404_and_untouched(client_for, owner, tenant)
     other = client_for(f"{tenant}-other", "owner")
     assert other.patch("/customers/c1", {"consent": {"email": True}, "consent_source": "in_store_form"}).status == 404
     assert owner.get("/customers/c1").json["consent"] == {"email": False, "sms": False}
+
+
+def test_the_action_taken_test_run_reads_a_change_of_one_channel_as_a_patch_does(owner):
+    owner.put("/customers/c1", {"first_name": "Ada", "phone": "+61412345678", "consent": {"sms": True}})
+    welcome = owner.post("/action-automations", {"type": "email_add", "name": "Welcome",
+                                                  "channels": ["email", "sms"]}).json["automation_id"]
+    answer = owner.post("/action-automations/test-run", {
+        "customer_id": "c1", "automation_id": welcome,
+        "change": {"email": "ada@mail.example", "consent": {"email": True}, "consent_source": "in_store_form"}})
+    assert answer.status == 200, answer
+    emailed = [e for e in answer.json["events"] if e["event"] == "email_add"][0]
+    assert emailed["skipped"] == {} and emailed["would_send"] == 2   # SMS consent kept, as PATCH keeps it
