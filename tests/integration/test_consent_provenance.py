@@ -159,3 +159,17 @@ def test_the_action_taken_test_run_reads_a_change_of_one_channel_as_a_patch_does
     assert answer.status == 200, answer
     emailed = [e for e in answer.json["events"] if e["event"] == "email_add"][0]
     assert emailed["skipped"] == {} and emailed["would_send"] == 2   # SMS consent kept, as PATCH keeps it
+
+
+def test_a_withdrawal_recorded_before_consent_was_kept_per_channel_still_needs_a_source(owner, tenant):
+    from chalicelib.adapters.models import Customer
+
+    # As the unsubscribe link wrote it before `consent_channels`: only the customer-wide when and by whom.
+    Customer(tenant, "old", first_name="Old", consent={"email": False, "sms": True}, created_at="2025-01-01T00:00:00Z",
+             last_activity_at="2025-01-01T00:00:00Z", consent_updated_at="2025-06-01T00:00:00Z",
+             consent_updated_by="unsubscribe_link").save()
+    refused = owner.patch("/customers/old", {"consent": {"email": True}})
+    assert refused.status == 409 and refused.error_field == "consent_source"
+    given = owner.patch("/customers/old", {"consent": {"email": True}, "consent_source": "in_store_form"}).json
+    assert given["consent"] == {"email": True, "sms": True}
+    assert set(given["consent_channels"]) == {"email"}   # nothing invented about SMS
