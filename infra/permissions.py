@@ -51,6 +51,7 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates", "segments")),
         Tables((GET, PUT, UPDATE, DELETE, QUERY), ("campaigns",)),   # update: a campaign whose sends all ended is sent
         Tables((GET, PUT, DELETE), ("customers",)),
+        Tables((GET, PUT, DELETE, QUERY), ("notes",)),   # a customer's notes; deleting a customer deletes them
         Tables((GET, PUT), ("sales", "repairs", "appointments")),
         MATCHER_READS,
         Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),

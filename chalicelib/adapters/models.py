@@ -280,6 +280,21 @@ class Consent(MapAttribute):
     sms = BooleanAttribute(default=False)
 
 
+class ConsentChangeAttribute(MapAttribute):
+    """One channel's last change of consent: when, by whom, and how the customer gave or withdrew it."""
+
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute()
+    source = UnicodeAttribute()
+
+
+class ConsentChannels(MapAttribute):
+    """Each channel's last change of consent (`chalicelib.rules.consent`); a channel never changed is absent."""
+
+    email = ConsentChangeAttribute(null=True)
+    sms = ConsentChangeAttribute(null=True)
+
+
 class Customer(Model):
     """A store's customer. Its stream feeds the action-taken automations (docs/behaviour.md section 4)."""
 
@@ -304,6 +319,8 @@ class Customer(Model):
     #: When consent last changed, and how (`api`, or `unsubscribe_link` when the customer withdrew it).
     consent_updated_at = UnicodeAttribute(null=True)
     consent_updated_by = UnicodeAttribute(null=True)
+    #: The same per channel, with how the customer gave or withdrew it (`consent_source`).
+    consent_channels = ConsentChannels(null=True)
     source = UnicodeAttribute(null=True)
     #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
     #: stream consumer can tell the write that produced an image: imports fire nothing (docs/behaviour.md section 4).
@@ -707,9 +724,33 @@ class AutomationStats(Model):
     count = NumberAttribute(default=0)
 
 
+class Note(Model):
+    """A note staff wrote on a customer's page (clienteling section 13). Each note is its own item, so two
+    staff writing at once never overwrite each other; its id sorts by creation time, so the customer's
+    partition reads newest first."""
+
+    class Meta(BaseMeta):
+        table_name = _table("notes")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: `n<microseconds since the epoch, hex><random>`: sorts by creation time, unique.
+    note_id = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    #: The writer's user id (the token's subject) and role when they wrote it.
+    author = UnicodeAttribute()
+    author_role = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    edited_at = UnicodeAttribute(null=True)
+    edited_by = UnicodeAttribute(null=True)
+    #: An edit names the version it read: a stale edit is refused, never written over another.
+    version = VersionAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Segment, Sale, Repair,
-    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign,
+    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
 )
 
 

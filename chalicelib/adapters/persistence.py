@@ -133,3 +133,16 @@ def delete_current(load: Callable[[], M | None], missing: Exception) -> None:
         item.delete()
 
     _under_version(step, "deleted")
+
+
+def save_if_unchanged(item: M, changed: Exception) -> M:
+    """Save an item read earlier, on condition that its version is still the one read; raises `changed`
+    if someone else wrote or deleted it since (no re-read: the caller's change was made on what it read)."""
+    try:
+        item.save()
+    except PutError as e:
+        if is_conditional_failure(e):
+            raise changed from e
+        raise
+    return item
+

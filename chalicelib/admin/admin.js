@@ -1289,7 +1289,6 @@
 
   async function renderCustomer(customerId) {
     const [c] = await Promise.all([api("GET", `/customers/${seg(customerId)}`), templates()]);
-    const consent = c.consent || {};
     const communications = communicationsHistory(customerId);
     const birthdayText = (value) => (/^(\d{4}|-)-\d{2}-\d{2}$/.test(value || "") ? day(value, { day: "numeric", month: "long", year: "numeric" }) : value);
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
@@ -1298,9 +1297,9 @@
       h("div", { class: "actions" }, h("a", { class: "button", href: "#/customers" }, "All customers")),
       h("section", { class: "card result", "aria-label": "Customer" }, h("dl", {},
         row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
-        row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance),
-        row("Consent", `email ${consent.email ? "yes" : "no"}, SMS ${consent.sms ? "yes" : "no"}`))),
+        row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance))),
       communications.element);
+    main().append(...await customerPageSections(c));
     await communications.load();
   }
 
@@ -1843,6 +1842,188 @@
     const element = h("section", { class: "cm-history", "aria-labelledby": "cm-title" },
       h("h2", { id: "cm-title" }, "Communications"), count, table, h("div", { class: "actions" }, more));
     return { element, load };
+  }
+
+  // --- customer consent and notes (docs/behaviour.md section 7: "Consent", "Customer notes") ---------
+  // Two sections of the customer page: consent per channel with who changed it, when and how, with a form
+  // to record what the customer said in the store; and the notes timeline. `customerPageSections` is the
+  // one call renderCustomer makes.
+  const CONSENT_SOURCES = [["in_store_form", "Signed a form in store"], ["in_store_verbal", "Said so in store"],
+    ["phone_call", "On the phone"], ["email_reply", "By email"]];
+  const CONSENT_SOURCE_TEXT = { unsubscribe_link: "through an unsubscribe link", api: "how not stated", import: "by import",
+    ...Object.fromEntries(CONSENT_SOURCES.map(([code, text]) => [code, text.toLowerCase()])) };
+  const consentSourceText = (code) => CONSENT_SOURCE_TEXT[code] || String(code || "").replace(/_/g, " ");
+  const whoText = (subject) => {
+    if (subject === "unsubscribe_link") return "the customer";
+    return state.me && subject === state.me.subject ? "you" : subject;
+  };
+
+  async function customerPageSections(c) {
+    return [consentSection(c), await notesSection(c.customer_id)];
+  }
+
+  function consentSection(c) {
+    const titleId = nextId("consent");
+    const section = h("section", { class: "card consent", "aria-labelledby": titleId });
+    const show = (customer, message) => {
+      const consent = customer.consent || {};
+      const changes = customer.consent_channels || {};
+      const status = h("p", { role: "status", class: "saved" }, message || "");
+      const howId = nextId("how");
+      const how = h("select", { id: howId, name: "consent_source" }, h("option", { value: "" }, "Not stated"),
+        CONSENT_SOURCES.map(([code, text]) => h("option", { value: code }, text)));
+      const boxes = {};
+      const rows = Object.entries(CHANNELS).map(([channel, label]) => {
+        const change = changes[channel];
+        const withdrawnByLink = !consent[channel] && change && change.consent_source === "unsubscribe_link";
+        boxes[channel] = h("input", { type: "checkbox", name: `consent-${channel}`, checked: Boolean(consent[channel]) });
+        return h("li", { class: "consent-channel", dataset: { channel } },
+          h("span", { class: "consent-name" }, label), " ",
+          h("strong", { class: "consent-value" }, consent[channel] ? "Given" : "Not given"),
+          h("span", { class: "meta consent-change" }, change
+            ? [" · changed ", whenEl(change.consent_updated_at), ` by ${whoText(change.consent_updated_by)}, ${consentSourceText(change.consent_source)}`]
+            : " · never recorded"),
+          withdrawnByLink ? h("p", { class: "hint consent-unsubscribed" },
+            `The customer unsubscribed from ${label === "SMS" ? "SMS" : "email"} through a link: to give it again, say how they did.`) : null);
+      });
+      const form = h("form", { class: "consent-form" },
+        h("fieldset", { class: "field" }, h("legend", {}, "Consent given in the store"),
+          h("div", { class: "checks" }, Object.entries(CHANNELS).map(([channel, label]) =>
+            h("label", { class: "check" }, boxes[channel], `${label}: consents`)))),
+        labelled("How did the customer say so?", how, { field: "consent_source" }),
+        h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Record consent"), status));
+      if (!mayChange("customers")) {
+        form.querySelectorAll("input, select, button").forEach((control) => { control.disabled = true; });
+        form.append(h("p", { class: "muted" }, `You are signed in as ${state.me.role}: you can read consent but not record it.`));
+      }
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearErrors(form);
+        status.textContent = "";
+        status.className = "saved";
+        const changed = {};
+        for (const channel of Object.keys(CHANNELS)) {
+          if (boxes[channel].checked !== Boolean(consent[channel])) changed[channel] = boxes[channel].checked;
+        }
+        if (!Object.keys(changed).length) { status.textContent = "Nothing changed."; return; }
+        const body = { consent: changed };
+        if (how.value) body.consent_source = how.value;
+        try {
+          show(await api("PATCH", `/customers/${seg(customer.customer_id)}`, body), "Consent recorded.");
+        } catch (e) {
+          showError(e, form, status);
+        }
+      });
+      section.replaceChildren(h("h2", { id: titleId }, "Consent"), h("ul", { class: "consent-list" }, rows), form);
+    };
+    show(c);
+    return section;
+  }
+
+  const mayEditNote = (note) => mayChange("notes") && (note.author === state.me.subject || ["owner", "manager"].includes(state.me.role));
+
+  async function notesSection(customerId) {
+    const path = `/customers/${seg(customerId)}/notes`;
+    const titleId = nextId("notes");
+    const list = h("ol", { class: "notes", "aria-label": "Notes, newest first" });
+    const empty = h("p", { class: "muted notes-empty" }, "No notes yet.");
+    const more = h("button", { type: "button", hidden: true }, "Older notes");
+    const status = h("p", { role: "status", class: "saved" });
+    let cursor = null;
+    const load = async (fromStart) => {
+      if (fromStart) { list.replaceChildren(); cursor = null; }
+      const page = await api("GET", `${path}?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      append(list, page.notes.map(noteItem));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+    };
+    more.addEventListener("click", () => load(false).catch((e) => showError(e, null, status)));
+
+    function noteItem(note) {
+      const item = h("li", { class: "note", dataset: { noteId: note.note_id } });
+      const head = h("p", { class: "meta note-head" },
+        h("strong", { class: "note-author" }, whoText(note.author)), note.author_role ? ` (${note.author_role})` : "", " · ",
+        whenEl(note.created_at),
+        note.edited_at ? [" · edited ", h("span", { class: "note-edited" }, whenEl(note.edited_at)),
+          note.edited_by && note.edited_by !== note.author ? ` by ${whoText(note.edited_by)}` : ""] : null);
+      const text = h("p", { class: "note-body" }, note.body);
+      const line = h("p", { role: "status", class: "field-error" });
+      const actions = h("div", { class: "actions" });
+      if (mayEditNote(note)) {
+        actions.append(
+          h("button", { type: "button", onclick: () => edit() }, "Edit"),
+          h("button", { type: "button", class: "danger", onclick: () => askDelete() }, "Delete"));
+      }
+      item.append(head, text, actions, line);
+
+      function edit() {
+        const area = h("textarea", { name: "body", maxlength: 5000, required: true });
+        area.value = note.body;
+        const form = h("form", { class: "note-edit" }, labelled("Edit note", area, { field: "body" }),
+          h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Save note"),
+            h("button", { type: "button", onclick: () => item.replaceWith(noteItem(note)) }, "Cancel")));
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          clearErrors(form);
+          try {
+            item.replaceWith(noteItem(await api("PATCH", `${path}/${seg(note.note_id)}`, { body: area.value, version: note.version })));
+          } catch (e) {
+            if (e instanceof ApiError && (e.status === 409 || e.status === 404)) {
+              await load(true);
+              status.className = "field-error";
+              status.textContent = "That note was changed or deleted by someone else meanwhile: the notes are shown as they are now.";
+            } else {
+              showError(e, form, line);
+            }
+          }
+        });
+        text.replaceWith(form);
+        actions.hidden = true;
+        area.focus();
+      }
+
+      function askDelete() {
+        actions.replaceChildren(h("span", {}, "Delete this note?"),
+          h("button", { type: "button", class: "danger", onclick: async () => {
+            try {
+              await api("DELETE", `${path}/${seg(note.note_id)}`);
+              item.remove();
+              empty.hidden = list.children.length > 0;
+            } catch (e) {
+              showError(e, null, line);
+            }
+          } }, "Yes, delete"),
+          h("button", { type: "button", onclick: () => item.replaceWith(noteItem(note)) }, "Keep"));
+      }
+      return item;
+    }
+
+    const area = h("textarea", { name: "body", maxlength: 5000, required: true });
+    const form = h("form", { class: "note-new" }, labelled("New note", area, { field: "body", hint: "Up to 5,000 characters; line breaks are kept." }),
+      h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, "Add note"), status));
+    if (!mayChange("notes")) {
+      area.disabled = true;
+      form.querySelector("button").disabled = true;
+      form.append(h("p", { class: "muted" }, `You are signed in as ${state.me.role}: you can read notes but not write them.`));
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      status.className = "saved";
+      try {
+        await api("POST", path, { body: area.value });
+        area.value = "";
+        await load(true);
+        status.textContent = "Note added.";
+      } catch (e) {
+        showError(e, form, status);
+      }
+    });
+    await load(true);
+    return h("section", { class: "card notes-section", "aria-labelledby": titleId },
+      h("h2", { id: titleId }, "Notes"), form, list, empty, h("div", { class: "actions" }, more));
   }
 
   // --- start ----------------------------------------------------------------------------------------

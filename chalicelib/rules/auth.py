@@ -37,7 +37,10 @@ WRITERS = {
     "sales": RECORDS,
     "repairs": RECORDS,
     "appointments": RECORDS,
+    "notes": RECORDS,
 }
+#: Who may edit or delete a note another user wrote (its author always may).
+NOTE_MODERATORS = frozenset({"owner", "manager"})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from chalicelib.core import config
 from chalicelib.core.catalog import CHANNELS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
+from chalicelib.rules import consent as consent_rules
 
 PURPOSE = "unsubscribe"
 CHANNEL_WORDS = {"email": "emails", "sms": "text messages"}
@@ -80,11 +81,18 @@ def withdraw(token: str, now: datetime) -> tuple[int, str]:
     def change(item: Customer | None) -> Customer | None:
         if item is None:
             raise NotFound("no such customer")
-        consent = item.consent.as_dict() if item.consent else {}
-        if consent.get(channel) is False and item.consent_updated_by == "unsubscribe_link":
+        consent = consent_rules.values(item.consent.as_dict() if item.consent else None)
+        channels = item.consent_channels.as_dict() if item.consent_channels else {}
+        last = channels.get(channel) or {}
+        if not consent[channel] and last.get("source") == consent_rules.UNSUBSCRIBE_LINK:
             return None
-        item.consent = {**{c: bool(consent.get(c)) for c in CHANNELS}, channel: False}
-        item.consent_updated_at, item.consent_updated_by = to_iso(now), "unsubscribe_link"
+        item.consent = {**consent, channel: False}
+        # The channel remembers that the customer withdrew it themselves: staff give it again only by saying
+        # how the customer did (docs/behaviour.md section 7, "Consent").
+        item.consent_channels = {**{c: change for c, change in channels.items() if change}, channel: {
+            "updated_at": to_iso(now), "updated_by": consent_rules.UNSUBSCRIBE_LINK,
+            "source": consent_rules.UNSUBSCRIBE_LINK}}
+        item.consent_updated_at, item.consent_updated_by = to_iso(now), consent_rules.UNSUBSCRIBE_LINK
         item.updated_at = to_iso(now)
         return item
 

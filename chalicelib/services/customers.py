@@ -30,9 +30,11 @@ from chalicelib.adapters.persistence import delete_current, get_or_none, mutate
 from chalicelib.core.catalog import CHANNELS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
+from chalicelib.rules import consent as consent_rules
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.rules.tags import with_vip
+from chalicelib.services import notes
 from chalicelib.services.paging import decode_cursor, encode_cursor, page_size
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
@@ -51,6 +53,9 @@ CUSTOMER_FIELDS = {
     "points_balance": v.integer(0, 10**9),
     "app_installed_at": v.instant(),
     "consent": v.obj({name: v.boolean() for name in CHANNELS}),
+    #: How the customer gave or withdrew the consent the write changes: not stored as such, but on each
+    #: channel it changes (`consent_channels`).
+    "consent_source": v.string(64, min_len=1),
     "source": v.string(32, min_len=1),
     "created_at": v.instant(),
 }
@@ -89,16 +94,60 @@ def tags_written(fields: dict, tags_now: list[str] | None) -> list[str] | None:
 
 
 def _consent_of(item: Customer) -> dict:
-    consent = item.consent.as_dict() if item.consent is not None else {}
-    return {channel: bool(consent.get(channel)) for channel in CHANNELS}
+    return consent_rules.values(item.consent.as_dict() if item.consent is not None else None)
 
 
-def _note_consent_change(item: Customer, before: dict | None, principal: Principal, now: datetime) -> None:
-    """When and by whom consent last changed stays on the record (the unsubscribe link writes it too).
-    `before` is the consent before this write, None for a new customer."""
-    changed = _consent_of(item) != before if before is not None else item.consent is not None
-    if changed:
-        item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+def consent_patched(item: Customer | None, consent: dict | None) -> dict | None:
+    """The consent a PATCH of `consent` leaves: the channels it names as given, the others as they were;
+    `None` withdraws both."""
+    if consent is None:
+        return None
+    return {**(_consent_of(item) if item is not None else {}), **consent}
+
+
+def _consent_source(fields: dict) -> str | None:
+    """How the write says the customer gave or withdrew consent (None: it does not say); only with `consent`,
+    and never as the customer's own unsubscribe link, which only the link itself writes."""
+    source = fields.get("consent_source")
+    if source is None:
+        return None
+    if "consent" not in fields:
+        raise v.fail("consent_source", "says how consent was given: send it with `consent`")
+    if source == consent_rules.UNSUBSCRIBE_LINK:
+        raise v.fail("consent_source", "unsubscribe_link is written only by the customer's own unsubscribe link")
+    return source
+
+
+def _consent_changes_of(item: Customer) -> dict[str, consent_rules.ConsentChange]:
+    if item.consent_channels is None and item.consent_updated_by == consent_rules.UNSUBSCRIBE_LINK:
+        # Written before consent was kept per channel: the link withdrew one of the channels without consent.
+        withdrawn = consent_rules.ConsentChange(item.consent_updated_at or "", consent_rules.UNSUBSCRIBE_LINK,
+                                                consent_rules.UNSUBSCRIBE_LINK)
+        return {channel: withdrawn for channel, given in _consent_of(item).items() if not given}
+    channels = item.consent_channels.as_dict() if item.consent_channels is not None else {}
+    return {channel: consent_rules.ConsentChange(**change) for channel, change in channels.items() if change}
+
+
+def _note_consent_change(item: Customer, before: dict | None, last: dict, fields: dict, principal: Principal,
+                         now: datetime) -> None:
+    """Each channel whose consent this write changes keeps when, by whom and how (`rules.consent`), and the
+    customer when consent last changed on any channel (the unsubscribe link writes both too). `before` is
+    the consent before this write, None for a new customer; `last` each channel's last change."""
+    found = consent_rules.changes(
+        before, _consent_of(item), fields.get("consent"), last, by=principal.subject,
+        source=_consent_source(fields),
+        default_source=consent_rules.IMPORT_SOURCE if fields.get("source") == IMPORT else consent_rules.DEFAULT_SOURCE,
+        at=to_iso(now))
+    if not found:
+        return
+    kept = item.consent_channels.as_dict() if item.consent_channels is not None else {}
+    item.consent_channels = {**{channel: change for channel, change in kept.items() if change},
+                             **{channel: _change_map(change) for channel, change in found.items()}}
+    item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+
+
+def _change_map(change: consent_rules.ConsentChange) -> dict:
+    return {"updated_at": change.updated_at, "updated_by": change.updated_by, "source": change.source}
 
 
 #: A write whose body says `source: "import"` is an import: it fires no action-taken automation.
@@ -128,6 +177,11 @@ def _customer_view(item: Customer) -> dict:
     body = _public(item)
     if item.consent is not None:
         body["consent"] = item.consent.as_dict()
+    if item.consent_channels is not None:
+        body["consent_channels"] = {
+            channel: {"consent_updated_at": change.updated_at, "consent_updated_by": change.updated_by,
+                      "consent_source": change.source}
+            for channel, change in _consent_changes_of(item).items()}
     return body
 
 
@@ -161,13 +215,15 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
 
     def change(current: Customer | None) -> Customer:
         created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
-        stored = {k: val for k, val in fields.items() if k != "is_vip"}
+        stored = {k: val for k, val in fields.items() if k not in ("is_vip", "consent_source")}
         item = Customer(principal.tenant_id, customer_id, **{**stored, "created_at": created_at})
         item.tags = tags_written(fields, item.tags)
         if current is not None:
             item.version = current.version
             item.consent_updated_at, item.consent_updated_by = current.consent_updated_at, current.consent_updated_by
-        _note_consent_change(item, _consent_of(current) if current else None, principal, now)
+            item.consent_channels = current.consent_channels
+        _note_consent_change(item, _consent_of(current) if current else None,
+                             _consent_changes_of(current) if current else {}, fields, principal, now)
         _mark_write(item, fields)
         item.updated_at = to_iso(now)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
@@ -186,12 +242,14 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
     def change(item: Customer | None) -> Customer:
         if item is None:
             raise NotFound("no such customer", field="customer_id")
-        before = _consent_of(item)
+        before, last = _consent_of(item), _consent_changes_of(item)
         for name, value in changes.items():
-            if name != "is_vip":
+            if name == "consent":
+                value = consent_patched(item, value)
+            if name not in ("is_vip", "consent_source"):
                 setattr(item, name, value)
         item.tags = tags_written(changes, item.tags)
-        _note_consent_change(item, before, principal, now)
+        _note_consent_change(item, before, last, changes, principal, now)
         _mark_write(item, changes)
         item.updated_at = to_iso(now)
         if "created_at" in changes:
@@ -210,6 +268,8 @@ def delete_customer(principal: Principal, customer_id: str) -> None:
     _withdraw_vouching(principal.tenant_id, customer_id)
     delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id), missing)
     _withdraw_vouching(principal.tenant_id, customer_id)
+    # After the customer, so that a note written meanwhile either is found here or finds the customer gone.
+    notes.delete_customer_notes(principal.tenant_id, customer_id)
 
 
 def _withdraw_vouching(tenant_id: str, customer_id: str) -> None:

@@ -61,6 +61,7 @@ def test_any_valid_customer_reads_back_as_written(owner, body):
     tags = with_vip(body.get("tags"), body["is_vip"]) if "is_vip" in body else distinct(body.get("tags") or [])
     expected = {k: val for k, val in {**body, "tags": tags, "is_vip": is_vip(tags)}.items() if val != []}
     assert {k: got.get(k) for k in expected} == expected
-    # Besides what was written, only fields the server keeps: ids, times, and when consent last changed.
+    # Besides what was written, only fields the server keeps: ids, times, and when consent last changed (per channel too).
     assert not set(got) - set(body) - {"customer_id", "created_at", "updated_at", "last_activity_at",
-                                       "consent_updated_at", "consent_updated_by", "is_vip", "tags"}
+                                       "consent_updated_at", "consent_updated_by", "consent_channels", "is_vip",
+                                       "tags"}

@@ -13,10 +13,12 @@ ROUTES = [
     ("POST", "/automations/birthday/test-run"), ("POST", "/automations/appointment_1h/test-run"),
     ("POST", "/action-automations"), ("PATCH", "/action-automations/act_missing"),
     ("POST", "/action-automations/test-run"), ("POST", "/segments"), ("PATCH", "/segments/seg_missing"),
+    ("POST", "/customers/c1/notes"), ("PATCH", "/customers/c1/notes/n_missing"),
 ]
 FIELDS = ["store_name", "timezone", "send_hour", "quiet_hours", "frequency_cap", "enabled", "settings", "channels",
           "template_id", "type", "name", "subject", "body_text", "body_html", "sms_body", "customer_id",
-          "first_name", "email", "phone", "birthday", "consent", "tags", "points_balance", "completed_at",
+          "first_name", "email", "phone", "birthday", "consent", "consent_source", "body", "version", "tags",
+          "points_balance", "completed_at",
           "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at",
           "priority", "audience", "tags_any", "interests_any", "min_points", "points_threshold", "offer_text",
           "change", "automation_id", "filter", "tags_all", "tags_none", "vip", "points_min", "points_max",

@@ -157,7 +157,13 @@ def use_the_api(owner, tenant: str) -> None:
     assert owner.post(f"{path}/send").status == 200
     assert owner.get(path).status == 200
     assert owner.put("/customers/gone", {"first_name": "Gone", "email": f"gone@{domain}"}).status == 200
-    assert owner.delete("/customers/gone").status == 204
+    note = owner.post("/customers/gone/notes", {"body": "Prefers rose gold"}).json
+    assert owner.patch(f"/customers/gone/notes/{note['note_id']}", {"body": "Prefers white gold",
+                                                                    "version": note["version"]}).status == 200
+    assert owner.get("/customers/gone/notes").json["notes"][0]["body"] == "Prefers white gold"
+    spare_note = owner.post("/customers/gone/notes", {"body": "Spare"}).json["note_id"]
+    assert owner.delete(f"/customers/gone/notes/{spare_note}").status == 204
+    assert owner.delete("/customers/gone").status == 204   # and its notes
 
 
 @pytest.fixture(scope="module")

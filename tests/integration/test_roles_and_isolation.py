@@ -40,6 +40,7 @@ WRITE_ROUTES = [
     ("PUT", "/appointments/a2", {"customer_id": "c1", "starts_at": "2026-12-02T10:00:00Z"}, RECORD_WRITERS,
      "/appointments/a2"),
     ("PATCH", "/appointments/a1", {"status": "cancelled"}, RECORD_WRITERS, "/appointments/a1"),
+    ("POST", "/customers/c1/notes", {"body": "Likes pearls"}, RECORD_WRITERS, "/customers/c1/notes"),
 ]
 
 
@@ -97,7 +98,8 @@ def test_another_tenant_gets_404_for_every_record_and_changes_nothing(client_for
     tpl, act = ids["tpl"], ids["act"]
     owner.put("/sales/s1", {"customer_id": "c1", "completed_at": "2026-11-01T10:00:00Z", "total": 100})
     owner.patch("/automations/birthday", {"template_id": tpl})
-    snapshot = {p: owner.get(p).json for p in ("/customers/c1", "/sales/s1", "/repairs/r1", "/appointments/a1",
+    owner.post("/customers/c1/notes", {"body": "Ours"})
+    snapshot = {p: owner.get(p).json for p in ("/customers/c1", "/customers/c1/notes", "/sales/s1", "/repairs/r1", "/appointments/a1",
                                                f"/templates/{tpl}", "/automations/birthday", "/settings",
                                                f"/action-automations/{act}")}
     other = client_for("t-other-store", "owner")
@@ -118,6 +120,7 @@ def test_another_tenant_gets_404_for_every_record_and_changes_nothing(client_for
         ("GET", f"/action-automations/{act}", None), ("PATCH", f"/action-automations/{act}", {"enabled": True}),
         ("DELETE", f"/action-automations/{act}", None),
         ("POST", "/action-automations/test-run", {"customer_id": "c1", "change": {}, "automation_id": act}),
+        ("GET", "/customers/c1/notes", None), ("POST", "/customers/c1/notes", {"body": "X"}),
     ]
     for method, path, body in attempts:
         response = other.call(method, path, body)
