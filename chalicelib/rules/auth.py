@@ -37,6 +37,7 @@ WRITERS = {
     "sales": RECORDS,
     "repairs": RECORDS,
     "appointments": RECORDS,
+    "messages": RECORDS,
 }
 
 
