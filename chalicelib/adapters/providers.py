@@ -179,6 +179,17 @@ def mime_message(email: Email) -> bytes:
     return raw
 
 
+def production_access(sesv2_client) -> bool | None:
+    """Whether the SES account may send to anyone (out of the sandbox); None when SES does not say (an emulator
+    without SES v2's GetAccount, or the question failed)."""
+    try:
+        answer = sesv2_client.get_account()
+    except (*_NETWORK_ERRORS, NotImplementedError):
+        return None
+    value = answer.get("ProductionAccessEnabled")
+    return bool(value) if value is not None else None
+
+
 class SesEmailSender:
     """Raw MIME through SES, so marketing mail can carry the List-Unsubscribe headers."""
 

@@ -65,8 +65,8 @@ def test_a_message_needs_no_consent(shop):
     assert shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}).status == 201
 
 
-def test_an_unverified_sender_is_502_with_a_failed_sender_not_verified_record(shop):
-    assert shop.patch("/settings", {"sender_email": "hello@unverified.example"}).status == 200
+def test_an_unverified_sender_is_502_with_a_failed_sender_not_verified_record(shop, tenant):
+    assert shop.patch("/settings", {"sender_email": f"hello@{tenant}.unverified.example"}).status == 200
     customer_id = _customer(shop)
     response = shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"})
     assert response.status == 502, response
