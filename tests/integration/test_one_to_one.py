@@ -166,3 +166,63 @@ def test_another_stores_customer_is_404(client_for, shop):
     assert other.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}).status == 404
     assert other.get(f"/customers/{customer_id}/messages").status == 404
     assert history(shop, customer_id) == []
+
+
+def test_a_retry_after_ses_accepted_but_the_record_was_not_written_records_it_without_sending(shop, tenant,
+                                                                                            monkeypatch):
+    from chalicelib.sending import ledger
+
+    customer_id = _customer(shop)
+    real, calls = ledger.record_accepted, []
+
+    def dies_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the request died after SES accepted the message")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "record_accepted", dies_once)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    assert shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}, headers=key).status == 500
+    assert history(shop, customer_id) == []
+    again = shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}, headers=key)
+    assert again.status == 201, again
+    assert again.json["record"]["provider_message_id"]
+    assert len(_raw_mails_to(f"{customer_id}@customer.example")) == 1
+    assert [r["status"] for r in history(shop, customer_id)] == ["sent"]
+
+
+def test_a_transient_provider_error_is_503_records_nothing_and_the_same_key_sends_later(shop, tenant, monkeypatch):
+    from chalicelib.adapters.providers import TransientProviderError
+    from chalicelib.api import messages as route
+
+    customer_id = _customer(shop)
+    real = route.email_sender
+
+    class Throttled:
+        def send(self, email):
+            raise TransientProviderError("Throttling")
+
+    monkeypatch.setattr(route, "email_sender", Throttled)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}, headers=key)
+    assert (first.status, first.json["error"]["provider_code"]) == (503, "Throttling")
+    assert history(shop, customer_id) == []
+    monkeypatch.setattr(route, "email_sender", real)
+    again = shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"}, headers=key)
+    assert again.status == 201, again
+    assert len(_raw_mails_to(f"{customer_id}@customer.example")) == 1
+
+
+def test_the_dispatcher_records_a_refusal_of_an_unverified_sender_as_sender_not_verified(shop, tenant):
+    from chalicelib.events.dispatch import dispatch_records
+    from chalicelib.sending.messages import Send
+
+    assert shop.patch("/settings", {"sender_email": f"hello@{tenant}.unverified.example"}).status == 200
+    assert shop.patch("/automations/christmas", {"enabled": True}).status == 200
+    customer_id = _customer(shop, consent={"email": True})
+    send = Send(tenant_id=tenant, customer_id=customer_id, automation_type="christmas",
+                automation_id="christmas", occurrence_key="manual:1", channel="email")
+    result = dispatch_records([{"messageId": "m-1", "body": send.to_body(), "attributes": {}}])
+    assert [(o.status, o.reason) for o in result.outcomes] == [("failed", "sender_not_verified")]
+    assert [(r["status"], r["reason"]) for r in history(shop, customer_id)] == [("failed", "sender_not_verified")]
