@@ -1224,8 +1224,9 @@
   // --- 1:1 email ------------------------------------------------------------------------------------
   // A message a member of staff writes to one customer, sent while they wait (POST /customers/{id}/messages).
   // One Idempotency-Key per composed message: a double click, or trying again after an answer that left it
-  // unsent (no connection, the provider unavailable), never sends twice. The key changes once the message
-  // has a final answer: sent, refused by the provider, or not sendable (suppressed, no address).
+  // unsent (no connection, the provider unavailable), never sends twice. A message sent keeps its key until
+  // its text is edited (sending it again answers "Sent." and sends nothing); a refused one (the provider,
+  // suppressed, no address) gets a new key at once, so trying again once the cause is fixed is a new message.
   const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
 
   // POST with the key; answers { status, data } for every answer the API gives (errors carry the record).
@@ -1310,7 +1311,7 @@
       status.className = "msg-status field-error";
       const why = error.reason ? ` (${reason(error.reason)}${error.provider_code ? `: ${error.provider_code}` : ""})` : "";
       status.textContent = `Not sent: ${error.message || "the server did not answer"}${why}.`;
-      if (code === 409 || code === 502) status.dataset.final = "yes";   // a new attempt is a new message
+      if (code === 409 || code === 502) key = newKey();   // refused for good: sending again is a new message
     });
     api("GET", `/customers/${seg(customer.customer_id)}/messages`).then(showRecent).catch(() => { count.textContent = ""; });
     return append(section, [form]);

@@ -14,6 +14,7 @@ from tests.e2e.test_admin_browser import (  # noqa: F401 (fixtures)
     admin_stack,
     browser,
     finish,
+    shoot,
 )
 
 
@@ -73,21 +74,29 @@ def test_from_the_third_message_in_a_week_the_page_asks_for_confirmation(jewelle
     finish(page, "message-confirmed")
 
 
-def test_a_provider_refusal_shows_its_reason_and_the_settings_say_the_sender_is_not_verified(admin_stack, browser):  # noqa: F811
+def test_a_provider_refusal_shows_its_reason_and_sending_again_once_fixed_is_a_new_message(admin_stack, browser):  # noqa: F811
     store = Jeweller(admin_stack, sender=f"hello@{uuid.uuid4().hex[:8]}.unverified.example")
-    page = store.open(browser, hash_="#/customers/ada")
+    page = store.open(browser, hash_="#/settings")
+    expect(page.locator(".sender-state")).to_contain_text("not verified in SES")
+    expect(page.locator(".sender-actions")).to_contain_text("Verify the domain")
+    page.evaluate("location.hash = '#/customers/ada'")
     _compose(page, "Hello", "Hi Ada")
     page.get_by_role("button", name="Send email").click()
     expect(page.locator(".msg-status")).to_contain_text("Not sent")
     expect(page.locator(".msg-status")).to_contain_text("sender not verified: MessageRejected")
     assert store.mails() == []
+    shoot(page, "message-refused")
+
+    # The store fixes its sender; the same message sent again is a new attempt, not the refused one answered again.
+    store.call("PATCH", "/settings", {"sender_email": SENDER})
+    page.get_by_role("button", name="Send email").click()
+    expect(page.locator(".msg-status")).to_have_text("Sent.")
+    assert len(store.mails()) == 1
     page.reload()
-    expect(page.locator("tr.communication")).to_contain_text("failed")
-    expect(page.locator("tr.communication")).to_contain_text("sender not verified")
-    page.evaluate("location.hash = '#/settings'")
-    expect(page.locator(".sender-state")).to_contain_text("not verified in SES")
-    expect(page.locator(".sender-actions")).to_contain_text("Verify the domain")
-    finish(page, "sender-not-verified")
+    expect(page.locator("tr.communication")).to_have_count(2)
+    expect(page.locator("tr.communication").nth(1)).to_contain_text("sender not verified")
+    expect(page.locator("tr.communication").nth(0)).to_contain_text("sent")
+    finish(page, "message-after-refusal")
 
 
 def test_the_settings_show_a_verified_sender_and_that_the_emulator_does_not_report_the_sandbox(jeweller, browser):  # noqa: F811

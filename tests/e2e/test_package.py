@@ -155,9 +155,14 @@ def test_no_statement_grants_a_wildcard_action_on_a_data_service(template):
                 assert "*" not in name and "?" not in name, (role, action)
                 assert service in DATA_SERVICES, (role, action)
             if listed(statement["Resource"]) == ["*"]:
-                # Only what AWS cannot scope to a resource: SMS to a phone number and its opt-out check.
-                assert sorted(listed(statement["Action"])) == ["sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish"]
-                assert role == "DispatchRole"
+                # Only what AWS cannot scope to a resource: SMS to a phone number and its opt-out check (the
+                # dispatcher), and SES's read-only questions about the sender's verification (the dispatcher,
+                # after a refusal) and the account's sandbox (the API's sender readiness).
+                assert (role, tuple(sorted(listed(statement["Action"])))) in {
+                    ("DispatchRole", ("sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish")),
+                    ("DispatchRole", ("ses:GetIdentityVerificationAttributes",)),
+                    ("APIHandlerRole", ("ses:GetAccount", "ses:GetIdentityVerificationAttributes")),
+                }, (role, statement["Action"])
 
 
 def test_only_the_dispatcher_and_the_api_1_to_1_email_send_and_only_from_the_named_identity(template):
