@@ -226,3 +226,20 @@ def test_the_dispatcher_records_a_refusal_of_an_unverified_sender_as_sender_not_
     result = dispatch_records([{"messageId": "m-1", "body": send.to_body(), "attributes": {}}])
     assert [(o.status, o.reason) for o in result.outcomes] == [("failed", "sender_not_verified")]
     assert [(r["status"], r["reason"]) for r in history(shop, customer_id)] == [("failed", "sender_not_verified")]
+
+
+def test_a_retry_while_the_first_request_holds_the_send_is_409_and_sends_nothing(shop, tenant):
+    from datetime import datetime, timezone
+
+    from chalicelib.sending import ledger
+    from chalicelib.sending.sources import one_to_one
+
+    customer_id = _customer(shop)
+    key = uuid.uuid4().hex
+    send = one_to_one.send_of(tenant, customer_id, key, "2026-01-01")
+    ledger.claim(send, None, "first-request", datetime.now(timezone.utc), None)   # the first request, sending
+    response = shop.post(f"/customers/{customer_id}/messages", {"subject": "Hi", "body": "x"},
+                         headers={"Idempotency-Key": key})
+    assert (response.status, response.error_field) == (409, "Idempotency-Key"), response
+    assert response.json["record"] is None
+    assert history(shop, customer_id) == [] and _raw_mails_to(f"{customer_id}@customer.example") == []
