@@ -28,6 +28,8 @@ class Grants:
     #: SES raw email through the configuration set, and SMS through SNS.
     email: bool = False
     sms: bool = False
+    #: SES questions that take no resource (`GetIdentityVerificationAttributes`, v2's `GetAccount`).
+    ses_reads: tuple[str, ...] = ()
     #: What Lambda's event source reads with the function's own role (SAM grants it only to roles
     #: SAM creates): a queue it consumes, or the customers stream and its on-failure queue.
     consumes: str | None = None
@@ -58,7 +60,13 @@ GRANTS: dict[str, Grants] = {
         Tables((GET,), ("run_state",)),
         Tables((BATCH_GET,), ("marketing_log",)),
         Tables((BATCH_GET,), ("send_ledger",)),   # the test-run: what the ledger holds is already sent
-    )),
+        # A 1:1 email, sent in the request through the ledger: its claim, outcome, record and counter, the
+        # suppression entry of the customer's address.
+        Tables((PUT, UPDATE, DELETE), ("send_ledger",)),
+        Tables((GET, PUT), ("communications",)),
+        Tables((UPDATE,), ("automation_stats",)),
+        Tables((GET,), ("suppressions",)),
+    ), email=True, ses_reads=("GetIdentityVerificationAttributes", "GetAccount")),   # and the sender's readiness
     # Verifies tokens against the user pool's public keys (HTTPS); no AWS call.
     "jwt_auth": Grants(),
     "evaluate": Grants(tables=(
@@ -79,7 +87,8 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, BATCH_GET, PUT), ("marketing_log",)),
         Tables((PUT,), ("communications",)),
         Tables((UPDATE,), ("automation_stats",)),
-    ), sends_to=("sends",), email=True, sms=True, consumes="sends"),
+    ), sends_to=("sends",), email=True, sms=True, consumes="sends",
+        ses_reads=("GetIdentityVerificationAttributes",)),   # after a refusal: is the sender verified?
     # Every minute: starts the campaigns due (the sparse phase index), queues their first pages and those of
     # runs that stalled, and marks sent the campaigns whose sends have all ended (their outcome counters).
     "start_campaigns": Grants(tables=(

@@ -243,6 +243,9 @@ def policy(grants: Grants, function: str) -> list[dict]:
             sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}"),
             sub(f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:configuration-set/"
                 f"${{{CONFIGURATION_SET}}}")]})
+    if grants.ses_reads:
+        # These SES questions take no resource-level permissions.
+        statements.append({"Effect": "Allow", "Action": [f"ses:{a}" for a in grants.ses_reads], "Resource": "*"})
     if grants.sms:
         # SMS to a phone number, and the opt-out check, have no resource to name.
         statements.append({"Effect": "Allow", "Action": ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"],
@@ -270,7 +273,8 @@ def function_resources(names: dict[str, str]) -> dict:
     cognito = {"COGNITO_ISSUER": sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}", Pool=user_pool_id()),
                "COGNITO_AUDIENCE": {"Ref": USER_POOL_CLIENT}}
     extra_environment = {
-        "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url, **cognito},
+        "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
+                        "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}, **cognito},
         "jwt_auth": cognito,
         "dispatch": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
                      "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}},

@@ -378,8 +378,11 @@ def tick(at: datetime) -> dict:
     every resulting send (and any waiting feedback) processed to completion. The sends are dispatched
     on the tick's clock (`TickClock`): quiet hours, the frequency cap and the rest are decided at `at`,
     whatever the time on this machine."""
+    from local.stack import verify_store_senders
+
     summary = Summary()
     clock = TickClock(at)
+    verify_store_senders()
     with wiring.deciding_by(clock):
         read_customer_changes(summary)
         evaluate_at(at, summary, clock=clock)
@@ -461,6 +464,10 @@ class Workers:
         while not self.stopping.is_set():
             at = self.clock()
             try:
+                from local.stack import verify_store_senders
+
+                for domain in verify_store_senders():
+                    self.report(f"SES: verified the sender domain {domain} (the local stand-in for its DNS records)")
                 evaluations = Summary()
                 evaluate_at(at, evaluations, report=self.report)
                 with self._lock:

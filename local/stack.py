@@ -144,6 +144,27 @@ def create_resources(sender_identities: list[str]) -> dict:
     return {"tables": tables, "queues": queues, "identities": sender_identities}
 
 
+def verify_store_senders() -> list[str]:
+    """The local stand-in for a store publishing its domain's DNS records: the domain of every store's sender
+    address becomes a verified identity in the emulator's SES. Run at each step of the local clock (`serve`'s
+    minute, `tick`), so a sender set in the settings is verified at the next step, as SES verifies a domain
+    some time after its records appear. Returns the domains it verified now."""
+    from chalicelib.adapters import clients
+    from chalicelib.adapters.models import Tenant
+
+    ses = clients.client("ses")
+    known = {identity.lower() for identity in ses.list_identities(IdentityType="Domain")["Identities"]}
+    verified = []
+    for tenant in Tenant.scan(attributes_to_get=["tenant_id", "settings"]):
+        sender = (tenant.settings.as_dict() if tenant.settings else {}).get("sender_email") or ""
+        domain = sender.rpartition("@")[2].lower()
+        if domain and domain not in known:
+            ses.verify_domain_identity(Domain=domain)
+            known.add(domain)
+            verified.append(domain)
+    return verified
+
+
 def outbox() -> dict:
     """What the emulator's SES and SNS accepted, newest last: read from moto's backends in this process
     (the SMS list is not exposed over moto's HTTP API)."""

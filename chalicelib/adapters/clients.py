@@ -18,7 +18,7 @@ PROVIDER_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "s
 def client(service: str):
     import boto3
 
-    settings = PROVIDER_CONFIG if service in ("ses", "sns") else None
+    settings = PROVIDER_CONFIG if service in ("ses", "sesv2", "sns") else None
     return boto3.client(service, region_name=config.region(), config=settings)
 
 

@@ -568,6 +568,8 @@ class Communication(Model):
     provider_message_id = UnicodeAttribute(null=True)
     #: A `deferred` record: when the send will be tried again.
     deferred_until = UnicodeAttribute(null=True)
+    #: A 1:1 message: the user (the token's subject) who wrote and sent it.
+    sent_by = UnicodeAttribute(null=True)
 
 
 class DeferredIndex(GlobalSecondaryIndex):

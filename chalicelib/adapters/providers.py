@@ -61,6 +61,28 @@ class PermanentProviderError(Exception):
         self.code = code
 
 
+class SenderNotVerified(PermanentProviderError):
+    """SES rejected the message, and neither the sender's address nor its domain is a verified identity."""
+
+
+#: SES's code for a message it refused (an unverified sender, a recipient outside the sandbox, content).
+MESSAGE_REJECTED = "MessageRejected"
+
+
+def sender_identities(sender: str) -> list[str]:
+    """The SES identities a sender address may be verified as: the address itself and its domain."""
+    domain = sender.rpartition("@")[2]
+    return [sender, domain] if domain and domain != sender else [sender]
+
+
+def verification_statuses(ses_client, sender: str) -> dict[str, str]:
+    """Identity -> SES's verification status (`Success`, `Pending`, `Failed`, `NotStarted`, ...) of the sender's
+    address and domain; an identity SES does not know is `NotStarted`."""
+    identities = sender_identities(sender)
+    found = ses_client.get_identity_verification_attributes(Identities=identities)["VerificationAttributes"]
+    return {identity: (found.get(identity) or {}).get("VerificationStatus", "NotStarted") for identity in identities}
+
+
 @dataclass(frozen=True)
 class Email:
     sender: str
@@ -157,6 +179,17 @@ def mime_message(email: Email) -> bytes:
     return raw
 
 
+def production_access(sesv2_client) -> bool | None:
+    """Whether the SES account may send to anyone (out of the sandbox); None when SES does not say (an emulator
+    without SES v2's GetAccount, or the question failed)."""
+    try:
+        answer = sesv2_client.get_account()
+    except (*_NETWORK_ERRORS, NotImplementedError):
+        return None
+    value = answer.get("ProductionAccessEnabled")
+    return bool(value) if value is not None else None
+
+
 class SesEmailSender:
     """Raw MIME through SES, so marketing mail can carry the List-Unsubscribe headers."""
 
@@ -175,7 +208,20 @@ class SesEmailSender:
         try:
             return self._ses.send_raw_email(**request)["MessageId"]
         except _NETWORK_ERRORS as e:
-            raise _translate(e) from e
+            error = _translate(e)
+            if isinstance(error, PermanentProviderError) and error.code == MESSAGE_REJECTED and not (
+                    self._sender_verified(email.sender)):
+                raise SenderNotVerified(error.code) from e
+            raise error from e
+
+    def _sender_verified(self, sender: str) -> bool:
+        """After a rejection, whether the sender is verified: SES's message says why in words, and errors are
+        classified by what SES reports, never by message text. Unknown (the question failed) counts as verified,
+        so the rejection stays a generic provider error."""
+        try:
+            return "Success" in verification_statuses(self._ses, sender).values()
+        except _NETWORK_ERRORS:
+            return True
 
 
 class SnsSmsSender:

@@ -13,7 +13,7 @@
     automation_disabled: "automation off", no_longer_eligible: "no longer eligible", missing_contact: "no address",
     suppressed: "suppressed", no_consent: "no consent", frequency_capped: "frequency cap",
     template_error: "template error", provider_error: "provider error", quiet_hours: "quiet hours",
-    campaign_cancelled: "campaign cancelled",
+    campaign_cancelled: "campaign cancelled", sender_not_verified: "sender not verified",
   };
   const SETTING_LABELS = {
     days_before: ["When to send", (v) => (v === 0 ? "On the day" : `${v} day${v === 1 ? "" : "s"} before`)],
@@ -1235,6 +1235,7 @@
     });
     render(h("h1", {}, "Settings"),
       h("p", { class: "intro" }, "Dates and hours are the store's local time."), zones, form);
+    form.after(senderReadiness());
   }
 
   // A table filled a page at a time from a list route that answers `next_cursor`: `load()` fetches the
@@ -1299,8 +1300,123 @@
         row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
         row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance))),
       communications.element);
-    main().append(...await customerPageSections(c));
+    main().append(messageComposer(c), ...await customerPageSections(c));
     await communications.load();
+  }
+
+  // --- 1:1 email ------------------------------------------------------------------------------------
+  // A message a member of staff writes to one customer, sent while they wait (POST /customers/{id}/messages).
+  // One Idempotency-Key per composed message: a double click, or trying again after an answer that left it
+  // unsent (no connection, the provider unavailable), never sends twice. A message sent keeps its key until
+  // its text is edited (sending it again answers "Sent." and sends nothing); a refused one (the provider,
+  // suppressed, no address) gets a new key at once, so trying again once the cause is fixed is a new message.
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
+
+  // POST with the key; answers { status, data } for every answer the API gives (errors carry the record).
+  async function postMessage(customerId, message, key) {
+    const request = () => fetch(new URL(`customers/${seg(customerId)}/messages`, API), {
+      method: "POST", body: JSON.stringify(message),
+      headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`, "Content-Type": "application/json", "Idempotency-Key": key },
+    });
+    let response;
+    try {
+      response = await request();
+      if (response.status === 401 && await refreshed()) response = await request();
+    } catch (e) {
+      return { status: 0, data: { error: { code: "network", message: "The server could not be reached: nothing was sent. Try again." } } };
+    }
+    if (response.status === 401) {
+      signOut("Your session has ended: sign in again.");
+      return { status: 401, data: { error: { message: "Your session has ended." } } };
+    }
+    const data = await response.json().catch(() => null);
+    return { status: response.status, data: data || { error: { message: `The server answered ${response.status}.` } } };
+  }
+
+  function messageComposer(customer) {
+    const section = h("section", { class: "card compose", "aria-label": "Write an email" }, h("h2", {}, "Write an email"));
+    if (!mayChange("messages")) {
+      return append(section, [h("p", { class: "muted" }, `You are signed in as ${state.me.role}: you can read this customer's messages but not send one.`)]);
+    }
+    let key = newKey();
+    let recent = { recent_messages: 0, recent_days: 7, confirm_from: 3 };
+    const subject = h("input", { type: "text", name: "subject", maxLength: 200, autocomplete: "off" });
+    const text = h("textarea", { name: "body", rows: 8 });
+    const count = h("p", { class: "meta msg-recent", role: "status" });
+    const confirmBox = h("input", { type: "checkbox", name: "confirm_recent" });
+    const confirmField = h("div", { class: "field", hidden: true },
+      h("label", { class: "check" }, confirmBox, h("span", { class: "msg-confirm-text" })),
+      h("p", { class: "field-error", dataset: { errorFor: "confirm_recent", control: "" } }));
+    const send = h("button", { type: "submit", class: "primary" }, "Send email");
+    const status = h("p", { role: "status", class: "msg-status" });
+    const form = h("form", { novalidate: "", "aria-label": "Email to the customer" },
+      customer.email ? h("p", { class: "meta" }, `To ${customer.email}, from the store's sender address. Plain text: line breaks are kept.`)
+        : h("p", { class: "field-error" }, "This customer has no email address."),
+      labelled("Subject", subject), labelled("Message", text), count, confirmField,
+      h("div", { class: "form-actions" }, send, status));
+    const showRecent = (answer) => {
+      recent = { ...recent, ...answer };
+      const n = recent.recent_messages;
+      count.textContent = `${plural(n, "message")} sent to this customer in the last ${recent.recent_days} days.`;
+      confirmField.hidden = n < recent.confirm_from;
+      confirmField.querySelector(".msg-confirm-text").textContent = `Yes, send another: they received ${plural(n, "message")} this week.`;
+    };
+    const changed = () => { if (status.dataset.final) { key = newKey(); delete status.dataset.final; } };
+    subject.addEventListener("input", changed);
+    text.addEventListener("input", changed);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (send.disabled) return;
+      clearErrors(form);
+      status.className = "msg-status";
+      status.textContent = "";
+      if (!confirmField.hidden && !confirmBox.checked) {
+        confirmField.querySelector(".field-error").textContent = "Confirm that you want to send another message.";
+        return;
+      }
+      send.disabled = true;
+      status.textContent = "Sending…";
+      const { status: code, data } = await postMessage(customer.customer_id, { subject: subject.value, body: text.value }, key);
+      send.disabled = false;
+      if (data && data.recent_messages !== undefined) showRecent(data);
+      const error = (data && data.error) || {};
+      if (code === 201) {
+        status.className = "msg-status saved";
+        status.textContent = "Sent.";
+        status.dataset.final = "yes";
+        confirmBox.checked = false;
+        return;
+      }
+      if (code === 400) {
+        showError(new ApiError(code, error), form, status);
+        return;
+      }
+      status.className = "msg-status field-error";
+      const why = error.reason ? ` (${reason(error.reason)}${error.provider_code ? `: ${error.provider_code}` : ""})` : "";
+      status.textContent = `Not sent: ${error.message || "the server did not answer"}${why}.`;
+      if (code === 409 || code === 502) key = newKey();   // refused for good: sending again is a new message
+    });
+    api("GET", `/customers/${seg(customer.customer_id)}/messages`).then(showRecent).catch(() => { count.textContent = ""; });
+    return append(section, [form]);
+  }
+
+  // --- sender readiness -----------------------------------------------------------------------------
+  // Whether SES will send from the store's sender (GET /settings/sender), and what to do when it will not.
+  function senderReadiness() {
+    const section = h("section", { class: "card sender-readiness", "aria-label": "Sender readiness" },
+      h("h2", {}, "Sender readiness"), h("p", { class: "meta" }, "Asking SES…"));
+    api("GET", "/settings/sender").then((s) => {
+      const sandbox = s.production_access === true ? "out of the sandbox: sends to anyone"
+        : s.production_access === false ? "in the sandbox: sends only to verified addresses" : "not reported";
+      section.replaceChildren(h("h2", {}, "Sender readiness"),
+        h("p", { class: `sender-state ${s.ready ? "status-sent" : "status-failed"}` },
+          s.sender_email ? `${s.sender_email}: ${s.verified ? "verified in SES" : "not verified in SES"}` : "No sender address set."),
+        s.identities.length ? h("ul", { class: "sender-identities" }, s.identities.map((i) =>
+          h("li", {}, `${i.identity}: ${i.status === "Success" ? "verified" : i.status.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase()}`))) : null,
+        s.sender_email ? h("p", { class: "meta" }, `SES account: ${sandbox}.`) : null,
+        s.actions.length ? h("ul", { class: "sender-actions" }, s.actions.map((a) => h("li", {}, a))) : null);
+    }).catch((e) => { section.replaceChildren(h("h2", {}, "Sender readiness"), h("p", { class: "field-error" }, e.message)); });
+    return section;
   }
 
   // --- segments -------------------------------------------------------------------------------------

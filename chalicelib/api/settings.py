@@ -19,3 +19,11 @@ def get_settings(call: Call):
 @route("/settings", ["PATCH"])
 def patch_settings(call: Call):
     return settings.patch(call.principal, call.body(), call.now)
+
+
+@route("/settings/sender", ["GET"])
+def sender_status(call: Call):
+    from chalicelib.adapters import clients
+    from chalicelib.services import sender
+
+    return sender.status(call.tenant_id, clients.client("ses"), clients.client("sesv2"))

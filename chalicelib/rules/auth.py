@@ -38,6 +38,7 @@ WRITERS = {
     "repairs": RECORDS,
     "appointments": RECORDS,
     "notes": RECORDS,
+    "messages": RECORDS,
 }
 #: Who may edit or delete a note another user wrote (its author always may).
 NOTE_MODERATORS = frozenset({"owner", "manager"})

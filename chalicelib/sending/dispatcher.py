@@ -44,6 +44,7 @@ from chalicelib.adapters.providers import (
     Email,
     EmailSender,
     PermanentProviderError,
+    SenderNotVerified,
     Sms,
     SmsSender,
     TransientProviderError,
@@ -62,6 +63,8 @@ from chalicelib.sending.stores import suppress, suppressed_among
 
 TEMPLATE_ERROR = "template_error"
 PROVIDER_ERROR = "provider_error"
+#: SES refused the message and the store's sender address (or its domain) is not verified in SES.
+SENDER_NOT_VERIFIED = "sender_not_verified"
 #: Transient errors went on for every attempt (hours): recorded as failed rather than retried forever.
 PROVIDER_UNAVAILABLE = "provider_unavailable"
 NO_SENDER = "no_sender_address"
@@ -97,6 +100,11 @@ class Outcome:
 
 class _Busy(Exception):
     """Another dispatcher holds a live claim on this send: leave the message for later."""
+
+
+def provider_reason(error: PermanentProviderError) -> str:
+    """The reason a send the provider refused is recorded with."""
+    return SENDER_NOT_VERIFIED if isinstance(error, SenderNotVerified) else PROVIDER_ERROR
 
 
 def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> int:
@@ -389,8 +397,8 @@ class Dispatcher:
             ledger.release(send, token)
             self.queue.send([send.retried().to_body()], delay_seconds=retry_delay(send.attempt))
             return Outcome(send, RETRYING, took_over=took_over)
-        except PermanentProviderError:
-            return self._finish_claimed(send, token, ledger.FAILED, PROVIDER_ERROR, record, now, tz_name, took_over,
+        except PermanentProviderError as e:
+            return self._finish_claimed(send, token, ledger.FAILED, provider_reason(e), record, now, tz_name, took_over,
                                         data)
         sent = replace(record, provider_message_id=message_id)
         try:

@@ -133,6 +133,8 @@ class Record:
     template_id: str | None = None
     provider_message_id: str | None = None
     deferred_until: str | None = None
+    #: A 1:1 message: the user who sent it.
+    sent_by: str | None = None
 
 
 def send_id(send: Send) -> str:
@@ -186,6 +188,7 @@ def _communication(send: Send, status: str, reason: str | None, record: Record, 
         automation_id=send.automation_id, occurrence_key=send.occurrence_key, template_id=record.template_id,
         to=record.to, subject=record.subject, body=record.body, status=status, reason=reason,
         provider_message_id=record.provider_message_id, deferred_until=record.deferred_until,
+        sent_by=record.sent_by,
     )
 
 
@@ -316,6 +319,13 @@ def accept(send: Send, claim_token: str, record: Record, now: datetime) -> None:
         if is_conditional_failure(e):
             raise Superseded() from e
         raise
+
+
+def outcome_of(send: Send, row: SendLedger) -> Communication | None:
+    """The communication record a final row's outcome wrote (same id and instant as the row's last move)."""
+    communication_id = hashlib.sha256(f"{send.ledger_key}#outcome".encode()).hexdigest()[:24]
+    return get_or_none(Communication, tenant_customer(send.tenant_id, send.customer_id),
+                       f"{row.updated_at}#{communication_id}")
 
 
 def accepted_record(row: SendLedger) -> Record:

@@ -155,19 +155,27 @@ def test_no_statement_grants_a_wildcard_action_on_a_data_service(template):
                 assert "*" not in name and "?" not in name, (role, action)
                 assert service in DATA_SERVICES, (role, action)
             if listed(statement["Resource"]) == ["*"]:
-                # Only what AWS cannot scope to a resource: SMS to a phone number and its opt-out check.
-                assert sorted(listed(statement["Action"])) == ["sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish"]
-                assert role == "DispatchRole"
+                # Only what AWS cannot scope to a resource: SMS to a phone number and its opt-out check (the
+                # dispatcher), and SES's read-only questions about the sender's verification (the dispatcher,
+                # after a refusal) and the account's sandbox (the API's sender readiness).
+                assert (role, tuple(sorted(listed(statement["Action"])))) in {
+                    ("DispatchRole", ("sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish")),
+                    ("DispatchRole", ("ses:GetIdentityVerificationAttributes",)),
+                    ("APIHandlerRole", ("ses:GetAccount", "ses:GetIdentityVerificationAttributes")),
+                }, (role, statement["Action"])
 
 
-def test_only_the_dispatcher_sends_and_only_from_the_named_identity_through_the_configuration_set(template):
-    senders = {role for role in (n for n, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role")
-               for s in statements(template, role) for a in listed(s["Action"]) if a.startswith(("ses:", "sns:"))}
-    assert senders == {"DispatchRole"}
-    [ses] = [s for s in statements(template, "DispatchRole") if "ses:SendRawEmail" in listed(s["Action"])]
-    texts = [r["Fn::Sub"] for r in ses["Resource"]]
-    assert texts[0].endswith(":identity/${SenderIdentity}") and texts[1].endswith(":configuration-set/"
-                                                                                    "${SesConfigurationSet}")
+def test_only_the_dispatcher_and_the_api_1_to_1_email_send_and_only_from_the_named_identity(template):
+    roles = [n for n, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    senders = {role for role in roles for s in statements(template, role) for a in listed(s["Action"])
+               if a in ("ses:SendRawEmail", "sns:Publish")}
+    assert senders == {"DispatchRole", "APIHandlerRole"}
+    assert not any(a.startswith("sns:") for s in statements(template, "APIHandlerRole") for a in listed(s["Action"]))
+    for role in senders:
+        [ses] = [s for s in statements(template, role) if "ses:SendRawEmail" in listed(s["Action"])]
+        texts = [r["Fn::Sub"] for r in ses["Resource"]]
+        assert texts[0].endswith(":identity/${SenderIdentity}") and texts[1].endswith(":configuration-set/"
+                                                                                        "${SesConfigurationSet}")
 
 
 def test_both_queue_consumers_read_their_own_queue_and_report_partial_batch_failures(template):

@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
 #: botocore's service names -> IAM's action prefixes.
-IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "ses": "ses", "sns": "sns"}
+IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "ses": "ses", "sesv2": "ses", "sns": "sns"}
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -55,6 +55,8 @@ def permissions(service: str, operation: str, params: dict) -> list[Permission]:
         queue = (f"arn:aws:sqs:{REGION}:{ACCOUNT}:{params['QueueName']}" if operation == "GetQueueUrl"
                  else _queue(params["QueueUrl"]))
         return [Permission(f"sqs:{operation.removesuffix('Batch')}", queue)]   # a batch is authorised per message
+    if service in ("ses", "sesv2") and operation in ("GetIdentityVerificationAttributes", "GetAccount"):
+        return [Permission(f"ses:{operation}", "*")]   # no resource-level permissions
     if service == "ses":
         # SES authorises a send against the sender's identity (its domain here) and the configuration set.
         sender = params.get("Source") or message_from_bytes(params["RawMessage"]["Data"])["From"]

@@ -76,14 +76,18 @@ def test_tick_sends_through_ses_and_sns_once_with_the_unsubscribe_headers(store,
     assert [len(box) for box in outbox_for(domain, f"Aurum {tenant}")] == [3, 3]
 
 
-def test_an_unverified_sender_is_a_permanent_rejection_recorded_as_failed(store):
+def test_an_unverified_sender_is_a_permanent_rejection_recorded_as_sender_not_verified(store, tenant, monkeypatch):
+    import local.stack
+
     owner, domain = store
-    assert owner.patch("/settings", {"sender_email": "hello@unverified.example"}).status == 200
+    # As if the store had not published its domain's DNS records yet: the tick's step verifies nothing.
+    monkeypatch.setattr(local.stack, "verify_store_senders", lambda: [])
+    assert owner.patch("/settings", {"sender_email": f"hello@{tenant}.unverified.example"}).status == 200
     assert owner.patch("/automations/birthday", {"enabled": True, "channels": ["email"]}).status == 200
     summary = tick(DEC18)
     assert summary["failed"] >= 3
     [record] = owner.get("/customers/c1/communications").json["communications"]
-    assert (record["status"], record["reason"]) == ("failed", "provider_error")
+    assert (record["status"], record["reason"]) == ("failed", "sender_not_verified")
     assert outbox_for(domain)[0] == []
 
 

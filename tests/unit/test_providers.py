@@ -124,3 +124,44 @@ def test_an_sms_with_a_lone_surrogate_is_a_permanent_error_before_anything_is_se
     with pytest.raises(PermanentProviderError) as e:
         SnsSmsSender(sns).send(Sms(to="+61412345678", body="Hi Ada \ud800", sender_id="OpalCo"))
     assert e.value.code == UNBUILDABLE_MESSAGE and sent == []
+
+
+class RejectingSes:
+    """SES refusing every message (`MessageRejected`), then answering what it knows of the sender's identities."""
+
+    def __init__(self, verified: set[str], status_fails: bool = False):
+        self.verified, self.status_fails, self.asked = verified, status_fails, []
+
+    def send_raw_email(self, **request):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "words that are not read"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendRawEmail")
+
+    def get_identity_verification_attributes(self, Identities):  # noqa: N803 - boto3's parameter name
+        from botocore.exceptions import ClientError
+
+        self.asked.append(Identities)
+        if self.status_fails:
+            raise ClientError({"Error": {"Code": "Throttling"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                              "GetIdentityVerificationAttributes")
+        return {"VerificationAttributes": {i: {"VerificationStatus": "Success"} for i in Identities
+                                           if i in self.verified}}
+
+
+@pytest.mark.parametrize(("verified", "status_fails", "not_verified"), [
+    (set(), False, True),                       # neither the address nor its domain
+    ({"store.example"}, False, False),          # the domain: refused for another cause
+    ({"hello@store.example"}, False, False),    # the address
+    (set(), True, False),                       # SES did not say: a generic refusal
+])
+def test_a_refusal_is_sender_not_verified_only_when_ses_says_neither_identity_is_verified(verified, status_fails,
+                                                                                          not_verified):
+    from chalicelib.adapters.providers import SenderNotVerified
+
+    ses = RejectingSes(verified, status_fails)
+    with pytest.raises(PermanentProviderError) as raised:
+        SesEmailSender(ses).send(_email())
+    assert isinstance(raised.value, SenderNotVerified) is not_verified
+    assert raised.value.code == "MessageRejected"
+    assert ses.asked == [["hello@store.example", "store.example"]]

@@ -29,6 +29,7 @@ SOURCES: Mapping[str, str] = MappingProxyType({
     "automation": "chalicelib.sending.sources.automation",
     "action_automation": "chalicelib.sending.sources.action",
     "campaign": "chalicelib.sending.sources.campaign",
+    "one_to_one": "chalicelib.sending.sources.one_to_one",
 })
 
 
