@@ -57,3 +57,10 @@ def packaged(tmp_path_factory) -> Path:
             assert result.returncode == 0, result.stdout + result.stderr
             built.write_text("built\n")
     return build / "package"
+
+# Property tests are judged by what they find, never by how long an example took: on a shared machine, and
+# in CI on every core at once, one example can take ten times another (no timed assertions, anywhere).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("shared-machine", deadline=None)
+_hypothesis_settings.load_profile("shared-machine")
