@@ -25,8 +25,9 @@ CARD_COLOR = "#ffffff"
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-# `**bold**` on one line; `<` and `>` are left out so that it never spans the tags urlize wrote.
-_BOLD = re.compile(r"\*\*([^*\n<>]+?)\*\*")
+# `**bold**` on one line, hugging its words as in Markdown (so `2 ** 3` stays as it is); `<` and `>` are left
+# out so that it never spans the tags urlize wrote.
+_BOLD = re.compile(r"\*\*(?=[^\s*])([^*\n<>]+?)(?<=\S)\*\*")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 
 
