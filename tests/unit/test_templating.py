@@ -74,3 +74,11 @@ def test_parts_that_together_would_not_fit_in_one_item_are_rejected_naming_the_l
         templating.check_template("birthday", parts)
     assert e.value.field == "body_html"
     templating.check_template("birthday", {**parts, "body_html": "😀" * 60_000})
+
+
+def test_a_variable_without_a_value_prints_nothing_rather_than_none():
+    context = templating.sample_context("christmas", settings={"store_name": "Maison"})   # no phone
+    rendered = templating.render({"subject": "Call {{ store.phone }} at {{ store.name }}",
+                                  "body_text": "Phone: {{ store.phone }}.", "body_html": "<p>{{ store.phone }}</p>",
+                                  "sms_body": "x"}, context)
+    assert (rendered.subject, rendered.body_text, rendered.body_html) == ("Call  at Maison", "Phone: .", "<p></p>")
