@@ -29,7 +29,7 @@ class Jeweller(Store):
 
 
 @pytest.fixture(scope="module")
-def jeweller(admin_stack):
+def jeweller(admin_stack):  # noqa: F811
     return Jeweller(admin_stack)
 
 
@@ -43,7 +43,7 @@ def _fits(page) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_the_variable_picker_inserts_a_variable_at_the_cursor_and_the_preview_follows(jeweller, browser, width):
+def test_the_variable_picker_inserts_a_variable_at_the_cursor_and_the_preview_follows(jeweller, browser, width):  # noqa: F811
     template_id = _copy(jeweller)
     page = jeweller.open(browser, width=width, hash_=f"#/templates/{template_id}")
     expect(page.locator(".pv-subject")).not_to_be_empty()
@@ -70,7 +70,7 @@ def test_the_variable_picker_inserts_a_variable_at_the_cursor_and_the_preview_fo
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_preview_an_error_keeps_from_updating_is_marked_out_of_date(jeweller, browser, width):
+def test_a_preview_an_error_keeps_from_updating_is_marked_out_of_date(jeweller, browser, width):  # noqa: F811
     page = jeweller.open(browser, width=width, hash_=f"#/templates/{_copy(jeweller)}")
     subject = page.get_by_label("Subject", exact=True)
     subject.fill("Good {{ customer.first_name }}")
@@ -94,7 +94,7 @@ def test_a_preview_an_error_keeps_from_updating_is_marked_out_of_date(jeweller, 
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_configure_duplicates_the_system_template_and_opens_the_copy(jeweller, browser, width):
+def test_configure_duplicates_the_system_template_and_opens_the_copy(jeweller, browser, width):  # noqa: F811
     page = jeweller.open(browser, width=width)
     card = page.locator("#automation-christmas")
     card.get_by_role("button", name="Configure").click()
@@ -108,7 +108,7 @@ def test_configure_duplicates_the_system_template_and_opens_the_copy(jeweller, b
     finish(page, f"template-configure-duplicate-{width}")
 
 
-def test_the_email_preview_is_the_message_in_the_layout_and_custom_html_can_be_written(jeweller, browser):
+def test_the_email_preview_is_the_message_in_the_layout_and_custom_html_can_be_written(jeweller, browser):  # noqa: F811
     template_id = _copy(jeweller)
     page = jeweller.open(browser, hash_=f"#/templates/{template_id}")
     message = page.get_by_label("Message", exact=True)
