@@ -1112,7 +1112,7 @@
     const pick = h("button", { type: "button" }, "Preview for this customer");
     const previewStatus = h("p", { role: "status", class: "muted" });
     // While an edit does not render, the preview keeps the last one that did, and says so.
-    const stale = h("p", { class: "stale-note", role: "status", hidden: true },
+    const stale = h("p", { class: "stale-note", "aria-live": "polite", hidden: true },
       "Out of date: this is the last version that worked. Fix the error to see your change.");
     const subject = h("p", { class: "pv-subject" });
     const text = h("pre", { class: "pv-text" });
