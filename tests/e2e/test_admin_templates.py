@@ -108,9 +108,10 @@ def test_configure_duplicates_the_system_template_and_opens_the_copy(jeweller, b
     finish(page, f"template-configure-duplicate-{width}")
 
 
-def test_the_email_preview_is_the_message_in_the_layout_and_custom_html_can_be_written(jeweller, browser):  # noqa: F811
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_email_preview_is_the_message_in_the_layout_and_custom_html_can_be_written(jeweller, browser, width):  # noqa: F811
     template_id = _copy(jeweller)
-    page = jeweller.open(browser, hash_=f"#/templates/{template_id}")
+    page = jeweller.open(browser, width=width, hash_=f"#/templates/{template_id}")
     message = page.get_by_label("Message", exact=True)
     message.fill("Dear {{ customer.first_name }},\n\nOur **new** rings: https://lune.example/rings")
     frame = page.frame_locator("iframe[title='Email preview']")
@@ -129,4 +130,5 @@ def test_the_email_preview_is_the_message_in_the_layout_and_custom_html_can_be_w
     expect(page.locator("form .saved")).to_have_text("Saved.")
     saved = jeweller.call("GET", f"/templates/{template_id}")
     assert saved["html_mode"] == "custom" and saved["body_html"] == "<h2>{{ customer.first_name }}'s pick</h2>"
-    finish(page, "template-email-preview")
+    _fits(page)
+    finish(page, f"template-email-preview-{width}")
