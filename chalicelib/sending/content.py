@@ -87,8 +87,13 @@ def render_message(parts: Mapping[str, str | None], context: Mapping[str, Any],
     rendered = templating.render({**parts, "body_html": parts.get("body_html") if mode == layout.CUSTOM else None},
                                  context)
     if mode == layout.AUTO:
-        return replace(rendered, body_html=layout.text_to_html(rendered.body_text, layout.link_color(tenant_settings)))
+        return replace(rendered, body_html=html_of_text(rendered.body_text, tenant_settings))
     return rendered
+
+
+def html_of_text(body_text: str, tenant_settings: Mapping[str, Any]) -> str:
+    """The HTML of a plain-text message (paragraphs, links, **bold**, the rest escaped), for wrap_html."""
+    return layout.text_to_html(body_text, layout.link_color(tenant_settings))
 
 
 def wrap_html(body_html: str, tenant_settings: Mapping[str, Any], unsubscribe_url: str | None = None,
