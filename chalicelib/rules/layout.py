@@ -22,6 +22,8 @@ TEXT_COLOR = "#1f2937"
 MUTED_COLOR = "#6b7280"
 PAGE_COLOR = "#f4f4f5"
 CARD_COLOR = "#ffffff"
+#: Characters of the preheader: inboxes show about 90 to 140 after the subject.
+PREHEADER_LENGTH = 110
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -104,10 +106,17 @@ def _header(settings: Mapping[str, Any], color: str) -> str:
             f'color:{text_color_on_white(color)}">{name}</span>')
 
 
+def preheader_of(text: str) -> str:
+    """The line an inbox shows after the subject: the message's opening words, not the store's header."""
+    words = " ".join(text[:PREHEADER_LENGTH * 2].split())
+    return words if len(words) <= PREHEADER_LENGTH else words[:PREHEADER_LENGTH - 1].rstrip() + "…"
+
+
 def wrap_html(body_html: str, settings: Mapping[str, Any], unsubscribe_url: str | None = None,
-              title: str = "") -> str:
+              title: str = "", preheader: str = "") -> str:
     """The whole HTML email around a message's HTML: the store's logo (or name) and colour, its details and,
-    for marketing, the unsubscribe link. `body_html` is trusted HTML (rendered with autoescape)."""
+    for marketing, the unsubscribe link. `body_html` is trusted HTML (rendered with autoescape); `preheader`
+    is text, shown by inboxes beside the subject and hidden in the message."""
     color = brand_color(settings)
     footer = "<br>".join(str(escape(line)) for line in _footer_lines(settings))
     if unsubscribe_url:
@@ -138,6 +147,7 @@ def wrap_html(body_html: str, settings: Mapping[str, Any], unsubscribe_url: str 
 </style>
 </head>
 <body class="em-page" style="margin:0;padding:0;width:100%;background:{PAGE_COLOR}">
+<div style="display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;mso-hide:all;font-size:1px;line-height:1px">{escape(preheader)}</div>
 <table role="presentation" class="em-page" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:{PAGE_COLOR}">
 <tr><td align="center" style="padding:24px 12px">
 <!--[if mso]><table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->

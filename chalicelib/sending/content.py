@@ -97,9 +97,10 @@ def html_of_text(body_text: str, tenant_settings: Mapping[str, Any]) -> str:
 
 
 def wrap_html(body_html: str, tenant_settings: Mapping[str, Any], unsubscribe_url: str | None = None,
-              title: str = "") -> str:
-    """A message's HTML in the store's email layout (logo, colour, details, unsubscribe link for marketing)."""
-    return layout.wrap_html(body_html, tenant_settings, unsubscribe_url, title)
+              title: str = "", preheader: str = "") -> str:
+    """A message's HTML in the store's email layout (logo, colour, details, unsubscribe link for marketing);
+    `title` is the subject, `preheader` the text an inbox shows beside it (layout.preheader_of(text))."""
+    return layout.wrap_html(body_html, tenant_settings, unsubscribe_url, title, preheader)
 
 
 def wrap_text(body_text: str, tenant_settings: Mapping[str, Any], unsubscribe_url: str | None = None) -> str:
@@ -111,7 +112,8 @@ def email(message: templating.Rendered, tenant_settings: Mapping[str, Any],
           unsubscribe_url: str | None = None) -> templating.Rendered:
     """The message as it is sent: its text and HTML in the layout; the subject and SMS as they are."""
     return replace(message, body_text=wrap_text(message.body_text, tenant_settings, unsubscribe_url),
-                   body_html=wrap_html(message.body_html or "", tenant_settings, unsubscribe_url, message.subject))
+                   body_html=wrap_html(message.body_html or "", tenant_settings, unsubscribe_url, message.subject,
+                                       layout.preheader_of(message.body_text)))
 
 
 def render(send: Send, parts: Mapping[str, str | None], customer: Mapping[str, Any],

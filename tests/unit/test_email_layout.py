@@ -134,3 +134,11 @@ def test_every_system_template_sends_its_message_in_the_layout(type_):
     assert email.body_html.count("<table") >= 3 and "Maison Or" in email.body_html
     marketing = catalog.category_of(type_) == catalog.MARKETING
     assert ("Unsubscribe</a>" in email.body_html) is marketing
+
+
+def test_the_inbox_line_beside_the_subject_is_the_messages_opening_words_hidden_in_the_message():
+    email = _render({"subject": "Hi", "body_text": "Dear <Ava>,\n\nOur winter collection " + "is here " * 40,
+                     "sms_body": "x"})
+    hidden = re.search(r'<div style="display:none[^"]*">([^<]*)</div>', email.body_html).group(1)
+    assert hidden.startswith("Dear &lt;Ava&gt;, Our winter collection is here") and hidden.endswith("…")
+    assert len(layout.preheader_of("Dear Ava, " + "x " * 200)) == layout.PREHEADER_LENGTH
