@@ -102,7 +102,7 @@ def _header(settings: Mapping[str, Any], color: str) -> str:
                 f'width:180px;max-width:100%;height:auto;border:0;outline:none;text-decoration:none">')
     if not name:
         return ""
-    return (f'<span style="font-family:{FONT};font-size:22px;font-weight:600;letter-spacing:0.5px;'
+    return (f'<span class="em-brand" style="font-family:{FONT};font-size:22px;font-weight:600;letter-spacing:0.5px;'
             f'color:{text_color_on_white(color)}">{name}</span>')
 
 
@@ -138,7 +138,7 @@ def wrap_html(body_html: str, settings: Mapping[str, Any], unsubscribe_url: str 
 @media (prefers-color-scheme: dark) {{
   .em-page {{ background:#121212 !important; }}
   .em-card {{ background:#1e1e1e !important; }}
-  .em-text {{ color:#e7e5e4 !important; }}
+  .em-text, .em-text a, .em-brand {{ color:#e7e5e4 !important; }}
   .em-muted, .em-muted a {{ color:#a8a29e !important; }}
 }}
 @media only screen and (max-width:620px) {{
