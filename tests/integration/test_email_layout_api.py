@@ -100,3 +100,24 @@ def test_a_sent_email_is_the_body_in_the_layout_with_the_unsubscribe_link(shop, 
     assert "Dear &lt;Ada&gt;," in email.html and "<strong>gift</strong>" in email.html
     assert 'src="https://cdn.opal.example/logo.png"' in email.html and "solid #0b3d2e" in email.html
     assert f'href="{link}"' in email.html and "max-width:600px" in email.html
+
+
+def test_a_one_to_one_email_goes_in_the_layout_without_an_unsubscribe_link(shop):
+    from email import message_from_string
+
+    from moto.backends import get_backend
+
+    shop.patch("/settings", BRAND)
+    assert shop.put("/customers/lou", {"first_name": "Lou", "email": "lou@one.example"}).status in (200, 201)
+    sent = shop.post("/customers/lou/messages", {"subject": "Your ring", "body": "Dear Lou,\n\nYour <ring> is ready."})
+    assert sent.status == 201, sent
+    assert sent.json["record"]["body"] == "Dear Lou,\n\nYour <ring> is ready."   # the record keeps what was written
+    [raw] = [m.raw_data for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+             if "To: lou@one.example" in getattr(m, "raw_data", "")]
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in message_from_string(raw).walk()
+             if not p.is_multipart()}
+    assert parts["text/plain"].replace("\r\n", "\n").rstrip("\n") == (  # MIME ends a part with a newline
+        "Dear Lou,\n\nYour <ring> is ready.\n\n--\nOpal & Co\n1 King St, Sydney\n+61 2 9999 0000")
+    html = parts["text/html"]
+    assert "Your &lt;ring&gt; is ready." in html and 'src="https://cdn.opal.example/logo.png"' in html
+    assert "max-width:600px" in html and "Unsubscribe" not in html
