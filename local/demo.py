@@ -22,6 +22,7 @@ STORE = {
     "store_phone": "+61 2 9000 1234",
     "store_address": "12 Strand Arcade, Sydney NSW 2000",
     "store_website": "https://maison-demo.example",
+    "brand_color": "#7a5c2e",   # antique gold, dark enough to read on white: the demo's emails show the layout
 }
 FIRST = ["Olivia", "Charlotte", "Amelia", "Isla", "Mia", "Ava", "Grace", "Chloe", "Zoe", "Ruby", "Noah", "Oliver",
          "William", "Jack", "Leo", "Lucas", "Thomas", "Henry", "Charlie", "James", "Sofia", "Hannah", "Priya", "Mei"]

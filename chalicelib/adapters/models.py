@@ -199,6 +199,9 @@ class Template(Model):
     body_text = UnicodeAttribute()
     body_html = UnicodeAttribute(null=True)
     sms_body = UnicodeAttribute()
+    #: `auto`: the HTML part is made from body_text; `custom`: body_html. Absent on templates stored before
+    #: the mode existed (see rules.layout.html_mode).
+    html_mode = UnicodeAttribute(null=True)
     #: Optimistic locking: a write fails if someone else wrote since we read.
     version = VersionAttribute()
     created_at = UnicodeAttribute()

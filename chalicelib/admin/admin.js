@@ -28,8 +28,8 @@
     app_download: "App downloaded", reward_available: "Reward available",
   };
   const CHANNELS = { email: "Email", sms: "SMS" };
-  const PARTS = [["subject", "Subject", "input"], ["body_text", "Text body", "textarea"],
-    ["body_html", "HTML body (optional)", "textarea"], ["sms_body", "SMS", "textarea"]];
+  const PARTS = [["subject", "Subject", "input"], ["body_text", "Message", "textarea"],
+    ["body_html", "Your own HTML", "textarea"], ["sms_body", "SMS", "textarea"]];
 
   // --- small DOM helpers ----------------------------------------------------------------------------
   let uid = 0;
@@ -549,7 +549,7 @@
     if (!names.length) form.append(h("p", { class: "muted" }, "This automation has no settings: it runs on its fixed schedule when it is on."));
     form.append(channelPicker(a.channels, "automations"));
     const picker = guard(h("select", { name: "template_id" }, templateOptions(all, a.type, a.template_id, a.effective_template_id)), "automations");
-    form.append(labelled("Template", picker, { hint: "The system template is used unless you choose one of your own. Duplicate it under Templates to make your own." }));
+    form.append(labelled("Template", picker, { hint: "The system template is used unless you choose one of your own. Duplicate it to make your own." }), duplicateSystemTemplate(a.type));
     const status = saveStatus();
     form.append(h("div", { class: "form-actions" }, guard(h("button", { class: "primary", type: "submit" }, "Save"), "automations"), status));
     const chosenSettings = () => {
@@ -1048,58 +1048,107 @@
       h("td", {}, h("div", { class: "actions" }, actions)));
   }
 
+  const PART_HINTS = {
+    body_text: "The message only: your logo, the store's details and the unsubscribe link are added around it. A blank line starts a paragraph, web addresses become links, **bold** is bold.",
+    body_html: "The email's HTML, inside the same layout. Variables are escaped.",
+  };
+
+  // Inserts `{{ name }}` at the cursor of the part last written in (the message at first), as if typed.
+  function variablePicker(form, variables, editable) {
+    let target = form.elements.body_text;
+    form.addEventListener("focusin", (event) => {
+      if (PARTS.some(([part]) => event.target.name === part)) target = event.target;
+    });
+    const insert = (name) => {
+      const text = `{{ ${name} }}`;
+      const start = target.selectionStart ?? target.value.length;
+      const end = target.selectionEnd ?? start;
+      target.focus();
+      target.setRangeText(text, start, end, "end");
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+    const buttons = variables.map((name) => guard(h("button", { type: "button", class: "tpl-var", disabled: !editable,
+      title: `Insert {{ ${name} }} at the cursor`, onclick: () => insert(name) }, name), "templates"));
+    return h("div", { class: "field tpl-vars" },
+      h("p", { class: "tpl-vars-title", id: "tpl-vars-title" }, "Insert a variable"),
+      h("div", { role: "group", "aria-labelledby": "tpl-vars-title", class: "tpl-var-list" }, buttons),
+      h("p", { class: "hint" }, "Adds it where the cursor is in the subject, message, HTML or SMS. A variable without a value for a customer prints nothing."));
+  }
+
   async function renderTemplateEditor(templateId) {
     const [t] = await Promise.all([api("GET", `/templates/${seg(templateId)}`), templates()]);
     const editable = !t.system && mayChange("templates");
     const form = h("form", { class: "card", "aria-label": "Template" });
     const name = h("input", { type: "text", name: "name", value: t.name, maxlength: 100, disabled: !editable });
     form.append(labelled("Name", name));
+    const fields = {};
     for (const [part, label, kind] of PARTS) {
       const control = kind === "input"
         ? h("input", { type: "text", name: part, value: t[part] || "", disabled: !editable })
-        : h("textarea", { name: part, rows: part === "body_html" ? 8 : 5, disabled: !editable }, t[part] || "");
-      form.append(labelled(label, control));
+        : h("textarea", { name: part, rows: part === "sms_body" ? 4 : 8, disabled: !editable }, t[part] || "");
+      fields[part] = labelled(label, control, { hint: PART_HINTS[part] });
     }
+    // How the email's HTML is made: from the message, or written by the store.
+    const modes = [["auto", "Made from the message"], ["custom", "My own HTML"]].map(([value, text]) =>
+      h("label", { class: "check" }, h("input", { type: "radio", name: "html_mode", value, checked: t.html_mode === value, disabled: !editable }), text));
+    const mode = h("fieldset", { class: "field tpl-mode" }, h("legend", {}, "Email HTML"), ...modes,
+      h("p", { class: "field-error", dataset: { errorFor: "html_mode", control: "" } }));
+    const showMode = () => { fields.body_html.hidden = form.elements.html_mode.value !== "custom"; };
+    form.append(fields.subject, fields.body_text, mode, fields.body_html, fields.sms_body,
+      variablePicker(form, t.variables || [], editable));
+    showMode();
     const status = saveStatus();
     const save = h("button", { type: "submit", class: "primary", disabled: !editable }, "Save");
     form.append(h("div", { class: "form-actions" }, save, status));
+    const parts = () => {
+      const body = { html_mode: form.elements.html_mode.value };
+      for (const [part] of PARTS) body[part] = form.elements[part].value;
+      if (body.html_mode !== "custom") delete body.body_html;
+      return body;
+    };
 
     // The preview: rendered by the API for the chosen customer (or a sample one) from the unsaved text.
     const who = h("input", { type: "text", name: "preview_customer", placeholder: "Sample customer", autocomplete: "off" });
     const pick = h("button", { type: "button" }, "Preview for this customer");
     const previewStatus = h("p", { role: "status", class: "muted" });
+    // While an edit does not render, the preview keeps the last one that did, and says so.
+    const stale = h("p", { class: "stale-note", "aria-live": "polite", hidden: true },
+      "Out of date: this is the last version that worked. Fix the error to see your change.");
     const subject = h("p", { class: "pv-subject" });
     const text = h("pre", { class: "pv-text" });
-    const frame = h("iframe", { title: "HTML body preview", sandbox: "" });
+    const frame = h("iframe", { title: "Email preview", sandbox: "" });
     const sms = h("pre", { class: "pv-sms" });
     const smsCount = h("p", { class: "muted" });
+    const panel = h("section", { class: "preview", "aria-labelledby": "preview-title" });
     let customerId = null;
     let sequence = 0;
     async function refresh() {
       const mine = ++sequence;
       clearErrors(form);
-      const body = {};
-      for (const [part] of PARTS) body[part] = form.elements[part].value;
-      if (!body.body_html) delete body.body_html;
+      const body = parts();
       if (customerId) body.customer_id = customerId;
       try {
         const r = await api("POST", `/templates/${seg(t.template_id)}/preview`, body);
         if (mine !== sequence) return;
         previewStatus.textContent = customerId ? `For customer ${customerId}.` : "For a sample customer.";
         previewStatus.className = "muted";
+        panel.classList.remove("is-stale");
+        stale.hidden = true;
         subject.textContent = r.subject;
-        text.textContent = r.body_text;
-        frame.srcdoc = r.body_html || "<p>No HTML body: only the text body is sent.</p>";
+        text.textContent = r.email_text;
+        frame.srcdoc = r.email_html;
         sms.textContent = r.sms_body;
         smsCount.textContent = `${r.sms_body.length} characters`;
       } catch (e) {
         if (mine !== sequence) return;
+        if (subject.textContent) { panel.classList.add("is-stale"); stale.hidden = false; }
         showError(e, form, previewStatus);
         if (e.field === "customer_id") showError(e, null, previewStatus);
       }
     }
     let timer = null;
     form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+    form.addEventListener("change", (event) => { if (event.target.name === "html_mode") { showMode(); refresh(); } });
     pick.addEventListener("click", async () => {
       const value = who.value.trim();
       previewStatus.textContent = "";
@@ -1113,9 +1162,7 @@
       event.preventDefault();
       clearErrors(form);
       status.textContent = "";
-      const body = { name: name.value };
-      for (const [part] of PARTS) body[part] = form.elements[part].value;
-      if (!body.body_html) body.body_html = null;
+      const body = { name: name.value, ...parts() };
       try {
         await api("PATCH", `/templates/${seg(t.template_id)}`, body);
         state.templates = null;
@@ -1126,20 +1173,27 @@
       }
     });
     const duplicate = duplicateButton(t);
+    panel.append(h("h2", { id: "preview-title" }, "Preview"),
+      h("div", { class: "row" }, labelled("Customer id or email", who), pick),
+      previewStatus, stale,
+      h("h3", {}, "Subject"), subject, h("h3", {}, "Email"), frame, h("h3", {}, "Plain-text email"), text,
+      h("h3", {}, "SMS"), sms, smsCount);
     render(
       h("h1", {}, t.system ? `${t.name} (system template)` : `Edit template: ${t.name}`),
       h("p", { class: "intro" }, `For ${typeName(t.type)} automations. `,
         t.system ? "System templates cannot be changed: duplicate it to write your own." : "Changes apply to the next message sent after you save."),
       h("div", { class: "actions" }, h("a", { class: "button", href: "#/templates" }, "All templates"), duplicate),
-      h("div", { class: "editor" }, form,
-        h("section", { class: "preview", "aria-labelledby": "preview-title" },
-          h("h2", { id: "preview-title" }, "Preview"),
-          h("div", { class: "row" }, labelled("Customer id or email", who), pick),
-          previewStatus,
-          h("h3", {}, "Subject"), subject, h("h3", {}, "Text"), text, h("h3", {}, "HTML"), frame,
-          h("h3", {}, "SMS"), sms, smsCount)));
+      h("div", { class: "editor" }, form, panel));
     await refresh();
   }
+
+  // The Configure panel's way to a template of one's own: copy the type's system template and open it.
+  function duplicateSystemTemplate(type) {
+    const button = duplicateButton({ template_id: `system:${type}` });
+    button.textContent = "Duplicate the system template";
+    return h("div", { class: "form-actions" }, button);
+  }
+  // --- end templates ---
 
   async function customerByEmail(email) {
     const found = (await api("GET", `/customers?email=${encodeURIComponent(email)}`)).customers;

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     # link (request_review; without one, the store's website).
     "special_offer": "10% off your next purchase",
     "review_url": None,
+    # The email layout: the logo at the top of every email (an https address) and the brand colour of its
+    # accents; without a logo the store's name is shown.
+    "logo_url": None,
+    "brand_color": "#2d2a26",
 }
 
 

@@ -579,7 +579,9 @@ class _BoundedSandbox(SandboxedEnvironment):
     @staticmethod
     def _finalize(value: Any) -> Any:
         _check_size(value)  # before `{{ value }}` turns it into text
-        return value
+        # A variable without a value this time (a store without a phone) prints nothing, not "None", so that
+        # an owner's plain `{{ store.phone }}` needs no `{% if %}` around it.
+        return "" if value is None else value
 
     @staticmethod
     def _bounded_text(text: str) -> str:

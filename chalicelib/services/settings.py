@@ -17,6 +17,9 @@ COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 # AWS accepts 1-11 letters and digits with at least one letter as an SMS sender id.
 SENDER_ID_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}\Z")
 URL_RE = re.compile(r"^https?://[^\s<>\"]{1,300}\Z")
+# Mail clients block images over plain http, and a logo is shown to every recipient: https only.
+HTTPS_URL_RE = re.compile(r"^https://[^\s<>\"'()]{1,300}\Z")
+HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
 
 
 def _timezone(value: Any, field: str) -> str:
@@ -48,6 +51,8 @@ FIELDS = {
     "store_website": v.string(310, pattern=URL_RE, what="an http(s) address"),
     "special_offer": v.string(200, min_len=1),
     "review_url": v.string(310, pattern=URL_RE, what="an http(s) address"),
+    "logo_url": v.string(310, pattern=HTTPS_URL_RE, what="an https address of an image"),
+    "brand_color": v.string(7, pattern=HEX_COLOR_RE, what="a colour as #rrggbb"),
 }
 
 

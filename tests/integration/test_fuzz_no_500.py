@@ -22,7 +22,8 @@ FIELDS = ["store_name", "timezone", "send_hour", "quiet_hours", "frequency_cap",
           "status", "starts_at", "ready_at", "total", "created_at", "days_before", "start", "email", "at",
           "priority", "audience", "tags_any", "interests_any", "min_points", "points_threshold", "offer_text",
           "change", "automation_id", "filter", "tags_all", "tags_none", "vip", "points_min", "points_max",
-          "inactive_days_min", "active_within_days", "birthday_month", "has_email", "consent_sms"]
+          "inactive_days_min", "active_within_days", "birthday_month", "has_email", "consent_sms", "html_mode",
+          "logo_url", "brand_color"]
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20)
            | st.floats(allow_nan=False) | st.text(max_size=40)

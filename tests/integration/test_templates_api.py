@@ -19,7 +19,8 @@ def test_every_type_has_a_system_template_listed_by_type(owner):
     for type_ in catalog.TEMPLATE_TYPES:
         listed = owner.get(f"/templates?type={type_}").json["templates"]
         assert [t["template_id"] for t in listed if t["system"]] == [f"system:{type_}"]
-        assert all(listed[0][part] for part in ("subject", "body_text", "body_html", "sms_body"))
+        assert all(listed[0][part] for part in ("subject", "body_text", "sms_body"))
+        assert listed[0]["html_mode"] == "auto" and listed[0]["body_html"] is None
     assert owner.get("/templates?type=nope").error_field == "type"
 
 

@@ -322,6 +322,6 @@ def test_system_templates_render_as_plain_jinja_does(type_):
     template = templating.system_template(type_)
     context = templating.sample_context(type_)
     rendered = templating.render({p: template[p] for p in templating.PARTS}, context)
-    for part in templating.PARTS:
+    for part in (p for p in templating.PARTS if template[p] is not None):  # no body_html: one body
         expected = _plain(part).from_string(template[part]).render(**context).strip()
         assert getattr(rendered, part) == expected, (type_, part)

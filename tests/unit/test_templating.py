@@ -6,12 +6,15 @@ import pytest
 from chalicelib.core import catalog
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.rules import templating
+from chalicelib.sending import content
 
 
 @pytest.mark.parametrize("type_", catalog.TEMPLATE_TYPES)
 def test_every_system_template_is_complete_valid_and_renders(type_):
     template = templating.system_template(type_)
     parts = {p: template[p] for p in templating.PARTS}
+    # One body: the email's HTML is made from the text when it is sent (rules.layout).
+    assert parts.pop("body_html") is None
     assert all(parts.values()), f"{type_} lacks a part"
     templating.check_template(type_, parts)
     rendered = templating.render(parts, templating.sample_context(type_))
@@ -22,8 +25,16 @@ def test_every_system_template_is_complete_valid_and_renders(type_):
 @pytest.mark.parametrize("type_", [t for t in catalog.TEMPLATE_TYPES if catalog.category_of(t) == "marketing"])
 def test_marketing_emails_carry_an_unsubscribe_link_and_sms_an_opt_out(type_):
     template = templating.system_template(type_)
-    assert "{{ unsubscribe_url }}" in template["body_text"] and "{{ unsubscribe_url }}" in template["body_html"]
+    context = templating.sample_context(type_)
+    email = content.email(content.render_message(template, context, {}), {}, context["unsubscribe_url"])
+    assert context["unsubscribe_url"] in email.body_text and f'href="{context["unsubscribe_url"]}"' in email.body_html
     assert "STOP" in template["sms_body"]
+
+
+@pytest.mark.parametrize("type_", catalog.TEMPLATE_TYPES)
+def test_system_templates_show_owners_plain_variables_not_expressions(type_):
+    template = templating.system_template(type_)
+    assert "~" not in template["body_text"] and "unsubscribe_url" not in template["body_text"]
 
 
 def test_a_variable_of_another_type_is_rejected_by_name():
@@ -63,3 +74,11 @@ def test_parts_that_together_would_not_fit_in_one_item_are_rejected_naming_the_l
         templating.check_template("birthday", parts)
     assert e.value.field == "body_html"
     templating.check_template("birthday", {**parts, "body_html": "😀" * 60_000})
+
+
+def test_a_variable_without_a_value_prints_nothing_rather_than_none():
+    context = templating.sample_context("christmas", settings={"store_name": "Maison"})   # no phone
+    rendered = templating.render({"subject": "Call {{ store.phone }} at {{ store.name }}",
+                                  "body_text": "Phone: {{ store.phone }}.", "body_html": "<p>{{ store.phone }}</p>",
+                                  "sms_body": "x"}, context)
+    assert (rendered.subject, rendered.body_text, rendered.body_html) == ("Call  at Maison", "Phone: .", "<p></p>")

@@ -10,7 +10,6 @@ send queue; one found there was not put there by this system, and ends skipped.
 from __future__ import annotations
 
 import hashlib
-import html
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,8 +27,8 @@ from chalicelib.adapters.providers import (
 from chalicelib.adapters.repository import person_of
 from chalicelib.core import catalog
 from chalicelib.core.values import AutomationView
-from chalicelib.rules import checks
-from chalicelib.sending import ledger
+from chalicelib.rules import checks, layout
+from chalicelib.sending import content, ledger
 from chalicelib.sending.dispatcher import NO_SENDER, PROVIDER_UNAVAILABLE, provider_reason
 from chalicelib.sending.messages import Send
 from chalicelib.sending.stores import is_suppressed
@@ -90,9 +89,12 @@ def send_of(tenant_id: str, customer_id: str, idempotency_key: str | None, day: 
                 occurrence_key=occurrence_key(idempotency_key), channel=CHANNEL, source=NAME, day=day)
 
 
-def html_of(text: str) -> str:
-    """The HTML part: the text escaped, its line breaks kept."""
-    return "<div style=\"white-space:pre-wrap\">" + html.escape(text).replace("\n", "<br>\n") + "</div>"
+def parts_of(subject: str, text: str, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """The text and HTML parts: the message (escaped in HTML, its line breaks kept) in the store's email layout,
+    as every email the store sends; a personal message, so without an unsubscribe link."""
+    return (content.wrap_text(text, settings),
+            content.wrap_html(content.html_of_text(text, settings), settings, title=subject,
+                              preheader=layout.preheader_of(text)))
 
 
 def deliver(send: Send, customer: Customer, subject: str, body: str, user_id: str, settings: Mapping[str, Any],
@@ -127,10 +129,11 @@ def deliver(send: Send, customer: Customer, subject: str, body: str, user_id: st
 
     token = uuid.uuid4().hex
     ledger.claim(send, row, token, now, None)
+    text, html = parts_of(subject, body, settings)
     try:
         message_id = sender.send(Email(
             sender=settings["sender_email"], sender_name=settings.get("store_name") or "", to=address,
-            subject=subject, text=body, html=html_of(body), reply_to=settings.get("reply_to"),
+            subject=subject, text=text, html=html, reply_to=settings.get("reply_to"),
             tags={TENANT_TAG: tag_value(send.tenant_id)}))
     except TransientProviderError as e:
         ledger.release(send, token)
