@@ -1210,6 +1210,8 @@
     ["store_phone", "Store phone", "text"], ["store_address", "Store address", "text"],
     ["store_website", "Store website", "text"], ["special_offer", "Special offer (re-engagement)", "text"],
     ["review_url", "Review link (post-purchase)", "text"],
+    ["logo_url", "Logo (an https address of an image)", "url", "Shown at the top of every email; without one, the store's name."],
+    ["brand_color", "Brand colour", "color", "The bar at the top of every email and its links."],
   ];
 
   // "Sydney", "new york" or "Australia/Sydney": the one zone so named, or the text as typed (the API then

@@ -51,6 +51,18 @@ def test_a_failed_save_takes_back_the_last_saved_note_and_a_city_saves_as_its_zo
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(f"#{page.get_by_label('Time zone').get_attribute('id')}-error")).not_to_be_empty()
     assert salon.call("GET", "/settings")["settings"]["timezone"] == "Australia/Sydney"
+    # The email layout's brand: a logo and a colour, checked by the API like every setting.
+    page.get_by_label("Time zone").fill("Australia/Sydney")
+    logo = page.get_by_label("Logo (an https address of an image)")
+    logo.fill("http://insecure.example/logo.png")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(f"#{logo.get_attribute('id')}-error")).to_contain_text("https")
+    logo.fill("https://cdn.salon.example/logo.png")
+    page.get_by_label("Brand colour").fill("#aa3355")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("main > .saved")).to_have_text("Settings saved.")
+    saved = salon.call("GET", "/settings")["settings"]
+    assert (saved["logo_url"], saved["brand_color"]) == ("https://cdn.salon.example/logo.png", "#aa3355")
     salon.call("PATCH", "/settings", {"timezone": "UTC"})
     finish(page, "settings-frictions")
 
