@@ -51,6 +51,7 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT, DELETE, QUERY), ("action_automations", "templates", "segments")),
         Tables((GET, PUT, UPDATE, DELETE, QUERY), ("campaigns",)),   # update: a campaign whose sends all ended is sent
         Tables((GET, PUT, DELETE), ("customers",)),
+        Tables((PUT, DELETE, QUERY), ("customer_search",)),   # written with the customer; read by a search
         Tables((GET, PUT), ("sales", "repairs", "appointments")),
         MATCHER_READS,
         Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),
