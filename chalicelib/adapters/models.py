@@ -25,6 +25,7 @@ the records it can match:
 | segments: last activity          | Customer.last_activity_index            | tenant, last_activity_at in a range         |
 | segments: created                | Customer.created_index                  | tenant, created_at in a range               |
 | segments: no indexed condition   | Customer table itself                   | tenant (projected to the filter's fields)   |
+| admin: customer search           | CustomerSearch table itself             | tenant, search_key begins with the query    |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
 

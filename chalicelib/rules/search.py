@@ -24,12 +24,20 @@ PHONE_LIKE = re.compile(r"[0-9+()\-. ]+")
 _SPACES = re.compile(r"\s+")
 
 
+#: Most characters of a folded name or email a key holds, and a query compares: a key stays well under
+#: DynamoDB's 1,024 bytes whatever a name's characters decompose into.
+MAX_KEY_CHARS = 100
+
+
+def _bare(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
     """The form names, emails and queries are compared in: accents stripped (NFKD, combining marks dropped),
-    letter case folded, runs of spaces made one."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", bare.casefold()).strip()
+    letter case folded, runs of spaces made one. Decomposed again after case folding, which can itself
+    produce accents ("İ" folds to "i" and a dot above)."""
+    return _SPACES.sub(" ", _bare(_bare(text).casefold())).strip()[:MAX_KEY_CHARS]
 
 
 def digits(text: str) -> str:
