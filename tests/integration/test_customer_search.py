@@ -146,3 +146,30 @@ def test_a_salesperson_may_search_and_an_unauthenticated_caller_may_not(people, 
     assert ids(client_for(tenant, "salesperson"), "leo")
     from tests.integration.conftest import Api
     assert Api(gateway, None).get("/customers?q=leo").status == 401
+
+
+def test_a_write_over_a_stale_read_fails_as_a_plain_write_would_and_changes_no_key(people, tenant):
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.adapters.persistence import is_conditional_failure
+
+    stale = Customer.get(tenant, "c3")
+    assert people.patch("/customers/c3", {"first_name": "Lena"}).status == 200
+    stale.first_name = "Ottilie"
+    with pytest.raises(PutError) as failed:
+        stale.save()
+    assert is_conditional_failure(failed.value)   # the writers' read-and-retry loops retry it
+    assert ids(people, "ottilie") == [] and ids(people, "lena") == ["c3"] and "c3" not in ids(people, "leonie")
+
+
+def test_concurrent_edits_of_a_name_leave_the_keys_of_the_last_one(people, tenant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"Name{n}" for n in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda name: people.patch("/customers/c4", {"first_name": name}), names))
+    assert all(a.status in (200, 409) for a in answers)
+    final = Customer.get(tenant, "c4")
+    keys = {k.search_key.rsplit("#", 1)[0] for k in CustomerSearch.query(tenant) if k.customer_id == "c4"}
+    assert keys == set(final.search_keys())
+    assert ids(people, final.first_name) == ["c4"]
