@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import lru_cache
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -424,19 +425,27 @@ class CustomerSearch(Model):
         return cls(customer.tenant_id, f"{key}#{customer.customer_id}", customer_id=customer.customer_id)
 
 
+@lru_cache(maxsize=1)
+def _transactions():
+    """One connection for the customer writes' transactions of a warm process (building one builds a botocore
+    client)."""
+    from pynamodb.connection import Connection
+
+    return Connection(region=config.region())
+
+
 def _with_search_keys(customer: Customer, condition, add_version_condition: bool, action: str,
                       stale: list[CustomerSearch], new: list[CustomerSearch]):
     """Put or delete the customer, under its version (and `condition`), with its search keys, all or nothing.
     A failed condition is raised as the write alone would raise it (`PutError` or `DeleteError` with
     DynamoDB's ConditionalCheckFailedException), so the writers' read-and-retry loops see no difference."""
     from botocore.exceptions import ClientError
-    from pynamodb.connection import Connection
     from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
     from pynamodb.transactions import TransactWrite
 
     for attempt in range(TRANSACTION_ATTEMPTS):
         try:
-            with TransactWrite(connection=Connection(region=config.region())) as tx:
+            with TransactWrite(connection=_transactions()) as tx:
                 if action == PUT_CUSTOMER:
                     tx.save(customer, condition=condition)
                 else:
