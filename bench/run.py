@@ -286,11 +286,11 @@ def search_section(found: dict, command: str) -> list[str]:
              f"data. Reading the base instead (projected to the searched fields) reads {whole['items_read']:,} items "
              f"in {whole['ms']:,} ms here. The emulator sorts the partition at every query, so its times grow with "
              "the store where DynamoDB's do not: the items read carry over, the times do not.", "",
-             "| search | q | matching in the store | on the page | items read | calls | ms (emulator) |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| search | q | matching in the store | on the page | items read | calls | ms (emulator) | client CPU ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in found["searches"]:
         lines.append(f"| {row['search']} | `{row['q']}` | {row['matching']:,} | {row['answered']} | "
-                     f"{row['items_read']} | {row['calls']} | {row['ms']:,} |")
+                     f"{row['items_read']} | {row['calls']} | {row['ms']:,} | {row['client_cpu_ms']} |")
     return lines + [""]
 
 
