@@ -54,6 +54,7 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT, UPDATE, DELETE, QUERY), ("campaigns",)),   # update: a campaign whose sends all ended is sent
         Tables((GET, PUT, DELETE), ("customers",)),
         Tables((GET, PUT, DELETE, QUERY), ("notes",)),   # a customer's notes; deleting a customer deletes them
+        Tables((PUT, DELETE, QUERY), ("customer_search",)),   # written with the customer; read by a search
         Tables((GET, PUT), ("sales", "repairs", "appointments")),
         MATCHER_READS,
         Tables((QUERY,), ("action_firings", "automation_stats", "communications", "suppressions")),

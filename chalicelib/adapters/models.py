@@ -25,6 +25,7 @@ the records it can match:
 | segments: last activity          | Customer.last_activity_index            | tenant, last_activity_at in a range         |
 | segments: created                | Customer.created_index                  | tenant, created_at in a range               |
 | segments: no indexed condition   | Customer table itself                   | tenant (projected to the filter's fields)   |
+| admin: customer search           | CustomerSearch table itself             | tenant, search_key begins with the query    |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
 
@@ -34,6 +35,10 @@ nothing else. Instants are stored as UTC ISO-8601 strings (`YYYY-MM-DDTHH:MM:SSZ
 as time does.
 """
 from __future__ import annotations
+
+import random
+import time
+from functools import lru_cache
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -47,7 +52,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.core import config
-from chalicelib.rules import tags
+from chalicelib.rules import search, tags
 
 STREAM_NEW_AND_OLD = "NEW_AND_OLD_IMAGES"
 
@@ -349,11 +354,54 @@ class Customer(Model):
     vip_index = VipIndex()
     created_index = CreatedIndex()
 
-    def save(self, *args, **kwargs):
+    def save(self, condition=None, *, add_version_condition: bool = True):
         """Every write derives what follows from the fields (`derive_customer_keys`), whoever the writer is,
-        so that no customer is stored VIP by one field and not by the other, or missing from an index."""
+        so that no customer is stored VIP by one field and not by the other, or missing from an index; and a
+        write that changes what the customer is found by changes their search keys in the same transaction
+        (`CustomerSearch`)."""
         derive_customer_keys(self)
-        return super().save(*args, **kwargs)
+        before, after = self._stored_search_keys(), self.search_keys()
+        if before == after:
+            data = super().save(condition, add_version_condition=add_version_condition)
+        else:
+            stale = [CustomerSearch.of(self, key) for key in sorted(before - after)]
+            new = [CustomerSearch.of(self, key) for key in sorted(after - before)]
+            data = _with_search_keys(self, condition, add_version_condition, PUT_CUSTOMER, stale, new)
+        self._search_keys_stored = after
+        return data
+
+    def delete(self, condition=None, *, add_version_condition: bool = True):
+        """Deleting a customer deletes their search keys in the same transaction."""
+        stale = [CustomerSearch.of(self, key) for key in sorted(self._stored_search_keys())]
+        if not stale:
+            return super().delete(condition, add_version_condition=add_version_condition)
+        return _with_search_keys(self, condition, add_version_condition, DELETE_CUSTOMER, stale, [])
+
+    def search_keys(self) -> frozenset[str]:
+        return search.search_keys(self.first_name, self.last_name, self.email, self.phone)
+
+    @classmethod
+    def _instantiate(cls, attribute_values):
+        # A customer read from the table remembers the search keys it is stored with: the write that
+        # replaces it (under its version) knows which keys to delete without reading it again.
+        item = super()._instantiate(attribute_values)
+        item._search_keys_stored = item.search_keys()
+        return item
+
+    def _stored_search_keys(self) -> frozenset[str]:
+        """The search keys of the customer as stored: remembered when read, none for a new customer, or else
+        (an item built afresh to replace a stored one) read."""
+        known = getattr(self, "_search_keys_stored", None)
+        if known is not None:
+            return known
+        if self.version is None:
+            return frozenset()
+        try:
+            stored = Customer.get(self.tenant_id, self.customer_id, consistent_read=True,
+                                  attributes_to_get=list(SEARCHED_FIELDS))
+        except Customer.DoesNotExist:
+            return frozenset()   # the write's version condition fails: the writer reads again and retries
+        return stored.search_keys()
 
 
 def derive_customer_keys(item: Customer) -> None:
@@ -369,6 +417,74 @@ def derive_customer_keys(item: Customer) -> None:
     item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
     item.vip_key = item.tenant_id if item.is_vip else None
+
+
+#: The fields a customer's search keys are made of.
+SEARCHED_FIELDS = ("first_name", "last_name", "email", "phone")
+PUT_CUSTOMER, DELETE_CUSTOMER = "put", "delete"
+#: Tries of a customer's write whose transaction met another on the same items (DynamoDB does not retry it).
+TRANSACTION_ATTEMPTS = 4
+
+
+class CustomerSearch(Model):
+    """One search key of a customer (`chalicelib.rules.search`): a tenant's keys sort by text, so the customers
+    whose name, email or phone number starts with a query are one range read. Written and deleted in the
+    transaction that writes the customer (`Customer.save`, `Customer.delete`), so a customer is found by
+    exactly what it holds."""
+
+    class Meta(BaseMeta):
+        table_name = _table("customer_search")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    #: `<search key>#<customer_id>`.
+    search_key = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+
+    @classmethod
+    def of(cls, customer: Customer, key: str) -> CustomerSearch:
+        return cls(customer.tenant_id, f"{key}#{customer.customer_id}", customer_id=customer.customer_id)
+
+
+@lru_cache(maxsize=1)
+def _transactions():
+    """One connection for the customer writes' transactions of a warm process (building one builds a botocore
+    client)."""
+    from pynamodb.connection import Connection
+
+    return Connection(region=config.region())
+
+
+def _with_search_keys(customer: Customer, condition, add_version_condition: bool, action: str,
+                      stale: list[CustomerSearch], new: list[CustomerSearch]):
+    """Put or delete the customer, under its version (and `condition`), with its search keys, all or nothing.
+    A failed condition is raised as the write alone would raise it (`PutError` or `DeleteError` with
+    DynamoDB's ConditionalCheckFailedException), so the writers' read-and-retry loops see no difference."""
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            with TransactWrite(connection=_transactions()) as tx:
+                if action == PUT_CUSTOMER:
+                    tx.save(customer, condition=condition)
+                else:
+                    tx.delete(customer, condition=condition, add_version_condition=add_version_condition)
+                for key in stale:
+                    tx.delete(key)
+                for key in new:
+                    tx.save(key)
+            return {}
+        except TransactWriteError as e:
+            codes = {reason.code for reason in e.cancellation_reasons if reason is not None}
+            if "ConditionalCheckFailed" in codes:
+                failed = ClientError({"Error": {"Code": "ConditionalCheckFailedException",
+                                                "Message": "The conditional request failed"}}, "TransactWriteItems")
+                raise (PutError if action == PUT_CUSTOMER else DeleteError)(cause=failed) from e
+            if "TransactionConflict" not in codes or attempt + 1 == TRANSACTION_ATTEMPTS:
+                raise
+            time.sleep(0.05 * 2 ** attempt * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")
 
 
 class Segment(Model):
@@ -754,8 +870,8 @@ class Note(Model):
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
-    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, Segment, Sale, Repair,
-    Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
+    Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, CustomerSearch, Segment, Sale,
+    Repair, Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
 )
 
 

@@ -1313,48 +1313,26 @@
 
   // --- customers ------------------------------------------------------------------------------------
   async function renderCustomers() {
-    const query = h("input", { type: "search", name: "q", autocomplete: "off", required: true });
-    const status = h("p", { role: "status", class: "field-error" });
-    const form = h("form", { role: "search", class: "row", "aria-label": "Find a customer" },
-      labelled("Customer id or email", query), h("button", { type: "submit", class: "primary" }, "Look up"));
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      status.textContent = "";
-      const value = query.value.trim();
-      try {
-        const id = value.includes("@") ? await customerByEmail(value) : value;
-        if (!value.includes("@")) await api("GET", `/customers/${seg(id)}`);
-        location.hash = `#/customers/${seg(id)}`;
-      } catch (e) {
-        showError(e, null, status);
-      }
-    });
-    const body = h("tbody");
-    const more = h("button", { type: "button", hidden: true }, "More customers");
-    const load = pager("/customers?limit=20", "customers", body, more, (c) => h("tr", {},
-      h("td", {}, h("a", { href: `#/customers/${seg(c.customer_id)}` }, c.customer_id)),
-      h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("td", {}, c.email || "")));
+    const results = h("div", { id: "customer-results" });
+    const add = guard(h("button", { type: "button", class: "primary" }, "Add customer"), "customers");
+    const area = h("div", { id: "customer-add-area" });
+    add.addEventListener("click", () => { area.replaceChildren(customerAddForm()); area.querySelector("input").focus(); });
     render(h("h1", {}, "Customers"),
-      h("p", { class: "intro" }, "Look a customer up to read every message the automations sent, skipped, deferred or failed for them, and why."),
-      form, status,
-      h("h2", {}, "Customers by id"),
-      h("div", { class: "table-wrap" }, h("table", {},
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Email"))), body)),
-      h("div", { class: "actions" }, more));
-    await load();
+      h("p", { class: "intro" }, "Find a customer by name, email or phone to see and edit their details and read every message sent, skipped, deferred or failed for them, and why."),
+      customerCounts(), customerSearchBox(results), h("div", { class: "actions" }, add), area, results);
+    await showCustomerResults(results, "");
   }
 
   async function renderCustomer(customerId) {
     const [c] = await Promise.all([api("GET", `/customers/${seg(customerId)}`), templates()]);
     const communications = communicationsHistory(customerId);
-    const birthdayText = (value) => (/^(\d{4}|-)-\d{2}-\d{2}$/.test(value || "") ? day(value, { day: "numeric", month: "long", year: "numeric" }) : value);
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
     render(
       h("h1", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id),
       h("div", { class: "actions" }, h("a", { class: "button", href: "#/customers" }, "All customers")),
       h("section", { class: "card result", "aria-label": "Customer" }, h("dl", {},
-        row("Id", c.customer_id), row("Email", c.email), row("Phone", c.phone), row("Birthday", birthdayText(c.birthday)),
-        row("Anniversary", birthdayText(c.anniversary)), row("Points", c.points_balance))),
+        row("Id", c.customer_id), row("Points", c.points_balance))),
+      customerDetails(c),
       communications.element);
     main().append(messageComposer(c), ...await customerPageSections(c));
     await communications.load();
@@ -1473,6 +1451,192 @@
         s.actions.length ? h("ul", { class: "sender-actions" }, s.actions.map((a) => h("li", {}, a))) : null);
     }).catch((e) => { section.replaceChildren(h("h2", {}, "Sender readiness"), h("p", { class: "field-error" }, e.message)); });
     return section;
+  }
+
+  // --- customers: search, add, details ---------------------------------------------------------------
+  // The customers page searches as one types (by the start of a name or email, or by phone digits); the
+  // customer page's "Details" section edits what the store knows of them.
+  const SEARCH_DELAY_MS = 250;
+  const fullName = (c) => [c.first_name, c.last_name].filter(Boolean).join(" ");
+  const isVipTag = (tag) => tag.toLowerCase() === "vip";
+
+  // Customers, VIP and inactive 90+ days: the built-in segments' counts and the count of everyone.
+  function customerCounts() {
+    const figure = (label, href) => {
+      const value = h("strong", {}, "…");
+      return [value, h("li", {}, href ? h("a", { href }, value, ` ${label}`) : [value, ` ${label}`])];
+    };
+    const [total, totalItem] = figure("customers");
+    const [vip, vipItem] = figure("VIP", "#/segments/vip");
+    const [inactive, inactiveItem] = figure("inactive 90+ days", "#/segments/inactive_90");
+    (async () => {
+      try {
+        const [segments, everyone] = await Promise.all([api("GET", "/segments"), api("POST", "/segments/count", { filter: {} })]);
+        const count = (id) => (segments.segments.find((s) => s.segment_id === id) || {}).count;
+        total.textContent = everyone.count;
+        vip.textContent = count("vip") ?? "—";
+        inactive.textContent = count("inactive_90") ?? "—";
+      } catch (e) {
+        for (const el of [total, vip, inactive]) el.textContent = "—";
+      }
+    })();
+    return h("ul", { class: "counts", "aria-label": "Customer counts" }, totalItem, vipItem, inactiveItem);
+  }
+
+  // A search box that asks the API as one types, a moment after the last key; an answer that arrives after
+  // a newer one was asked for is dropped.
+  function customerSearchBox(results) {
+    const query = h("input", { type: "search", name: "q", autocomplete: "off", spellcheck: "false", maxlength: 100 });
+    const form = h("form", { role: "search", "aria-label": "Find a customer" },
+      labelled("Search customers", query, { hint: "The start of a first name, last name, full name or email, or 4+ digits of a phone number." }));
+    let timer = null;
+    const ask = () => { clearTimeout(timer); showCustomerResults(results, query.value.trim()); };
+    query.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, SEARCH_DELAY_MS); });
+    form.addEventListener("submit", (event) => { event.preventDefault(); ask(); });
+    return form;
+  }
+
+  let searchSequence = 0;
+  async function showCustomerResults(results, text) {
+    const mine = ++searchSequence;
+    const body = h("tbody");
+    const more = h("button", { type: "button", hidden: true }, "More customers");
+    const summary = h("p", { role: "status", class: "muted" });
+    const path = text ? `/customers?q=${encodeURIComponent(text)}&limit=20` : "/customers?limit=20";
+    const load = pager(path, "customers", body, more, customerRow, (shown) => {
+      summary.textContent = shown ? `${plural(shown, "customer")} shown${text ? ` for “${text}”` : ""}.` : (text ? `No customer matches “${text}”.` : "No customers yet.");
+    });
+    const table = h("div", { class: "table-wrap" }, h("table", { "aria-label": text ? "Customers found" : "Customers" },
+      h("thead", {}, h("tr", {}, ["Name", "Email", "Phone", "VIP", "Last active"].map((t) => h("th", { scope: "col" }, t)))), body));
+    try {
+      await load();
+    } catch (e) {
+      if (mine !== searchSequence) return;
+      results.replaceChildren(h("p", { role: "alert", class: "field-error" }, e.message));
+      return;
+    }
+    if (mine !== searchSequence) return;
+    results.replaceChildren(h("h2", {}, text ? "Search results" : "All customers"), summary, table, h("div", { class: "actions" }, more));
+  }
+
+  function customerRow(c) {
+    return h("tr", { dataset: { customer: c.customer_id } },
+      h("th", { scope: "row" }, h("a", { href: `#/customers/${seg(c.customer_id)}` }, fullName(c) || c.customer_id)),
+      h("td", {}, c.email || ""), h("td", {}, c.phone || ""),
+      h("td", { class: "vip" }, c.is_vip ? h("span", { class: "badge on" }, "VIP") : ""),
+      h("td", {}, c.last_activity_at ? whenEl(c.last_activity_at) : ""));
+  }
+
+  // A new customer's id: random, in the characters ids may hold.
+  function newCustomerId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(10));
+    return `c-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  }
+
+  // An API error about one item of a list (`tags[2]`) belongs beside the list's field.
+  function showCustomerError(err, form, status) {
+    if (err instanceof ApiError && err.field && /\[\d+\]$/.test(err.field)) {
+      const base = err.field.replace(/\[\d+\]$/, "");
+      err = new ApiError(err.status, { code: err.code, message: `${err.message} (item ${Number(err.field.match(/\[(\d+)\]$/)[1]) + 1})`, field: base });
+    }
+    showError(err, form, status);
+  }
+
+  const DATE_HINT = "YYYY-MM-DD, or --MM-DD without the year.";
+  // [name, label, type, hint]: the fields the add form and the Details section edit.
+  const CUSTOMER_FORM_FIELDS = [
+    ["first_name", "First name", "text"], ["last_name", "Last name", "text"],
+    ["email", "Email", "email"], ["phone", "Phone", "tel", "E.164, such as +61412345678."],
+    ["birthday", "Birthday", "text", DATE_HINT], ["anniversary", "Anniversary", "text", DATE_HINT],
+    ["tags", "Tags", "list", "Comma-separated."], ["interests", "Interests", "list", "Comma-separated."],
+  ];
+
+  function customerFields(c, names) {
+    return CUSTOMER_FORM_FIELDS.filter(([name]) => names.includes(name)).map(([name, label, type, hint]) => {
+      let value = c[name] ?? "";
+      if (type === "list") value = (c[name] || []).filter((t) => name !== "tags" || !isVipTag(t)).join(", ");
+      const control = guard(h("input", { type: type === "list" ? "text" : type, name, value, autocomplete: "off" }), "customers");
+      return labelled(label, control, { hint });
+    });
+  }
+
+  // What the form says, as the API takes it: an emptied field is null, lists are split at commas.
+  function customerBody(form, names) {
+    const body = {};
+    for (const [name, , type] of CUSTOMER_FORM_FIELDS) {
+      if (!names.includes(name)) continue;
+      const text = form.elements[name].value.trim();
+      body[name] = type === "list" ? (text ? listOf(text) : null) : (text || null);
+    }
+    return body;
+  }
+
+  function customerAddForm() {
+    const names = ["first_name", "last_name", "email", "phone"];
+    const form = h("form", { class: "card grid", novalidate: "", "aria-label": "Add customer" },
+      h("h2", { class: "span-all" }, "Add customer"), customerFields({}, names),
+      h("label", { class: "check span-all" }, guard(h("input", { type: "checkbox", name: "is_vip" }), "customers"), "VIP"));
+    const status = saveStatus();
+    form.append(h("div", { class: "form-actions" },
+      guard(h("button", { type: "submit", class: "primary" }, "Add customer"), "customers"),
+      h("button", { type: "button", onclick: () => form.remove() }, "Cancel"), status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      const body = Object.fromEntries(Object.entries(customerBody(form, names)).filter(([, value]) => value !== null));
+      if (form.elements.is_vip.checked) body.is_vip = true;
+      try {
+        const saved = await api("PUT", `/customers/${newCustomerId()}`, body);
+        location.hash = `#/customers/${seg(saved.customer_id)}`;
+      } catch (e) {
+        showCustomerError(e, form, status);
+      }
+    });
+    return form;
+  }
+
+  // The customer page's "Details" section: every field the store keeps by hand, saved together, and the VIP
+  // switch, which writes the VIP tag at once.
+  function customerDetails(c) {
+    const names = CUSTOMER_FORM_FIELDS.map(([name]) => name);
+    const status = saveStatus();
+    const vipStatus = h("span", { role: "status", class: "saved" });
+    const vip = guard(h("input", { type: "checkbox", role: "switch", name: "is_vip", checked: Boolean(c.is_vip) }), "customers");
+    vip.addEventListener("change", async () => {
+      vipStatus.textContent = "";
+      try {
+        const saved = await api("PATCH", `/customers/${seg(c.customer_id)}`, { is_vip: vip.checked });
+        vip.checked = Boolean(saved.is_vip);
+        vipStatus.className = "saved";
+        vipStatus.textContent = saved.is_vip ? "VIP." : "Not VIP.";
+      } catch (e) {
+        vip.checked = !vip.checked;
+        showError(e, null, vipStatus);
+      }
+    });
+    const form = h("form", { class: "grid", novalidate: "", "aria-label": "Customer details" }, customerFields(c, names));
+    form.append(h("div", { class: "form-actions" }, guard(h("button", { type: "submit", class: "primary" }, "Save details"), "customers"), status));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      status.textContent = "";
+      // The tags box holds the tags besides VIP; the switch says whether VIP is one of them.
+      const body = { ...customerBody(form, names), is_vip: vip.checked };
+      try {
+        const saved = await api("PATCH", `/customers/${seg(c.customer_id)}`, body);
+        Object.assign(c, saved);
+        status.className = "saved";
+        status.textContent = "Details saved.";
+        const heading = main().querySelector("h1");
+        if (heading) heading.textContent = fullName(saved) || saved.customer_id;
+      } catch (e) {
+        showCustomerError(e, form, status);
+      }
+    });
+    return h("section", { class: "card", "aria-labelledby": "details-title", id: "customer-details" },
+      h("h2", { id: "details-title" }, "Details"),
+      h("label", { class: "switch" }, vip, "VIP"), vipStatus, form);
   }
 
   // --- segments -------------------------------------------------------------------------------------

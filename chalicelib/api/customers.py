@@ -14,7 +14,7 @@ route = routes(bp, jwt_auth)
 @route("/customers", ["GET"])
 def find_customers(call: Call):
     return customers.find_customers(call.tenant_id, email=call.param("email"), limit=call.param("limit"),
-                                    cursor=call.param("cursor"))
+                                    cursor=call.param("cursor"), q=call.param("q"))
 
 
 @route("/customers/{customer_id}", ["PUT"])

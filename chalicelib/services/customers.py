@@ -22,15 +22,17 @@ from chalicelib.adapters.models import (
     Appointment,
     Communication,
     Customer,
+    CustomerSearch,
     Repair,
     Sale,
     tenant_customer,
 )
-from chalicelib.adapters.persistence import delete_current, get_or_none, mutate
+from chalicelib.adapters.persistence import Keys, delete_current, get_or_none, mutate, read_many
 from chalicelib.core.catalog import CHANNELS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import consent as consent_rules
+from chalicelib.rules import search
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.rules.tags import with_vip
@@ -192,9 +194,12 @@ def get_customer(tenant_id: str, customer_id: str) -> dict:
     return _customer_view(item)
 
 
-def find_customers(tenant_id: str, *, email: str | None, limit: str | None, cursor: str | None) -> dict:
-    """The admin's customer look-up: by email address (any case; through the email index), or else the
-    tenant's customers by id, a page at a time."""
+def find_customers(tenant_id: str, *, email: str | None, limit: str | None, cursor: str | None,
+                   q: str | None = None) -> dict:
+    """The admin's customer look-up: a search (`q`, `search_customers`), by email address (any case; through
+    the email index), or else the tenant's customers by id, a page at a time."""
+    if q is not None:
+        return search_customers(tenant_id, q, limit=limit, cursor=cursor)
     if email is not None:
         address = v.email()(email.strip(), "email")
         keys = Customer.email_index.query(f"{tenant_id}#{address.lower()}", limit=20)
@@ -206,6 +211,50 @@ def find_customers(tenant_id: str, *, email: str | None, limit: str | None, curs
     items = [_customer_view(item) for item in results]
     last = results.last_evaluated_key
     return {"customers": items, "next_cursor": encode_cursor(last["customer_id"]["S"]) if last else None}
+
+
+#: Most search keys one search request reads: a page of customers found by several keys each (or by keys a
+#: concurrent write left behind) ends early, with a cursor, rather than reading on without bound.
+SEARCH_KEYS_PER_REQUEST = 400
+
+
+def search_customers(tenant_id: str, text: str, *, limit: str | None, cursor: str | None) -> dict:
+    """Customers whose first name, last name, full name or email starts with `text`, or whose phone number holds
+    its digits (docs/behaviour.md, "Finding a customer"), in the order of the search key they are found by, a
+    page at a time. Reads only the search keys that start with the query and the customers they name; a customer
+    found by several keys is answered once, at the first of them, on whichever page that falls."""
+    text = v.string(100, min_len=1)(text, "q")
+    query = search.parse_query(text)
+    if query is None:
+        raise v.fail("q", "must hold a letter or a digit")
+    size = page_size(limit, default=20)
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None and not position.startswith(query.prefix):
+        raise v.fail("cursor", "belongs to another search")
+    found: list[dict] = []
+    read = 0
+    while len(found) < size and read < SEARCH_KEYS_PER_REQUEST:
+        start = {"tenant_id": {"S": tenant_id}, "search_key": {"S": position}} if position else None
+        want = min(2 * (size - len(found)) + 1, SEARCH_KEYS_PER_REQUEST - read)
+        page = CustomerSearch.query(tenant_id, CustomerSearch.search_key.startswith(query.prefix), limit=want,
+                                    last_evaluated_key=start)
+        hits = [(hit.search_key, hit.customer_id) for hit in page]
+        read += len(hits)
+        keys = {(tenant_id, customer_id) for _, customer_id in hits}
+        customers = {c.customer_id: c for c in read_many(Keys(Customer, keys))[Customer]} if keys else {}
+        for key, customer_id in hits:
+            position = key
+            customer = customers.get(customer_id)
+            # A key a concurrent write has just replaced finds nobody (the customer no longer holds it).
+            if customer is not None and query.first_found(customer.search_keys(), customer_id) == key:
+                found.append(_customer_view(customer))
+                if len(found) == size:
+                    break
+        else:
+            if page.last_evaluated_key is None:
+                position = None   # no more keys start with the query
+                break
+    return {"customers": found, "next_cursor": encode_cursor(position) if position else None}
 
 
 def put_customer(principal: Principal, customer_id: str, body: dict, now: datetime) -> dict:
