@@ -1,9 +1,9 @@
 """Bring the customers stored by an earlier version up to what every write derives today.
 
 `Customer.save` derives `is_vip` from the tags, the index keys (VIP, birthday, anniversary, email) and
-tags and interests without duplicates; the services add the last activity and the last purchase. A
-customer written before one of these existed lacks it until its next write: the VIP segment would
-not count it, a segment on purchases would not see it. `customers()` reads every customer once (a
+tags and interests without duplicates, and writes the customer's search keys (`CustomerSearch`); the
+services add the last activity and the last purchase. A customer written before one of these existed
+lacks it until its next write: the VIP segment would not count it, a search would not find it. `customers()` reads every customer once (a
 parallel scan: the one place a scan is right, since every item is to be read) and writes back, under
 its version, only those whose derived fields differ. Run after upgrading a deployed stack
 (docs/operations.md); running it again rewrites nothing.
@@ -14,7 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from chalicelib.adapters.models import Customer, derive_customer_keys
+from chalicelib.adapters.models import Customer, CustomerSearch, derive_customer_keys
 from chalicelib.adapters.persistence import get_or_none, mutate
 from chalicelib.services.customers import _activity
 
@@ -24,6 +24,12 @@ DERIVED = ("tags", "interests", "is_vip", "vip_key", "birthday_key", "anniversar
 
 def _derived(item: Customer) -> tuple:
     return tuple(getattr(item, name) for name in DERIVED)
+
+
+def _search_keys_missing(item: Customer) -> bool:
+    """Whether any of the search keys the customer should have is not stored (one batch read)."""
+    wanted = [(item.tenant_id, CustomerSearch.of(item, key).search_key) for key in sorted(item.search_keys())]
+    return bool(wanted) and sum(1 for _ in CustomerSearch.batch_get(wanted)) < len(wanted)
 
 
 def customer(tenant_id: str, customer_id: str) -> bool:
@@ -37,8 +43,11 @@ def customer(tenant_id: str, customer_id: str) -> bool:
         before = _derived(item)
         item.last_activity_at, item.last_purchase_at = _activity(tenant_id, customer_id, item.created_at)
         derive_customer_keys(item)
-        if _derived(item) == before:
+        unsearchable = _search_keys_missing(item)
+        if _derived(item) == before and not unsearchable:
             return None
+        if unsearchable:
+            item._search_keys_stored = frozenset()   # so that the save writes every key (a put is idempotent)
         written[0] = True
         return item
 

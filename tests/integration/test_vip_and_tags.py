@@ -138,14 +138,17 @@ def _stored_by_an_older_version(tenant: str, customer_id: str, tags: list[str], 
     clients.client("dynamodb").put_item(TableName=Customer.Meta.table_name, Item=item)
 
 
-def test_the_backfill_makes_customers_stored_before_the_vip_derivation_count_and_rewrites_nothing_twice(owner, tenant):
+def test_the_backfill_makes_customers_stored_before_the_derivations_count_and_found_and_rewrites_nothing_twice(
+        owner, tenant):
     from chalicelib.services import backfill
 
-    _stored_by_an_older_version(tenant, "old-vip", ["vip", "gold", "Gold"], birthday={"S": "--03-14"})
+    _stored_by_an_older_version(tenant, "old-vip", ["vip", "gold", "Gold"], birthday={"S": "--03-14"},
+                                first_name={"S": "Oriane"})
     assert owner.put("/customers/old-plain", {"tags": ["walk-in"]}).status == 200
     assert owner.put("/sales/s1", {"customer_id": "old-plain", "completed_at": "2026-11-30T10:00:00Z"}).status == 200
     _stored_by_an_older_version(tenant, "old-plain", ["walk-in"])     # its sale is older than `last_purchase_at`
     assert vip_ids(tenant) == [] and owner.get("/segments/vip").json["count"] == 0
+    assert owner.get("/customers?q=orian").json["customers"] == []       # stored without search keys
 
     totals = backfill.customers(segments=2)
 
@@ -156,6 +159,7 @@ def test_the_backfill_makes_customers_stored_before_the_vip_derivation_count_and
     plain = Customer.get(tenant, "old-plain")
     assert (plain.is_vip, plain.last_purchase_at, plain.last_activity_at) == (
         False, "2026-11-30T10:00:00Z", "2026-11-30T10:00:00Z")
+    assert [c["customer_id"] for c in owner.get("/customers?q=orian").json["customers"]] == ["old-vip"]
     # Again: everything is up to date, nothing is written.
     assert [backfill.customer(tenant, c) for c in ("old-vip", "old-plain", "gone")] == [False, False, False]
     assert Customer.get(tenant, "old-vip").version == vip.version
