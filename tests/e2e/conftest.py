@@ -80,7 +80,7 @@ def _start(*options: str):
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     output = []
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300   # a loaded CI machine seeds the demo store slowly
     while time.monotonic() < deadline:
         try:
             line = lines.get(timeout=1)
