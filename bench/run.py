@@ -280,7 +280,7 @@ def scale_section(scaled: dict) -> list[str]:
 def segments_section(segments: dict, segments_command: str, campaigns: dict) -> list[str]:
     from bench import campaigns as campaign_bench
 
-    lines = [f"## 9. Segments and campaigns at {segments['customers']:,} customers", "", f"`{segments_command}`", "",
+    lines = ["## 9. Segments and campaigns", "", f"`{segments_command}`", "",
              f"A synthetic store of {segments['customers']:,} customers ({segments['item_bytes']} bytes each) in the "
              f"emulator, counted at {segments['at']} as `GET /segments/{{id}}` counts: the read each segment's plan "
              "chose (\", counted\" where DynamoDB only counts), the items DynamoDB reads, the calls, the time in the "
