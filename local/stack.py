@@ -125,16 +125,22 @@ def start_emulator(host: str, port: int) -> Emulator:
 
 
 def create_resources(sender_identities: list[str]) -> dict:
-    """Every table (from the models), queue and SES identity the system uses."""
+    """Every table (from the models), queue, bucket and SES identity the system uses."""
     import boto3
 
-    from chalicelib.adapters.resources import create_local_feedback_route, create_queues
+    from chalicelib.adapters.resources import (
+        create_imports_bucket,
+        create_local_feedback_route,
+        create_queues,
+    )
     from chalicelib.adapters.schema import create_tables
+    from chalicelib.core import config
 
     tables = create_tables(boto3.client("dynamodb"))
     sqs = boto3.client("sqs")
     queues = create_queues(sqs)
     create_local_feedback_route(boto3.client("sns"), sqs)
+    create_imports_bucket(boto3.client("s3"), config.imports_bucket())
     ses = boto3.client("ses")
     for identity in sender_identities:
         if "@" in identity:

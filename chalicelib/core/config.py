@@ -48,3 +48,8 @@ def public_api_url() -> str:
 def ses_configuration_set() -> str | None:
     """The SES configuration set whose event destination publishes bounces and complaints."""
     return os.environ.get("SES_CONFIGURATION_SET") or None
+
+
+def imports_bucket() -> str:
+    """The S3 bucket customer import files are uploaded to (and their rejects written to)."""
+    return os.environ.get("IMPORTS_BUCKET", f"{table_prefix()}imports")

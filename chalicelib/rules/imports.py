@@ -98,11 +98,12 @@ def sniff_delimiter(text: str) -> str:
 @dataclass(frozen=True)
 class Record:
     """One record of the file: the physical line it starts on (the header is line 1), its cells, and the
-    offset in the text just after it (where the next record starts: a chunk resumes there)."""
+    offset in the text just after it with that offset's physical line (where a chunk resumes)."""
 
     line: int
     cells: list[str]
     end: int
+    next_line: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Broken:
     line: int
     reason: str
     end: int
+    next_line: int
 
 
 class _Lines:
@@ -143,11 +145,11 @@ def records(text: str, delimiter: str, *, start: int = 0, line: int = 1) -> Iter
         try:
             for cells in reader:
                 if any(cell.strip() for cell in cells):
-                    yield Record(first, cells, lines.consumed)
+                    yield Record(first, cells, lines.consumed, lines.line + 1)
                 first = lines.line + 1
             return
         except csv.Error as e:
-            yield Broken(first, f"unreadable CSV ({e})", lines.consumed)
+            yield Broken(first, f"unreadable CSV ({e})", lines.consumed, lines.line + 1)
         # The broken record's lines are behind us: a new reader starts after them.
 
 
@@ -291,7 +293,7 @@ def row_fields(header: list[str], cells: list[str], mapping: Mapping[str, str], 
             elif field == "points_balance":
                 value = _integer(raw)
             else:
-                value = raw.lower() if field == "email" else raw
+                value = raw
         except RowRejected as e:
             raise RowRejected(f"{column}: {e}") from None
         if field.startswith("consent."):
@@ -300,7 +302,7 @@ def row_fields(header: list[str], cells: list[str], mapping: Mapping[str, str], 
         try:
             fields[field] = check_id(value, column) if field == "customer_id" else checks[field](value, column)
         except ValidationFailed as e:
-            raise RowRejected(f"{column}: {e.message}") from None
+            raise RowRejected(e.message if e.message.startswith(column) else f"{column}: {e.message}") from None
     return fields
 
 
