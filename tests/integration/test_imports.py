@@ -4,7 +4,6 @@ mid-chunk, and another store's import."""
 from __future__ import annotations
 
 import codecs
-import json
 import uuid
 
 import pytest
