@@ -227,7 +227,9 @@ def imports_bucket_resources() -> dict:
              for rule in settings["lifecycle"]["Rules"]]
     return {
         IMPORTS_BUCKET: {"Type": "AWS::S3::Bucket", "Properties": {
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": settings["encryption"]["Rules"]},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": rule["ApplyServerSideEncryptionByDefault"]}
+                for rule in settings["encryption"]["Rules"]]},
             "PublicAccessBlockConfiguration": settings["public_access_block"],
             "LifecycleConfiguration": {"Rules": rules},
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
