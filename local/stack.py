@@ -76,9 +76,10 @@ def configure_environment(endpoint: str, secret: str, api_url: str | None = None
         os.environ["PUBLIC_API_URL"] = api_url
 
 
-def write_stack_file(endpoint: str, api_url: str) -> None:
+def write_stack_file(endpoint: str, api_url: str, *, manual: bool = False) -> None:
+    """`manual`: `serve --manual`, without background workers (the CLI's `import` then works the chunks)."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url}))
+    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url, "manual": manual}))
 
 
 def stack_file() -> dict:
