@@ -218,3 +218,60 @@ def test_a_committed_import_cannot_be_started_again(owner, tenant):
     import_id = upload(owner, FILE)
     run(owner, tenant, import_id)
     assert owner.post(f"/imports/{import_id}/start", {"mode": "commit"}).status == 409
+
+
+def _saved(rows: list[list[str]], delimiter: str, encoding: str, terminator: str = "\r\n") -> bytes:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator=terminator).writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+SHEET = [["First Name", "Surname", "E-mail", "Birthday", "VIP", "SMS opt-in"],
+         ["Zoë", "Lefèvre", "zoe@example.com", "31/12/1990", "Oui", "1"],
+         ["Jürgen", "Weiß", "juergen@example.com", "--02-29", "", "0"]]
+
+
+@pytest.mark.parametrize("saved", [
+    _saved(SHEET, ",", "utf-8-sig"),                   # Excel "CSV UTF-8"
+    _saved(SHEET, ";", "cp1252"),                      # Excel "CSV" in a French or German locale
+    _saved(SHEET, "\t", "utf-16"),                     # Excel "Unicode Text"
+    _saved(SHEET, ",", "utf-8", "\n"),                 # LibreOffice, Google Sheets
+], ids=["excel-utf8", "excel-european", "excel-unicode-text", "libreoffice"])
+def test_the_same_sheet_saved_by_each_spreadsheet_program_imports_the_same_customers(owner, tenant, saved):
+    job = run(owner, tenant, upload(owner, saved))
+    assert counts(job) == ("done", 2, 2, 2, 0, 0, 0)
+    found = sorted(((c.first_name, c.last_name, c.email, c.birthday, c.is_vip, c.consent.sms)
+                    for c in customers_of(tenant).values()))
+    assert found == [("Jürgen", "Weiß", "juergen@example.com", "--02-29", False, False),
+                     ("Zoë", "Lefèvre", "zoe@example.com", "1990-12-31", True, True)]
+
+
+BROKEN_UTF16 = codecs.BOM_UTF16_LE + "Email\r\nzoe@example.com".encode("utf-16-le") + b"\x00"   # cut mid-character
+
+
+def test_a_file_that_cannot_be_read_is_refused_naming_the_file_and_starts_nothing(owner, tenant):
+    import_id = upload(owner, BROKEN_UTF16)
+    for answer in (owner.get(f"/imports/{import_id}/preview"),
+                   owner.post(f"/imports/{import_id}/start", {"mode": "commit"})):
+        assert (answer.status, answer.error_field) == (400, "file") and "utf-16" in answer.json["error"]["message"]
+    assert take(resources.evaluation_queue_name(), tenant) == []
+
+
+def test_a_file_replaced_by_an_unreadable_one_after_the_start_fails_the_import_and_writes_nothing(owner, tenant):
+    created = owner.post("/imports").json
+    assert requests.put(created["upload_url"], data=excel_utf8([",Zoë,,zoe@example.com,,,,,"])).ok
+    assert owner.post(f"/imports/{created['import_id']}/start", {"mode": "commit"}).status == 200
+    assert requests.put(created["upload_url"], data=BROKEN_UTF16).ok
+    work(tenant)
+    job = owner.get(f"/imports/{created['import_id']}").json
+    assert job["status"] == "failed" and "utf-16" in job["error"]
+    assert customers_of(tenant) == {}
+
+
+def test_an_empty_file_has_no_header_to_map(owner):
+    import_id = upload(owner, b"")
+    answer = owner.get(f"/imports/{import_id}/preview")
+    assert (answer.status, answer.error_field) == (400, "file")
