@@ -176,3 +176,17 @@ def test_tags_split_on_semicolons_or_commas():
     fields = im.row_fields(["Email", "Tags"], ["a@example.com", "VIP; bridal,  watches"],
                            {"Email": "email", "Tags": "tags"}, "dmy", CUSTOMER_FIELDS)
     assert fields["tags"] == ["VIP", "bridal", "watches"]
+
+
+def test_an_import_chunk_job_reads_back_as_written_and_a_malformed_one_is_refused():
+    from chalicelib.services.imports import ImportJob, MalformedImportJob
+
+    job = ImportJob("t-1", "abc", 2, 7)
+    assert ImportJob.is_one(job.to_body()) and ImportJob.parse(job.to_body()) == job
+    assert not ImportJob.is_one('{"kind": "campaign", "tenant_id": "t-1"}') and not ImportJob.is_one("not json")
+    for body in ('{"kind": "import", "tenant_id": "t-1", "import_id": "abc", "run": 1}',
+                 '{"kind": "import", "tenant_id": "t-1", "import_id": "abc", "run": "1", "chunk": 0}',
+                 '{"kind": "import", "tenant_id": "", "import_id": "abc", "run": 1, "chunk": 0}',
+                 '{"kind": "import", "tenant_id": "t-1", "import_id": "abc", "run": 1, "chunk": -1}'):
+        with pytest.raises(MalformedImportJob):
+            ImportJob.parse(body)
