@@ -191,7 +191,7 @@ def _import(args: argparse.Namespace) -> int:
     from local import imports
 
     return imports.run(args.file, args.tenant, dry_run=args.dry_run, mapping=dict(args.map or []),
-                       date_order=args.date_order, work=args.work)
+                       date_order=args.date_order, work=args.work, api=args.api)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--work", choices=("auto", "here", "workers"), default="auto",
                           help="who runs the chunk jobs: this command (here), serve's workers, or here only when "
                                "serve runs --manual (auto, default)")
+    imported.add_argument("--api", help="the API's address (default: the one `serve` wrote in .local/stack.json)")
     imported.set_defaults(run=_import)
 
     args = parser.parse_args(argv)

@@ -46,7 +46,7 @@ def _work_here(work: str) -> bool:
 
 
 def run(file: str, tenant: str, *, dry_run: bool, mapping: dict[str, str], date_order: str, work: str,
-        out=sys.stdout) -> int:
+        api: str | None = None, out=sys.stdout) -> int:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -65,7 +65,7 @@ def run(file: str, tenant: str, *, dry_run: bool, mapping: dict[str, str], date_
     except OSError as e:
         console.print(f"error: cannot read {file} ({e.strerror})")
         return 2
-    api = localstack.stack_file().get("api_url")
+    api = api or localstack.stack_file().get("api_url")
     if not api:
         console.print("error: no local stack found: start one with `make run`")
         return 2
@@ -105,7 +105,8 @@ def run(file: str, tenant: str, *, dry_run: bool, mapping: dict[str, str], date_
     console.print(("would be: " if dry_run else "") + ", ".join(f"{name} {n}" for name, n in counts.items()))
     if job["rejected"]:
         rejects = path.with_name(f"{path.stem}.rejects.csv")
-        rejects.write_text(client.call("GET", f"/imports/{import_id}/rejects", text=True), encoding="utf-8")
+        rejects.write_text(client.call("GET", f"/imports/{import_id}/rejects", text=True), encoding="utf-8",
+                          newline="")
         console.print(f"rejected rows, with their line and reason: {rejects}")
     out.write(json.dumps({"import_id": import_id, "status": job["status"], "rows_total": job.get("rows_total"),
                           **counts}) + "\n")
