@@ -249,12 +249,20 @@ def run_chunk(job: ImportJob, files: Files, now: datetime, *, retried: bool = Fa
                       Import.finished_at.set(to_iso(now))], (Import.run == job.run) & (Import.chunk == job.chunk))
         return Chunk()
     header = header_record.cells
+    mapping = item.mapping.as_dict() if item.mapping is not None else {}
+    missing = [column for column in mapping if column not in header]
+    if missing:
+        # The whole file read differently from its first 64 KB (a byte further on that is not UTF-8 makes it
+        # Windows-1252): the mapping's columns are not its header's.
+        _moved(item, [Import.status.set(FAILED), Import.finished_at.set(to_iso(now)), Import.error.set(
+            "the file's header reads differently as a whole than in its first lines: save it as UTF-8 and import "
+            "it again")], (Import.run == job.run) & (Import.chunk == job.chunk))
+        return Chunk()
     actions: list = []
     offset, line = int(item.offset), int(item.line)
     if job.chunk == 0:
         offset, line = header_record.end, header_record.next_line
         actions.append(Import.rows_total.set(sum(1 for _ in everything)))
-    mapping = item.mapping.as_dict() if item.mapping is not None else {}
     counts = {customers.CREATED: 0, customers.UPDATED: 0, customers.UNCHANGED: 0}
     rejected: list[tuple[int, str]] = []
     reading = rules.records(text, delimiter, start=offset, line=line)

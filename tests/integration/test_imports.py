@@ -275,3 +275,16 @@ def test_an_empty_file_has_no_header_to_map(owner):
     import_id = upload(owner, b"")
     answer = owner.get(f"/imports/{import_id}/preview")
     assert (answer.status, answer.error_field) == (400, "file")
+
+
+def test_a_file_whose_header_reads_differently_as_a_whole_fails_the_run_instead_of_retrying_forever(owner, tenant):
+    created = owner.post("/imports").json
+    assert requests.put(created["upload_url"], data="Prénom,Email\r\nZoë,zoe@example.com\r\n".encode("utf-8")).ok
+    assert owner.post(f"/imports/{created['import_id']}/start", {"mode": "commit"}).status == 200
+    # Saved again with one Windows-1252 byte further on: the whole file is read as Windows-1252.
+    again = "Prénom,Email\r\nZoë,zoe@example.com\r\n".encode("utf-8") + "Anaïs,anais@example.com\r\n".encode("cp1252")
+    assert requests.put(created["upload_url"], data=again).ok
+    work(tenant)
+    job = owner.get(f"/imports/{created['import_id']}").json
+    assert job["status"] == "failed" and "UTF-8" in job["error"]
+    assert customers_of(tenant) == {}
