@@ -238,26 +238,20 @@ def run_chunk(job: ImportJob, files: Files, now: datetime, *, retried: bool = Fa
     except (FileMissing, FileTooLarge, rules.UnreadableFile) as e:
         reason = {FileMissing: "the file is gone (uploads expire)",
                   FileTooLarge: "the file is larger than 64 MB"}.get(type(e), str(e))
-        _moved(item, [Import.status.set(FAILED), Import.error.set(reason), Import.finished_at.set(to_iso(now))],
-               (Import.run == job.run) & (Import.chunk == job.chunk))
-        return Chunk()
+        return _fail(item, job, reason, now)
     delimiter = rules.sniff_delimiter(text)
     everything = rules.records(text, delimiter)
     header_record = next(everything, None)
     if not isinstance(header_record, rules.Record):
-        _moved(item, [Import.status.set(FAILED), Import.error.set("the file has no readable header line"),
-                      Import.finished_at.set(to_iso(now))], (Import.run == job.run) & (Import.chunk == job.chunk))
-        return Chunk()
+        return _fail(item, job, "the file has no readable header line", now)
     header = header_record.cells
     mapping = item.mapping.as_dict() if item.mapping is not None else {}
     missing = [column for column in mapping if column not in header]
     if missing:
         # The whole file read differently from its first 64 KB (a byte further on that is not UTF-8 makes it
         # Windows-1252): the mapping's columns are not its header's.
-        _moved(item, [Import.status.set(FAILED), Import.finished_at.set(to_iso(now)), Import.error.set(
-            "the file's header reads differently as a whole than in its first lines: save it as UTF-8 and import "
-            "it again")], (Import.run == job.run) & (Import.chunk == job.chunk))
-        return Chunk()
+        return _fail(item, job, "the file's header reads differently as a whole than in its first lines: save it "
+                                "as UTF-8 and import it again", now)
     actions: list = []
     offset, line = int(item.offset), int(item.line)
     if job.chunk == 0:
@@ -294,6 +288,13 @@ def run_chunk(job: ImportJob, files: Files, now: datetime, *, retried: bool = Fa
     recorded = _moved(item, actions, (Import.status == RUNNING) & (Import.run == job.run) & (Import.chunk == job.chunk))
     follow = ImportJob(job.tenant_id, job.import_id, job.run, job.chunk + 1) if recorded and not last else None
     return Chunk(rows, recorded, follow)
+
+
+def _fail(item: Import, job: ImportJob, reason: str, now: datetime) -> Chunk:
+    """The run cannot go on (the file itself): `failed` with the reason, once, by the chunk that found it."""
+    _moved(item, [Import.status.set(FAILED), Import.error.set(reason), Import.finished_at.set(to_iso(now))],
+           (Import.status == RUNNING) & (Import.run == job.run) & (Import.chunk == job.chunk))
+    return Chunk()
 
 
 def _row(job: ImportJob, item: Import, header: list[str], record: rules.Record, mapping: dict, now: datetime) -> str:
