@@ -42,3 +42,13 @@ def test_cli_import_dry_run_commit_and_again_ends_with_the_counts_and_fires_noth
     _, again = _import(stack, path, tenant)
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert stack.tick("2026-12-18T00:00:00+00:00")["actions_fired"] == 0
+
+
+def test_under_make_run_the_workers_take_the_chunks(live_stack, tmp_path):
+    path = tmp_path / "clients.csv"
+    path.write_bytes(SHEET)
+    result = cli("import", str(path), "--tenant", "import-live", "--api", live_stack.api, "--work", "workers",
+                 env=clean_env(AWS_ENDPOINT_URL=live_stack.endpoint), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    done = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (done["status"], done["created"], done["rejected"]) == ("done", 2, 1)
