@@ -12,6 +12,7 @@ from chalicelib.api import (
     automations,
     campaigns,
     customers,
+    imports,
     messages,
     reminders,
     segments,
@@ -27,6 +28,6 @@ app = Chalice(app_name="automations")
 app.register_middleware(uniform_errors, "http")
 
 for blueprint in (authorizer, admin, settings, automations, action_automations, templates, campaigns, customers,
-                  messages, segments, store_records, unsubscribe, reminders, schedules, evaluate, dispatch,
+                  imports, messages, segments, store_records, unsubscribe, reminders, schedules, evaluate, dispatch,
                   customer_changes, feedback):
     app.register_blueprint(blueprint.bp)

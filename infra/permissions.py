@@ -34,6 +34,8 @@ class Grants:
     #: SAM creates): a queue it consumes, or the customers stream and its on-failure queue.
     consumes: str | None = None
     reads_customers_stream: bool = False
+    #: S3 actions on the imports bucket's `imports/` prefix (customer import files and their rejects).
+    import_files: tuple[str, ...] = ()
 
 
 #: What each matcher reads: the customers table and every record type's indexes.
@@ -67,7 +69,11 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, PUT), ("communications",)),
         Tables((UPDATE,), ("automation_stats",)),
         Tables((GET,), ("suppressions",)),
-    ), email=True, ses_reads=("GetIdentityVerificationAttributes", "GetAccount")),   # and the sender's readiness
+        Tables((GET, PUT, UPDATE), ("imports",)),   # an import is created, then started with a conditional update
+    ), email=True, ses_reads=("GetIdentityVerificationAttributes", "GetAccount"),   # and the sender's readiness
+        sends_to=("evaluations",),   # an import's first chunk
+        # PutObject: the upload address it signs is authorised by its role; GetObject: the preview, the rejects.
+        import_files=("s3:PutObject", "s3:GetObject")),
     # Verifies tokens against the user pool's public keys (HTTPS); no AWS call.
     "jwt_auth": Grants(),
     "evaluate": Grants(tables=(
@@ -76,7 +82,12 @@ GRANTS: dict[str, Grants] = {
         Tables((GET, UPDATE), ("campaigns",)),         # a campaign's page, recorded once
         MATCHER_READS,
         Tables((BATCH_GET,), ("send_ledger",)),
-    ), sends_to=("sends", "evaluations"), consumes="evaluations"),   # evaluations: a full page's continuation
+        # An import's chunk: the job, and each row through the customer write path (matched by id or by the
+        # email index; the customer's sales and repairs read for a new id from the file).
+        Tables((GET, UPDATE), ("imports",)),
+        Tables((GET, PUT), ("customers",)),
+    ), sends_to=("sends", "evaluations"), consumes="evaluations",   # evaluations: a full page's continuation
+        import_files=("s3:GetObject", "s3:PutObject")),   # the uploaded file; each chunk's rejects
     "dispatch": Grants(tables=(
         # A batch's customers, settings and automations of every source, and the suppression entries of the
         # customers' addresses; each send's sale, repair or appointment and template. An SMS opt-out that

@@ -31,6 +31,7 @@ EVALUATION_QUEUE, EVALUATION_DLQ = "EvaluationQueue", "EvaluationDeadLetterQueue
 FAILED_CHANGES_QUEUE = "CustomerChangesFailedQueue"
 FEEDBACK_TOPIC, CONFIGURATION_SET, ALARM_TOPIC = "FeedbackTopic", "SesConfigurationSet", "AlarmTopic"
 USER_POOL, USER_POOL_CLIENT, UNSUBSCRIBE_SECRET = "UserPool", "UserPoolClient", "UnsubscribeSecret"
+IMPORTS_BUCKET, IMPORTS_BUCKET_POLICY = "ImportsBucket", "ImportsBucketPolicy"
 #: The runner's queues (by their role in `chalicelib.adapters.resources.work_queues`) and dead-letter queues.
 QUEUE_IDS = {"sends": SEND_QUEUE, "evaluations": EVALUATION_QUEUE}
 DEAD_LETTER_IDS = {"sends": SEND_DLQ, "evaluations": EVALUATION_DLQ}
@@ -213,6 +214,36 @@ def user_pool_id() -> dict:
     return {"Fn::If": ["CreateUserPool", {"Ref": USER_POOL}, {"Ref": "UserPoolId"}]}
 
 
+def imports_bucket_resources() -> dict:
+    """The bucket customer import files are uploaded to: encrypted, closed to the public, reachable only over
+    TLS, its files expired after `IMPORT_FILE_DAYS` (the local stack applies the same settings). The browser
+    PUTs to a pre-signed address from the admin page's origin, hence CORS for PUT."""
+    from chalicelib.adapters.resources import imports_bucket_settings
+
+    settings = imports_bucket_settings()
+    rules = [{"Id": rule["ID"], "Status": rule["Status"], "Prefix": rule["Filter"]["Prefix"],
+              "ExpirationInDays": rule["Expiration"]["Days"],
+              "AbortIncompleteMultipartUpload": rule["AbortIncompleteMultipartUpload"]}
+             for rule in settings["lifecycle"]["Rules"]]
+    return {
+        IMPORTS_BUCKET: {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": rule["ApplyServerSideEncryptionByDefault"]}
+                for rule in settings["encryption"]["Rules"]]},
+            "PublicAccessBlockConfiguration": settings["public_access_block"],
+            "LifecycleConfiguration": {"Rules": rules},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"],
+                                                 "AllowedHeaders": ["content-type"], "MaxAge": 3600}]}}},
+        IMPORTS_BUCKET_POLICY: {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": IMPORTS_BUCKET},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn(IMPORTS_BUCKET), sub(f"${{{IMPORTS_BUCKET}.Arn}}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+    }
+
+
 def function_names(chalice: dict) -> dict[str, str]:
     """Chalice's function name (`dispatch`, `api_handler`) -> the function's logical id."""
     names = {}
@@ -254,6 +285,9 @@ def policy(grants: Grants, function: str) -> list[dict]:
         statements.append({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                          "sqs:GetQueueAttributes"],
                            "Resource": arn(QUEUE_IDS[grants.consumes])})
+    if grants.import_files:
+        statements.append({"Effect": "Allow", "Action": list(grants.import_files),
+                           "Resource": sub(f"${{{IMPORTS_BUCKET}.Arn}}/imports/*")})
     if grants.reads_customers_stream:
         statements.append({"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                                          "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
@@ -272,9 +306,11 @@ def function_resources(names: dict[str, str]) -> dict:
     # sign in (the pool's endpoint and the client id, both public).
     cognito = {"COGNITO_ISSUER": sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${Pool}", Pool=user_pool_id()),
                "COGNITO_AUDIENCE": {"Ref": USER_POOL_CLIENT}}
+    bucket = {"IMPORTS_BUCKET": {"Ref": IMPORTS_BUCKET}}
     extra_environment = {
         "api_handler": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
-                        "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}, **cognito},
+                        "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}, **cognito, **bucket},
+        "evaluate": bucket,
         "jwt_auth": cognito,
         "dispatch": {"UNSUBSCRIBE_SECRET": secret, "PUBLIC_API_URL": api_url,
                      "SES_CONFIGURATION_SET": {"Ref": CONFIGURATION_SET}},
@@ -409,7 +445,7 @@ def build(chalice: dict) -> dict:
     """The complete template from the one `chalice package` wrote (the stage's environment must be set)."""
     names = function_names(chalice)
     resources = {name: body for name, body in chalice["Resources"].items() if name != "DefaultRole"}
-    for part in (table_resources(), queue_resources(), feedback_resources(), sign_in_resources(),
+    for part in (table_resources(), queue_resources(), feedback_resources(), sign_in_resources(), imports_bucket_resources(),
                  function_resources(names), event_sources(names), alarm_resources(names), gateway_responses()):
         resources = merge(resources, part)
     left = [name for name, body in resources.items() if "DefaultRole" in json.dumps(body)]

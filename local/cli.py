@@ -1,4 +1,4 @@
-"""Command line of the local stack: `serve`, `token`, `tick` and `outbox` (docs/behaviour.md section 9)."""
+"""Command line of the local stack: `serve`, `token`, `tick`, `outbox` and `import` (docs/behaviour.md section 9)."""
 from __future__ import annotations
 
 import argparse
@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     stream_checkpoint().reset()  # a new emulator: its stream starts afresh
     seeded = demo.seed(utcnow()) if not args.no_seed else None
     server = make_server(app, host, args.port)
-    localstack.write_stack_file(emulator.endpoint, api)
+    localstack.write_stack_file(emulator.endpoint, api, manual=args.manual)
     token_cmd = f"{sys.executable} -m local.cli token --tenant {demo.TENANT} --role owner"
     owner_token = issue_local_token(secret, demo.TENANT, "owner")
     lines = [
@@ -175,6 +175,25 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mapping_arg(text: str) -> tuple[str, str]:
+    column, sep, field = text.rpartition("=")
+    if not sep or not column or not field:
+        raise argparse.ArgumentTypeError("--map takes COLUMN=FIELD, such as 'E-mail=email' or 'Notes=ignore'")
+    return column, field
+
+
+def _import(args: argparse.Namespace) -> int:
+    """A customer file through the local stack's API, as the admin page sends one (local/imports.py)."""
+    problem = _connect()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from local import imports
+
+    return imports.run(args.file, args.tenant, dry_run=args.dry_run, mapping=dict(args.map or []),
+                       date_order=args.date_order, work=args.work, api=args.api)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +221,20 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_argument("--last", type=int, default=20, help="how many of each (default %(default)s)")
     outbox.add_argument("--json", action="store_true", help="everything, as JSON")
     outbox.set_defaults(run=_outbox)
+
+    imported = commands.add_parser("import", help="import a CSV of customers through the local stack's API")
+    imported.add_argument("file", help="the CSV file (UTF-8 with or without a BOM, UTF-16 or Windows-1252)")
+    imported.add_argument("--tenant", required=True)
+    imported.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    imported.add_argument("--map", action="append", type=_mapping_arg, metavar="COLUMN=FIELD",
+                          help="map a column to a field (repeatable; other columns as suggested from the header)")
+    imported.add_argument("--date-order", choices=("dmy", "mdy"), default="dmy",
+                          help="dates written with slashes are DD/MM/YYYY (dmy, default) or MM/DD/YYYY (mdy)")
+    imported.add_argument("--work", choices=("auto", "here", "workers"), default="auto",
+                          help="who runs the chunk jobs: this command (here), serve's workers, or here only when "
+                               "serve runs --manual (auto, default)")
+    imported.add_argument("--api", help="the API's address (default: the one `serve` wrote in .local/stack.json)")
+    imported.set_defaults(run=_import)
 
     args = parser.parse_args(argv)
     return args.run(args)

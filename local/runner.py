@@ -406,8 +406,12 @@ class Workers:
     def start(self) -> None:
         send_url = clients.queue_url(resources.send_queue_name())
         feedback_url = clients.queue_url(resources.feedback_queue_name())
+        evaluation_url = clients.queue_url(resources.evaluation_queue_name())
         self._spawn(self._clock_loop)
         self._spawn(lambda: self._poll_loop(send_url, self._record_sends))
+        # Jobs queued between the clock's minutes (an import's chunks, a campaign sent now) are taken as they
+        # arrive, as the evaluate function's event source takes them in the cloud.
+        self._spawn(lambda: self._poll_loop(evaluation_url, self._record_evaluations))
         self._spawn(lambda: self._poll_loop(feedback_url, feedback.feedback_records))
         self._spawn(self._stream_loop)
 
@@ -426,6 +430,14 @@ class Workers:
             result = dispatch.dispatch_records(records)
         with self._lock:
             self.summary.add_sends(result)
+        return result
+
+    def _record_evaluations(self, records) -> BatchResult:
+        done = Summary()
+        result = _evaluation_handler(done)(records)
+        with self._lock:
+            self.summary.evaluated += done.evaluated
+            self.summary.matched += done.matched
         return result
 
     def _poll_loop(self, url: str, handler: Handler) -> None:

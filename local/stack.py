@@ -76,9 +76,10 @@ def configure_environment(endpoint: str, secret: str, api_url: str | None = None
         os.environ["PUBLIC_API_URL"] = api_url
 
 
-def write_stack_file(endpoint: str, api_url: str) -> None:
+def write_stack_file(endpoint: str, api_url: str, *, manual: bool = False) -> None:
+    """`manual`: `serve --manual`, without background workers (the CLI's `import` then works the chunks)."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url}))
+    STACK_FILE.write_text(json.dumps({"aws_endpoint_url": endpoint, "api_url": api_url, "manual": manual}))
 
 
 def stack_file() -> dict:
@@ -125,16 +126,22 @@ def start_emulator(host: str, port: int) -> Emulator:
 
 
 def create_resources(sender_identities: list[str]) -> dict:
-    """Every table (from the models), queue and SES identity the system uses."""
+    """Every table (from the models), queue, bucket and SES identity the system uses."""
     import boto3
 
-    from chalicelib.adapters.resources import create_local_feedback_route, create_queues
+    from chalicelib.adapters.resources import (
+        create_imports_bucket,
+        create_local_feedback_route,
+        create_queues,
+    )
     from chalicelib.adapters.schema import create_tables
+    from chalicelib.core import config
 
     tables = create_tables(boto3.client("dynamodb"))
     sqs = boto3.client("sqs")
     queues = create_queues(sqs)
     create_local_feedback_route(boto3.client("sns"), sqs)
+    create_imports_bucket(boto3.client("s3"), config.imports_bucket())
     ses = boto3.client("ses")
     for identity in sender_identities:
         if "@" in identity:

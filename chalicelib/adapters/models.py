@@ -333,6 +333,9 @@ class Customer(Model):
     #: Set by a write marked as an import (`source: "import"`) and cleared by any other write, so the
     #: stream consumer can tell the write that produced an image: imports fire nothing (docs/behaviour.md section 4).
     import_write = BooleanAttribute(null=True)
+    #: The import run that last wrote the customer and what it did (`<import_id>#<run>#created|updated`): a
+    #: chunk run again after a crash counts its rows as the first attempt did.
+    imported = UnicodeAttribute(null=True)
     #: Optimistic locking: a write fails if someone else wrote since we read.
     version = VersionAttribute()
     created_at = UnicodeAttribute()
@@ -869,9 +872,52 @@ class Note(Model):
     version = VersionAttribute()
 
 
+class Import(Model):
+    """A customer import (clienteling section 14): the uploaded file's key, the mapping and mode it was started
+    with, and its run's progress. A run works through the file a chunk at a time; each chunk is recorded with a
+    write conditional on the run and chunk number still being the ones it started from, so a chunk run twice
+    counts once."""
+
+    class Meta(BaseMeta):
+        table_name = _table("imports")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    import_id = UnicodeAttribute(range_key=True)
+    #: `awaiting_upload`, `running`, `done` or `failed`.
+    status = UnicodeAttribute(default="awaiting_upload")
+    #: `dry_run` or `commit` (the last run's).
+    mode = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    started_at = UnicodeAttribute(null=True)
+    started_by = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    #: Why the run failed (the file itself could not be read).
+    error = UnicodeAttribute(null=True)
+    #: Column -> field, and `dmy` or `mdy` for dates written with slashes.
+    mapping = MapAttribute(null=True)
+    date_order = UnicodeAttribute(null=True)
+    #: Each start begins a new run; chunk jobs carry the run they belong to.
+    run = NumberAttribute(default=0)
+    #: The next chunk's number, and where it starts: an offset in the file's text and its physical line.
+    chunk = NumberAttribute(default=0)
+    offset = NumberAttribute(default=0)
+    line = NumberAttribute(default=2)
+    rows_total = NumberAttribute(null=True)
+    rows_done = NumberAttribute(default=0)
+    created = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    unchanged = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    #: Chunks of the run that wrote a rejects part (their numbers), for `GET /imports/{id}/rejects`.
+    reject_chunks = ListAttribute(of=NumberAttribute, null=True)
+    version = VersionAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, CustomerSearch, Segment, Sale,
     Repair, Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
+    Import,
 )
 
 

@@ -104,3 +104,30 @@ def create_local_feedback_route(sns_client, sqs_client) -> dict[str, str]:
     queue_arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return {"topic_arn": topic_arn, "queue_url": url}
+
+
+#: Import uploads and their rejects are deleted this many days after they were written: an import is done
+#: in minutes, and a file of customers' contact details should not outlive its use.
+IMPORT_FILE_DAYS = 7
+
+
+def imports_bucket_settings() -> dict:
+    """The imports bucket's encryption, public access block and lifecycle, for the local stack and the
+    packaged template alike (in the S3 API's shapes)."""
+    return {
+        "encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "public_access_block": {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                                "RestrictPublicBuckets": True},
+        "lifecycle": {"Rules": [{"ID": "expire-import-files", "Status": "Enabled", "Filter": {"Prefix": "imports/"},
+                                 "Expiration": {"Days": IMPORT_FILE_DAYS},
+                                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+    }
+
+
+def create_imports_bucket(s3_client, name: str) -> str:
+    settings = imports_bucket_settings()
+    s3_client.create_bucket(Bucket=name)
+    s3_client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=settings["encryption"])
+    s3_client.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=settings["public_access_block"])
+    s3_client.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration=settings["lifecycle"])
+    return name

@@ -336,6 +336,7 @@
     [/^#\/segments$/, renderSegments], [/^#\/segments\/(.+)$/, renderSegment],
     [/^#\/campaigns$/, renderCampaigns], [/^#\/campaigns\/(.+)$/, renderCampaign],
     [/^#\/reminders$/, renderReminders],
+    [/^#\/import$/, renderImport],
   ];
 
   // One page renders at a time, in the order the address changed: a slow page that started first can
@@ -2360,6 +2361,88 @@
     await load(true);
     return h("section", { class: "card notes-section", "aria-labelledby": titleId },
       h("h2", { id: titleId }, "Notes"), form, list, empty, h("div", { class: "actions" }, more));
+  }
+
+  // --- import ---------------------------------------------------------------------------------------
+  // A customer file: uploaded straight to the address the API signs, mapped with a preview of its first
+  // rows, run as a dry run then a commit, followed with a progress bar; the rejected rows download as CSV.
+  const IMPORT_FIELDS = ["ignore", "customer_id", "first_name", "last_name", "email", "phone", "birthday", "anniversary",
+    "tags", "is_vip", "interests", "points_balance", "consent.email", "consent.sms"];
+
+  async function renderImport() {
+    const file = guard(h("input", { type: "file", accept: ".csv,.txt,text/csv,text/plain", name: "file" }), "imports");
+    const upload = guard(h("button", { type: "submit" }, "Upload and preview"), "imports");
+    const form = h("form", {}, labelled("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon or tab)", file), upload);
+    const work = h("div", { id: "import-work" });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearAlert();
+      if (!file.files.length) { showAlert("Choose a file first."); return; }
+      upload.disabled = true;
+      try {
+        const created = await api("POST", "/imports");
+        const put = await fetch(created.upload_url, { method: "PUT", body: file.files[0] });
+        if (!put.ok) throw new Error(`The upload was refused (${put.status}).`);
+        importMapping(work, created.import_id, await api("GET", `/imports/${created.import_id}/preview`));
+      } catch (e) { showAlert(e.message); } finally { upload.disabled = false; }
+    });
+    render(h("h1", {}, "Import customers"),
+      h("p", {}, "A row is matched by customer id, else by email (any case), else it is a new customer. Blank cells never overwrite; running the same file again changes nothing; imports fire no action-taken automation."),
+      form, work);
+  }
+
+  function importMapping(work, importId, preview) {
+    const selects = preview.header.map((column) => h("select", { name: `map-${column}`, "aria-label": `Field for ${column}` },
+      IMPORT_FIELDS.map((f) => h("option", { value: f, selected: preview.suggested_mapping[column] === f }, f))));
+    const order = h("select", { name: "date_order" }, h("option", { value: "dmy" }, "DD/MM/YYYY"), h("option", { value: "mdy" }, "MM/DD/YYYY"));
+    const table = h("table", { class: "import-preview" },
+      h("thead", {}, h("tr", {}, preview.header.map((c) => h("th", { scope: "col" }, c))),
+        h("tr", {}, selects.map((s) => h("td", {}, s)))),
+      h("tbody", {}, preview.rows.map((row) => h("tr", {}, row.map((cell) => h("td", {}, cell))))));
+    const report = h("div", { id: "import-report", "aria-live": "polite" });
+    const start = (mode) => async () => {
+      clearAlert();
+      const mapping = Object.fromEntries(preview.header.map((c, i) => [c, selects[i].value]));
+      try {
+        await api("POST", `/imports/${importId}/start`, { mode, mapping, date_order: order.value });
+        importFollow(report, importId);
+      } catch (e) { showAlert(e.message); }
+    };
+    work.replaceChildren(h("h2", {}, "Columns"),
+      h("p", {}, `Read as ${preview.encoding}, separated by ${preview.delimiter === "\t" ? "tabs" : `"${preview.delimiter}"`}. The first rows:`),
+      table, labelled("Dates written with slashes are", order),
+      guard(h("button", { type: "button", onclick: start("dry_run") }, "Dry run"), "imports"), " ",
+      guard(h("button", { type: "button", onclick: start("commit") }, "Import"), "imports"), report);
+  }
+
+  function importFollow(report, importId) {
+    const hash = location.hash;
+    const bar = h("progress", { max: 1, value: 0 });
+    const line = h("p", {});
+    report.replaceChildren(bar, line);
+    const timer = setInterval(async () => {
+      if (location.hash !== hash) { clearInterval(timer); return; }
+      try {
+        const job = await api("GET", `/imports/${importId}`);
+        bar.max = job.rows_total || 1;
+        bar.value = job.rows_total ? job.rows_done : 0;
+        const counts = `created ${job.created}, updated ${job.updated}, unchanged ${job.unchanged}, rejected ${job.rejected}`;
+        line.textContent = `${job.mode === "dry_run" ? "Dry run" : "Import"} ${job.status}: ${job.rows_done} of ${job.rows_total ?? "?"} rows; ${job.mode === "dry_run" ? "would be " : ""}${counts}${job.error ? ` (${job.error})` : ""}`;
+        if (job.status === "done" || job.status === "failed") {
+          clearInterval(timer);
+          if (job.rejected) report.append(h("button", { type: "button", onclick: () => importRejects(importId) }, "Download rejected rows"));
+        }
+      } catch (e) { clearInterval(timer); showAlert(e.message); }
+    }, 1000);
+  }
+
+  async function importRejects(importId) {
+    const response = await fetch(new URL(`imports/${importId}/rejects`, API),
+      { headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` } });
+    if (!response.ok) { showAlert(`The rejected rows could not be read (${response.status}).`); return; }
+    const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `rejects-${importId}.csv` });
+    link.click();
+    URL.revokeObjectURL(link.href);
   }
 
   // --- start ----------------------------------------------------------------------------------------

@@ -48,3 +48,18 @@ def public_api_url() -> str:
 def ses_configuration_set() -> str | None:
     """The SES configuration set whose event destination publishes bounces and complaints."""
     return os.environ.get("SES_CONFIGURATION_SET") or None
+
+
+def imports_bucket() -> str:
+    """The S3 bucket customer import files are uploaded to (and their rejects written to)."""
+    return os.environ.get("IMPORTS_BUCKET", f"{table_prefix()}imports")
+
+
+def imports_upload_origins() -> list[str]:
+    """Where the admin page PUTs an import file (the pre-signed address's origin), for its connect-src: the
+    emulator's endpoint locally, else the bucket's S3 hosts (boto3 signs virtual-hosted addresses)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        return [endpoint.rstrip("/")]
+    bucket = imports_bucket()
+    return [f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{region()}.amazonaws.com"]

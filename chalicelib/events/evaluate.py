@@ -28,10 +28,15 @@ def evaluate_records(records: list[Mapping[str, Any]],
     `evaluation.PAGE_SIZE`)."""
     from chalicelib.adapters.repository import DynamoRepository
     from chalicelib.runner import campaigns, evaluation
+    from chalicelib.services import imports
 
     result, done = BatchResult(), []
     for record in records:
         started = time.monotonic()
+        if imports.ImportJob.is_one(record["body"]):
+            if not _import_chunk(record):
+                result.failures.append(record["messageId"])
+            continue
         if campaigns.CampaignJob.is_one(record["body"]):
             if not _campaign_page(record, page_size):
                 result.failures.append(record["messageId"])
@@ -84,6 +89,35 @@ def _campaign_page(record: Mapping[str, Any], page_size: int | None) -> bool:
     logger.info("campaign page", extra={"tenant_id": job.tenant_id, "campaign_id": job.campaign_id,
                                         "members": page.members, "queued": page.queued, "recorded": page.recorded,
                                         "continued": page.continuation is not None})
+    return True
+
+
+def _import_chunk(record: Mapping[str, Any]) -> bool:
+    """One chunk of a customer import (a job of its own kind, as the campaigns' pages)."""
+    from chalicelib.adapters import clients
+    from chalicelib.adapters.files import S3Files
+    from chalicelib.core import config
+    from chalicelib.services import imports
+
+    try:
+        job = imports.ImportJob.parse(record["body"])
+    except imports.MalformedImportJob:
+        logger.error("malformed import job", extra={"message_id": record["messageId"]})
+        return False
+    retried = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1")) > 1
+    try:
+        chunk = imports.run_chunk(job, S3Files(clients.client("s3"), config.imports_bucket()), utcnow(),
+                                  retried=retried)
+        if chunk.continuation is not None:
+            evaluation_queue().send([chunk.continuation.to_body()])
+    except Exception:  # noqa: BLE001 - retried alone through the queue, then its dead-letter queue
+        logger.exception("import chunk failed", extra={"tenant_id": job.tenant_id, "import_id": job.import_id,
+                                                       "chunk": job.chunk})
+        return False
+    # Counts only: rows hold customers' contact details, which are never logged.
+    logger.info("import chunk", extra={"tenant_id": job.tenant_id, "import_id": job.import_id, "run": job.run,
+                                       "chunk": job.chunk, "rows": chunk.rows, "recorded": chunk.recorded,
+                                       "continued": chunk.continuation is not None})
     return True
 
 

@@ -33,6 +33,7 @@ WRITERS = {
     "templates": CONFIGURE,
     "segments": CONFIGURE,
     "campaigns": CONFIGURE,
+    "imports": CONFIGURE,
     "customers": RECORDS,
     "sales": RECORDS,
     "repairs": RECORDS,

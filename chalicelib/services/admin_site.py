@@ -35,7 +35,8 @@ def security_headers() -> dict[str, str]:
     """The page runs only its own script and talks only to this API and the user pool. Email previews are
     shown in a sandboxed frame (no scripts) that inherits this policy, so the policy allows what an email
     itself uses: inline styles and images over HTTPS."""
-    connect = " ".join(filter(None, ["'self'", _cognito_origin() if config.auth_mode() == "cognito" else None]))
+    connect = " ".join(filter(None, ["'self'", _cognito_origin() if config.auth_mode() == "cognito" else None,
+                                     *config.imports_upload_origins()]))   # the import page's upload
     return {
         "Content-Security-Policy": (f"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                                     f"img-src 'self' data: https:; connect-src {connect}; frame-src 'self'; "

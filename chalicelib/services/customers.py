@@ -75,7 +75,7 @@ ACTIVITY_MODELS = (Sale, Repair)
 #: Records that vouch that their customer exists (`customer_present`), and whose `customer_index` finds a
 #: customer's.
 VOUCHING_MODELS = (Sale, Repair, Appointment)
-_INTERNAL = {"tenant_id", "version", "import_write", "birthday_key", "anniversary_key", "email_key", "vip_key",
+_INTERNAL = {"tenant_id", "version", "import_write", "imported", "birthday_key", "anniversary_key", "email_key", "vip_key",
              "tenant_customer",
              "ready_since", "booked_starts_at", "customer_present"}
 
@@ -142,10 +142,15 @@ def _note_consent_change(item: Customer, before: dict | None, last: dict, fields
         at=to_iso(now))
     if not found:
         return
+    _keep_consent_changes(item, found, principal.subject, now)
+
+
+def _keep_consent_changes(item: Customer, found: dict[str, consent_rules.ConsentChange], by: str,
+                          now: datetime) -> None:
     kept = item.consent_channels.as_dict() if item.consent_channels is not None else {}
     item.consent_channels = {**{channel: change for channel, change in kept.items() if change},
                              **{channel: _change_map(change) for channel, change in found.items()}}
-    item.consent_updated_at, item.consent_updated_by = to_iso(now), principal.subject
+    item.consent_updated_at, item.consent_updated_by = to_iso(now), by
 
 
 def _change_map(change: consent_rules.ConsentChange) -> dict:
@@ -160,6 +165,106 @@ def _mark_write(item: Customer, fields: dict) -> None:
     """Say on the item whether this write is an import, for the stream consumer (the `source` field
     itself stays as the caller set it, and may say where the customer came from long after)."""
     item.import_write = True if fields.get("source") == IMPORT else None
+
+
+#: What an import row did to its customer (docs/behaviour.md, "Customer import").
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+_MERGED_LISTS = ("tags", "interests")
+
+
+def _imported_values(current: Customer | None, fields: dict) -> dict:
+    """The customer's fields once an import row's non-blank cells are laid over them: a list adds to the
+    list (an import never removes a tag), `is_vip` adds or removes the VIP tag, a consent channel given sets
+    that channel, except one the customer withdrew through an unsubscribe link, which an import never gives
+    back."""
+    values = {}
+    for name, value in fields.items():
+        if name in ("customer_id", "is_vip", "consent"):
+            continue
+        if name in _MERGED_LISTS:
+            value = [*(getattr(current, name, None) or []), *value] if current is not None else value
+        if name == "email" and current is not None and (current.email or "").lower() == value.lower():
+            value = current.email   # the same address: matched in any letter case, kept as first written
+        values[name] = value
+    tags = values.get("tags", current.tags if current is not None else None)
+    if "tags" in values or "is_vip" in fields:
+        values["tags"] = tags_written(fields, tags)
+    if "consent" in fields:
+        consent = _consent_of(current) if current is not None and current.consent is not None else {}
+        withdrawn = {channel for channel, change in (_consent_changes_of(current) if current is not None else {}).items()
+                     if change.source == consent_rules.UNSUBSCRIBE_LINK}
+        for channel, given in fields["consent"].items():
+            if not (given and channel in withdrawn and consent.get(channel) is False):
+                consent[channel] = given
+        values["consent"] = {channel: bool(consent.get(channel)) for channel in CHANNELS}
+    return values
+
+
+def _differs(current: Customer, values: dict) -> bool:
+    from chalicelib.rules import tags as tag_rules
+
+    for name, value in values.items():
+        if name == "consent":
+            if current.consent is None or _consent_of(current) != value:
+                return True
+        elif name in _MERGED_LISTS:
+            if tag_rules.distinct(value or []) != (getattr(current, name) or []):
+                return True
+        elif getattr(current, name) != value:
+            return True
+    return False
+
+
+def import_customer(tenant_id: str, customer_id: str, fields: dict, *, import_id: str, run: int, by: str,
+                    now: datetime, commit: bool, id_from_file: bool) -> str:
+    """One import row laid over the customer `customer_id` (new when there is none): `created`, `updated`
+    or `unchanged` (equal values are not written). A write is marked as an import (no action-taken automation
+    fires), and consent it changes says `import:<import_id>`; each write notes the run and its outcome, so a
+    row done again by the same run (a chunk retried after a crash) is counted as the first attempt counted it.
+    A dry run (`commit` false) only says what the row would do."""
+    marker = f"{import_id}#{run}#"
+    outcome: list[str] = []
+
+    def change(current: Customer | None) -> Customer | None:
+        values = _imported_values(current, fields)
+        if current is not None and not _differs(current, values):
+            done = current.imported or ""
+            outcome[:] = [done[len(marker):] if done.startswith(marker) else UNCHANGED]
+            return None
+        outcome[:] = [UPDATED if current is not None else CREATED]
+        if not commit:
+            return None
+        if current is None:
+            created_at = to_iso(now)
+            item = Customer(tenant_id, customer_id, created_at=created_at, source=IMPORT)
+            # An id from the file may be a customer whose sales outlived them; a made-up one has none.
+            item.last_activity_at, item.last_purchase_at = (
+                _activity(tenant_id, customer_id, created_at) if id_from_file else (created_at, None))
+            before = None
+        else:
+            item, before = current, _consent_of(current)
+        last = _consent_changes_of(current) if current is not None else {}
+        for name, value in values.items():
+            setattr(item, name, value)
+        found = consent_rules.changes(before, _consent_of(item), fields.get("consent"), last, by=by,
+                                      source=f"import:{import_id}", default_source=consent_rules.IMPORT_SOURCE,
+                                      at=to_iso(now))
+        if found:
+            _keep_consent_changes(item, found, by, now)
+        item.import_write = True
+        item.imported = marker + outcome[0]
+        item.updated_at = to_iso(now)
+        return item
+
+    mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
+    return outcome[0]
+
+
+def find_by_email(tenant_id: str, email: str) -> str | None:
+    """The id of the tenant's customer with that email address in any letter case (the first, if several)."""
+    for key in Customer.email_index.query(f"{tenant_id}#{email.lower()}", limit=1):
+        return key.customer_id
+    return None
 
 
 def _activity(tenant_id: str, customer_id: str, created_at: str) -> tuple[str, str | None]:

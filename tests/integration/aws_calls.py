@@ -14,7 +14,8 @@ from botocore.client import BaseClient
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
 #: botocore's service names -> IAM's action prefixes.
-IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "ses": "ses", "sesv2": "ses", "sns": "sns"}
+IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "ses": "ses", "sesv2": "ses", "sns": "sns",
+              "s3": "s3"}
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -49,6 +50,9 @@ def permissions(service: str, operation: str, params: dict) -> list[Permission]:
     prefix = IAM_PREFIX[service]
     if service == "dynamodb":
         return _dynamodb(operation, params)
+    if service == "s3":
+        # Object calls are authorised against the object's ARN (a ranged GetObject is a GetObject).
+        return [Permission(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if service == "dynamodbstreams":
         return [Permission(f"dynamodb:{operation}", params.get("StreamArn", "*"))]
     if service == "sqs":

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.core import config
 from chalicelib.sending.stats import WindowStats
 from local.api import handle
 from tests.integration.conftest import Api
@@ -22,7 +23,9 @@ def test_the_page_and_its_files_are_served_without_a_login_with_a_strict_policy(
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b'<script src="admin/admin.js" defer></script>' in body
     policy = headers["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy and "connect-src 'self';" in policy
+    uploads = " ".join(config.imports_upload_origins())   # the import page's uploads go to the bucket
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert f"connect-src 'self' {uploads};" in policy and "imports" in uploads
     for name, kind in (("admin.js", "text/javascript"), ("admin.css", "text/css")):
         status, headers, body = fetch(gateway, f"/admin/{name}")
         assert status == 200 and headers["Content-Type"].startswith(kind) and len(body) > 1000
@@ -53,7 +56,8 @@ def test_in_the_cloud_the_page_signs_in_against_the_user_pool_and_may_talk_to_it
     assert admin_site.public_config()["auth"] == {
         "mode": "cognito", "endpoint": "https://cognito-idp.eu-west-1.amazonaws.com/", "client_id": "client123"}
     policy = admin_site.security_headers()["Content-Security-Policy"]
-    assert "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com;" in policy
+    assert (f"connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com {' '.join(config.imports_upload_origins())};"
+            in policy)
 
 
 def test_me_says_who_the_token_is_for_and_what_the_role_may_change(gateway, client_for, tenant):

@@ -69,8 +69,8 @@ def scheduled(at: str) -> dict:
             "account": ACCOUNT, "time": at, "region": REGION, "resources": [], "detail": {}}
 
 
-def use_the_api(owner, tenant: str) -> None:
-    """Every route, as the admin and the store's systems use them."""
+def use_the_api(owner, tenant: str) -> str:
+    """Every route, as the admin and the store's systems use them; returns the import's upload address."""
     from chalicelib.sending.unsubscribe import token_for
     from local.api import handle
 
@@ -167,6 +167,19 @@ def use_the_api(owner, tenant: str) -> None:
     spare_note = owner.post("/customers/gone/notes", {"body": "Spare"}).json["note_id"]
     assert owner.delete(f"/customers/gone/notes/{spare_note}").status == 204
     assert owner.delete("/customers/gone").status == 204   # and its notes
+    # A customer import: the upload (through the address the API signed), the preview, a dry run's start, the
+    # progress and the rejects (the chunk is run by the evaluate function below).
+    import requests
+
+    created = owner.post("/imports")
+    assert created.status == 201
+    upload = f"/imports/{created.json['import_id']}"
+    assert requests.put(created.json["upload_url"], data=b"Email,DOB\r\nimp@example.com,31/12/1990\r\nbad@example.com,31/31/1990\r\n").ok
+    assert owner.get(f"{upload}/preview").status == 200
+    assert owner.post(f"{upload}/start", {"mode": "commit"}).status == 200
+    assert owner.get(upload).status == 200
+    assert handle(owner.gateway, "GET", f"{upload}/rejects", {"authorization": f"Bearer {owner.token}"}, b"")[0] == 200
+    return created.json["upload_url"]
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +194,14 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
     calls: dict[str, list[Permission]] = defaultdict(list)
 
     with recorded() as made:
-        use_the_api(owner, tenant)
+        upload_url = use_the_api(owner, tenant)
     calls["api_handler"] += made
+    # The pre-signed PUT is authorised as the role that signed it.
+    from urllib.parse import urlparse
+
+    from chalicelib.core import config
+    key = urlparse(upload_url).path.lstrip("/").removeprefix(f"{config.imports_bucket()}/")
+    calls["api_handler"].append(Permission("s3:PutObject", f"arn:aws:s3:::{config.imports_bucket()}/{key}"))
 
     with recorded() as made:
         from chalicelib.rules.auth import verify_token
@@ -195,7 +214,8 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
             lambdas.lambda_.invoke(f"plan_{type_}", scheduled(DEC18))
         calls[f"plan_{type_}"] += made
     jobs = take(resources.evaluation_queue_name(), tenant)
-    assert len(jobs) == len(catalog.PER_EVENT), "a planner queued no evaluation for the store"
+    assert len(jobs) == len(catalog.PER_EVENT) + 1, "a planner queued no evaluation for the store"
+    assert sum('"kind": "import"' in job["Body"] for job in jobs) == 1   # the import's chunk
 
     for job in jobs:
         with cold(), recorded() as made:
@@ -273,6 +293,9 @@ def roles(packaged) -> dict[str, list[dict]]:
             return table if attr == "Arn" else f"{table}/stream/*"
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{properties['QueueName']}"
+        if kind == "AWS::S3::Bucket":
+            from chalicelib.core import config
+            return f"arn:aws:s3:::{config.imports_bucket()}"   # the local bucket stands for the stack's
         if kind == "AWS::Logs::LogGroup":
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         raise AssertionError(f"no ARN for {name} in this test")
