@@ -86,6 +86,7 @@ GRANTS: dict[str, Grants] = {
         # email index; the customer's sales and repairs read for a new id from the file).
         Tables((GET, UPDATE), ("imports",)),
         Tables((GET, PUT), ("customers",)),
+        Tables((PUT, DELETE), ("customer_search",)),   # a customer's search keys, in its own transaction
     ), sends_to=("sends", "evaluations"), consumes="evaluations",   # evaluations: a full page's continuation
         import_files=("s3:GetObject", "s3:PutObject")),   # the uploaded file; each chunk's rejects
     "dispatch": Grants(tables=(
