@@ -23,6 +23,7 @@ from chalicelib.adapters.models import Campaign
 from chalicelib.adapters.persistence import get_or_none, is_conditional_failure
 from chalicelib.adapters.queues import Queue
 from chalicelib.adapters.tenants import load as load_settings
+from chalicelib.core.jobs import kind_of
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import Repository, TenantView
 from chalicelib.matchers.segment import members
@@ -57,11 +58,7 @@ class CampaignJob:
     @staticmethod
     def is_one(body: str) -> bool:
         """A campaign job says so; the per-event jobs are left exactly as they were."""
-        try:
-            data = json.loads(body)
-        except (TypeError, ValueError):
-            return False
-        return isinstance(data, dict) and data.get("kind") == "campaign"
+        return kind_of(body) == "campaign"
 
     @classmethod
     def parse(cls, body: str) -> "CampaignJob":

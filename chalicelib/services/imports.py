@@ -30,6 +30,7 @@ from chalicelib.adapters.persistence import (
 )
 from chalicelib.adapters.queues import Queue
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.jobs import kind_of
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import imports as rules
 from chalicelib.rules import validation as v
@@ -65,11 +66,8 @@ class ImportJob:
 
     @staticmethod
     def is_one(body: str) -> bool:
-        try:
-            data = json.loads(body)
-        except (TypeError, ValueError):
-            return False
-        return isinstance(data, dict) and data.get("kind") == "import"
+        """An import chunk job says so (`core.jobs`)."""
+        return kind_of(body) == "import"
 
     @classmethod
     def parse(cls, body: str) -> "ImportJob":
