@@ -42,48 +42,10 @@ def start():
 
 
 def _back_up_items_not_tables() -> None:
-    """Before a `TransactWriteItems`, moto deep-copies every table it touches, to roll back to if the
-    transaction fails: a transaction costs in proportion to the tables' size (tens of milliseconds at a
-    few thousand items), where DynamoDB's costs about two writes. Here the items it touches are backed
-    up instead, and restored if it fails; the tables are left as they are."""
-    import copy
-    import types
+    """See `local.stack.transactions_back_up_items`: the emulator's benchmarks and the local stack alike."""
+    from local.stack import transactions_back_up_items
 
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    if getattr(models.DynamoDBBackend.transact_write_items, "items_backed_up", False):
-        return
-    # moto's module reads `copy.deepcopy`: tables come back as themselves, anything else is copied.
-    models.copy = types.SimpleNamespace(deepcopy=lambda value, memo=None: value if isinstance(value, Table)
-                                        else copy.deepcopy(value, memo))
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        backups = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.get_table(op["TableName"])
-            key = op.get("Key") or op["Item"]
-            hash_key = DynamoType(key[table.hash_key_attr])
-            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            current = table.items.get(hash_key, {}).get(range_key) if range_key else table.items.get(hash_key)
-            backups.append((table, hash_key, range_key, copy.deepcopy(current)))
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for table, hash_key, range_key, item in reversed(backups):
-                if range_key is None:
-                    table.items.pop(hash_key, None) if item is None else table.items.__setitem__(hash_key, item)
-                elif item is None:
-                    table.items.get(hash_key, {}).pop(range_key, None)
-                else:
-                    table.items[hash_key][range_key] = item
-            raise
-
-    transact_write_items.items_backed_up = True
-    models.DynamoDBBackend.transact_write_items = transact_write_items
+    transactions_back_up_items()
 
 
 @dataclass

@@ -33,9 +33,14 @@ _lambda_timeouts()
 
 @pytest.fixture(scope="session", autouse=True)
 def aws():
-    from local.stack import create_resources, one_request_at_a_time
+    from local.stack import (
+        create_resources,
+        one_request_at_a_time,
+        transactions_back_up_items,
+    )
 
     one_request_at_a_time()   # before moto maps its handlers
+    transactions_back_up_items()
     with mock_aws():
         create_resources([SENDER_DOMAIN])
         yield
