@@ -366,8 +366,11 @@
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) render(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, e.message));
     }
+    // The page's heading takes the focus, unless the user is already in one of its controls (typing in a
+    // search box while the page's first list loads): their caret stays where it is.
     const heading = main().querySelector("h1");
-    if (heading) { heading.tabIndex = -1; heading.focus(); }
+    const busy = document.activeElement && document.activeElement !== document.body && main().contains(document.activeElement);
+    if (heading && !busy) { heading.tabIndex = -1; heading.focus(); }
   }
 
   async function start() {
