@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters.models import Communication, tenant_customer
 from tests.integration.runner_kit import Runner
-from tests.integration.test_matcher_reads import ReadCounter
+from tests.integration.test_matcher_reads import counter  # noqa: F401 (the fixture: DynamoDB reads counted)
 from tests.integration.test_runner import customer
 
 SYDNEY = "+11:00"   # December and February: daylight saving time
@@ -182,20 +182,7 @@ def test_raising_the_lead_after_today_was_processed_greets_the_days_between_at_t
     assert (greeting["send_on"], greeting["send_at"]) == ("2026-12-10", "2026-12-10T00:00:00Z")
 
 
-@pytest.fixture
-def counter():
-    from chalicelib.adapters.models import ALL_MODELS
-
-    counting = ReadCounter()
-    clients = {id(m._get_connection().connection.client): m._get_connection().connection.client for m in ALL_MODELS}
-    for client in clients.values():
-        client.meta.events.register("after-call.dynamodb", counting)
-    yield counting
-    for client in clients.values():
-        client.meta.events.unregister("after-call.dynamodb", counting)
-
-
-def test_customers_are_read_by_month_day_never_by_a_scan(store, counter):
+def test_customers_are_read_by_month_day_never_by_a_scan(store, counter):  # noqa: F811
     for n in range(30):
         customer(store, f"base{n}", birthday=f"1990-01-{n % 28 + 1:02d}", anniversary=f"--06-{n % 28 + 1:02d}")
     customer(store, "due", birthday="1990-12-11", anniversary="--12-12")
