@@ -34,18 +34,10 @@ def start():
     # paging does not change, so pages are made larger; the number of calls a long read takes is smaller
     # here than in DynamoDB (one per 1 MB).
     table.RESULT_SIZE_LIMIT = 4 * 1024 * 1024
-    _back_up_items_not_tables()
     emulator = localstack.start_emulator("127.0.0.1", 0)
     localstack.configure_environment(emulator.endpoint, "bench-only-secret-of-at-least-32-bytes")
     localstack.create_resources([SENDER_DOMAIN])
     return emulator
-
-
-def _back_up_items_not_tables() -> None:
-    """See `local.stack.transactions_back_up_items`: the emulator's benchmarks and the local stack alike."""
-    from local.stack import transactions_back_up_items
-
-    transactions_back_up_items()
 
 
 @dataclass

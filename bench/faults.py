@@ -147,11 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     def after(fault):
         return lambda runner: (setattr(runner.email, "after", fault()), setattr(runner.sms, "after", fault()))
 
-    from bench.emulator import _back_up_items_not_tables
-    from local.stack import create_resources, one_request_at_a_time
+    from local.stack import create_resources, one_request_at_a_time, transactions_back_up_items
 
     one_request_at_a_time()   # before moto maps its handlers
-    _back_up_items_not_tables()   # moto deep-copies whole tables per transaction: gigabytes at this size
+    transactions_back_up_items()   # moto deep-copies whole tables per transaction: gigabytes at this size
     with mock_aws():
         create_resources(["store.example"])
         rows = [

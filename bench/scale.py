@@ -540,12 +540,12 @@ def measure(sample: int, fault_sample: int) -> dict:
 
     assert dispatcher.WORKERS == DISPATCH_WORKERS and ledger.STAT_SHARDS == STAT_SHARDS, "update the constants"
     assert resources.DISPATCH_BATCH_SIZE == SQS_BATCH, "update the constants"
-    from bench.emulator import _back_up_items_not_tables
+    from local.stack import transactions_back_up_items
 
     one_request_at_a_time()   # before moto maps its handlers
     # moto deep-copies every table a transaction touches (to roll back): the sample's transactions would cost
     # in proportion to the tables' size; the emulator's benchmarks back up only the touched items instead.
-    _back_up_items_not_tables()
+    transactions_back_up_items()
     with mock_aws():
         create_resources(["store.example"])
         started = time.monotonic()

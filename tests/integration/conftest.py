@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,36 @@ def take(queue: str, tenant: str) -> list[dict]:
     for message in others:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     return mine
+
+
+class ReadCounter:
+    """Counts the items DynamoDB reads (ScannedCount, BatchGetItem items) per operation, from PynamoDB's
+    own botocore clients."""
+
+    def __init__(self):
+        self.items, self.calls = Counter(), Counter()
+
+    def __call__(self, http_response, parsed, model, **kwargs):
+        self.calls[model.name] += 1
+        if "ScannedCount" in parsed:
+            self.items[model.name] += parsed["ScannedCount"]
+        for rows in parsed.get("Responses", {}).values():
+            self.items[model.name] += len(rows)
+
+    def reset(self):
+        self.items.clear()
+        self.calls.clear()
+
+
+@pytest.fixture
+def counter():
+    """The items DynamoDB reads while a test runs (`ReadCounter`), from every model's botocore client."""
+    from chalicelib.adapters.models import ALL_MODELS
+
+    counting = ReadCounter()
+    clients = {id(m._get_connection().connection.client): m._get_connection().connection.client for m in ALL_MODELS}
+    for client in clients.values():
+        client.meta.events.register("after-call.dynamodb", counting)
+    yield counting
+    for client in clients.values():
+        client.meta.events.unregister("after-call.dynamodb", counting)

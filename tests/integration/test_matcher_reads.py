@@ -5,12 +5,10 @@ matcher's in one batch) only when someone asks for them, as the test-run does.""
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.adapters.repository import DynamoRepository
 from chalicelib.core import catalog
 from chalicelib.core.store_settings import DEFAULTS
@@ -27,25 +25,6 @@ BASE = 150   # customers who match nothing at AT
 DUE = 3      # customers due for each type at AT
 #: The types that match a sale, repair or appointment rather than a customer.
 RECORD_DRIVEN = ["repair_ready_reminder", "post_purchase", "appointment_24h", "appointment_1h"]
-
-
-class ReadCounter:
-    """Counts the items DynamoDB reads (ScannedCount, BatchGetItem items) per operation, from PynamoDB's
-    own botocore clients."""
-
-    def __init__(self):
-        self.items, self.calls = Counter(), Counter()
-
-    def __call__(self, http_response, parsed, model, **kwargs):
-        self.calls[model.name] += 1
-        if "ScannedCount" in parsed:
-            self.items[model.name] += parsed["ScannedCount"]
-        for rows in parsed.get("Responses", {}).values():
-            self.items[model.name] += len(rows)
-
-    def reset(self):
-        self.items.clear()
-        self.calls.clear()
 
 
 @pytest.fixture(scope="module")
@@ -81,17 +60,6 @@ def store():
         records.put_appointment(owner, f"b{n}", {"customer_id": f"visit{n}",
                                                  "starts_at": to_iso(AT + timedelta(minutes=30 + n))}, AT)
     return tenant_id
-
-
-@pytest.fixture
-def counter():
-    counting = ReadCounter()
-    clients = {id(m._get_connection().connection.client): m._get_connection().connection.client for m in ALL_MODELS}
-    for client in clients.values():
-        client.meta.events.register("after-call.dynamodb", counting)
-    yield counting
-    for client in clients.values():
-        client.meta.events.unregister("after-call.dynamodb", counting)
 
 
 @pytest.mark.parametrize("type_", DATE_DRIVEN)

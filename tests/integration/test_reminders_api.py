@@ -9,7 +9,6 @@ import pytest
 
 from chalicelib.adapters.models import Communication, tenant_customer
 from tests.integration.runner_kit import Runner
-from tests.integration.test_matcher_reads import counter  # noqa: F401 (the fixture: DynamoDB reads counted)
 from tests.integration.test_runner import customer
 
 SYDNEY = "+11:00"   # December and February: daylight saving time
@@ -182,7 +181,7 @@ def test_raising_the_lead_after_today_was_processed_greets_the_days_between_at_t
     assert (greeting["send_on"], greeting["send_at"]) == ("2026-12-10", "2026-12-10T00:00:00Z")
 
 
-def test_customers_are_read_by_month_day_never_by_a_scan(store, counter):  # noqa: F811
+def test_customers_are_read_by_month_day_never_by_a_scan(store, counter):
     for n in range(30):
         customer(store, f"base{n}", birthday=f"1990-01-{n % 28 + 1:02d}", anniversary=f"--06-{n % 28 + 1:02d}")
     customer(store, "due", birthday="1990-12-11", anniversary="--12-12")
