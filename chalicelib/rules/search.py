@@ -9,6 +9,10 @@ one range read of the keys that start with it:
 - `t:<text>` for each name and the email, folded (`fold`);
 - `p:<digits>` for each ending of the phone number's digits at least four digits long: digits found anywhere
   in the number are the start of one of its endings, so "contains" is a prefix read too.
+
+Beside them, one *address key* per email address, `e:<address in lower case>` (`email_key`), not a search key
+but an item of its own that lists the customers holding the address, so that an import finds the customers of
+a chunk's addresses with batches of keyed reads.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-TEXT, PHONE = "t:", "p:"
+TEXT, PHONE, EMAIL = "t:", "p:", "e:"
 #: Fewest digits a phone search takes: fewer would match most of the customer base.
 MIN_PHONE_DIGITS = 4
 #: A query made only of these (and with enough digits) is a phone number, or part of one.
@@ -55,6 +59,12 @@ def search_keys(first_name: str | None, last_name: str | None, email: str | None
     number = digits(phone or "")
     keys.update(PHONE + number[i:] for i in range(len(number) - MIN_PHONE_DIGITS + 1))
     return frozenset(keys)
+
+
+def email_key(email: str | None) -> str | None:
+    """The address key of an email address: the same address in any letter case has the same key (as the
+    customers' email index has it)."""
+    return EMAIL + email.lower() if email else None
 
 
 @dataclass(frozen=True)

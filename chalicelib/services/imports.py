@@ -14,7 +14,9 @@ what failed.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.files import FileMissing, Files, FileTooLarge, import_key
-from chalicelib.adapters.models import Import
+from chalicelib.adapters.models import Customer, Import, connect_customer_writes
 from chalicelib.adapters.persistence import (
     create_only,
     get_or_none,
@@ -33,12 +35,16 @@ from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.jobs import kind_of
 from chalicelib.core.timeutil import to_iso
 from chalicelib.rules import imports as rules
+from chalicelib.rules import search
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.services import customers
 
 #: Rows per chunk job: a few seconds of writes on DynamoDB, far inside a Lambda's time limit.
 CHUNK_ROWS = 500
+#: Customers a chunk writes at once (each customer's rows one after another): DynamoDB's writes take
+#: milliseconds each, so a chunk waits on the network far more than it computes.
+WRITERS = 8
 #: How much of the file the preview reads: the header and the first rows.
 PREVIEW_BYTES = 64 * 1024
 PREVIEW_ROWS = 5
@@ -258,22 +264,24 @@ def run_chunk(job: ImportJob, files: Files, now: datetime, *, retried: bool = Fa
     counts = {customers.CREATED: 0, customers.UPDATED: 0, customers.UNCHANGED: 0}
     rejected: list[tuple[int, str]] = []
     reading = rules.records(text, delimiter, start=offset, line=line)
+    read: list[tuple[int, dict | str]] = []   # each record's line, and its fields or why it is rejected
     rows = 0
     last = True
     for record in reading:
-        if isinstance(record, rules.Broken):
-            rejected.append((record.line, record.reason))
-        else:
-            outcome = _row(job, item, header, record, mapping, now)
-            if outcome in counts:
-                counts[outcome] += 1
-            else:
-                rejected.append((record.line, outcome))
+        read.append((record.line, record.reason if isinstance(record, rules.Broken)
+                     else _fields(item, header, record, mapping)))
         rows += 1
         offset, line = record.end, record.next_line
         if rows == size:
             last = _at_end(text, offset)
             break
+    outcomes = _lay_over(job, item, [(n, fields) for n, fields in read if isinstance(fields, dict)], now)
+    for number, fields in read:
+        outcome = outcomes[number] if isinstance(fields, dict) else fields
+        if outcome in counts:
+            counts[outcome] += 1
+        else:
+            rejected.append((number, outcome))
     if rejected:
         files.write_text(_rejects_key(job.tenant_id, job.import_id, job.run, job.chunk), rules.rejects_csv(rejected))
         actions.append(Import.reject_chunks.set((Import.reject_chunks | []).append([job.chunk])))
@@ -295,26 +303,113 @@ def _fail(item: Import, job: ImportJob, reason: str, now: datetime) -> Chunk:
     return Chunk()
 
 
-def _row(job: ImportJob, item: Import, header: list[str], record: rules.Record, mapping: dict, now: datetime) -> str:
-    """What one row did (`created`, `updated`, `unchanged`), or why it was rejected."""
+def _fields(item: Import, header: list[str], record: rules.Record, mapping: dict) -> dict | str:
+    """A row's fields, or why it is rejected."""
     try:
         fields = rules.row_fields(header, record.cells, mapping, item.date_order or "dmy", customers.CUSTOMER_FIELDS)
     except rules.RowRejected as e:
         return str(e)
-    if not fields:
-        return "every mapped cell is blank"
-    customer_id = fields.get("customer_id")
-    from_file = customer_id is not None
-    if customer_id is None and fields.get("email"):
-        customer_id = customers.find_by_email(job.tenant_id, fields["email"])
-    if customer_id is None:
-        if not any(fields.get(name) for name in ("first_name", "last_name", "phone", "email")):
+    return fields or "every mapped cell is blank"
+
+
+def _lay_over(job: ImportJob, item: Import, rows: list[tuple[int, dict]], now: datetime) -> dict[int, str]:
+    """What each row (by line) did to its customer (`created`, `updated`, `unchanged`), or why it was rejected:
+    the chunk's customers read in batches (`_Customers`), then the rows written, different customers' at once
+    (`WRITERS`), each customer's rows in the file's order."""
+    known = _Customers(job, rows)
+    groups = known.groups(rows)
+    outcomes: dict[int, str] = {}
+
+    def lay(group: list[tuple[int, dict]]) -> list[tuple[int, str]]:
+        return [(number, known.lay(number, fields, item, now)) for number, fields in group]
+
+    if item.mode == "commit" and len(groups) > 1:
+        connect_customer_writes()
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(groups)), thread_name_prefix="import") as pool:
+            for done in pool.map(lay, groups):
+                outcomes.update(done)
+    else:
+        for group in groups:
+            outcomes.update(lay(group))
+    return outcomes
+
+
+class _Customers:
+    """The customers a chunk's rows are laid over, as the chunk knows them: read up front in batches (the
+    addresses' items, then the customers, `BatchGetItem` each), then kept as the chunk writes them, so that a
+    row sees what the rows before it in the file wrote, as if the rows were written one after another.
+
+    A row is matched by the id in its `customer_id` cell, else by its email (the first customer, by id, holding
+    the address), else it makes a new customer whose id is `<import id>-<line>` (so that a row done again makes
+    the same one). Rows that may touch one customer, or one address, are one group, written in order; the
+    groups are independent of each other."""
+
+    def __init__(self, job: ImportJob, rows: list[tuple[int, dict]]) -> None:
+        self.job = job
+        self.lock = threading.Lock()
+        self.by_email = customers.customers_by_email(
+            job.tenant_id, [fields["email"] for _, fields in rows if "customer_id" not in fields and "email" in fields])
+        wanted = {self._target(number, fields) for number, fields in rows}
+        self.customers: dict[str, Customer | None] = dict.fromkeys(wanted)
+        self.customers.update(customers.customers_by_id(job.tenant_id, wanted))
+        self.email_of = {cid: search.email_key(c.email) for cid, c in self.customers.items() if c is not None}
+
+    def _target(self, number: int, fields: dict) -> str:
+        if "customer_id" in fields:
+            return fields["customer_id"]
+        holders = self.by_email.get(search.email_key(fields.get("email")) or "")
+        return min(holders) if holders else f"{self.job.import_id}-{number}"
+
+    def groups(self, rows: list[tuple[int, dict]]) -> list[list[tuple[int, dict]]]:
+        """The rows in groups that share no customer and no address (each group in the file's order): a row's
+        customer as first matched, its email's address, and that customer's address as stored. A row's match
+        can change only by a write of a row sharing one of these, so it is in the same group."""
+        parent = list(range(len(rows)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        first: dict[str, int] = {}
+        for i, (number, fields) in enumerate(rows):
+            target = self._target(number, fields)
+            for token in ("id:" + target, search.email_key(fields.get("email")), self.email_of.get(target)):
+                if token is None:
+                    continue
+                if token in first:
+                    parent[root(i)] = root(first[token])
+                else:
+                    first[token] = i
+        grouped: dict[int, list[tuple[int, dict]]] = {}
+        for i, row in enumerate(rows):
+            grouped.setdefault(root(i), []).append(row)
+        return list(grouped.values())
+
+    def lay(self, number: int, fields: dict, item: Import, now: datetime) -> str:
+        """One row laid over its customer: its outcome, or why it is rejected."""
+        with self.lock:
+            customer_id = self._target(number, fields)
+            current = self.customers[customer_id] if customer_id in self.customers else customers.UNREAD
+        if current is None and "customer_id" not in fields and not any(
+                fields.get(name) for name in ("first_name", "last_name", "phone", "email")):
             return "a new customer needs a name, an email or a phone"
-        # The same row makes the same customer, whichever attempt writes it.
-        customer_id = f"{job.import_id}-{record.line}"
-    return customers.import_customer(job.tenant_id, customer_id, fields, import_id=job.import_id, run=job.run,
-                                     by=item.started_by or "import", now=now, commit=item.mode == "commit",
-                                     id_from_file=from_file)
+        outcome, written = customers.import_customer(
+            self.job.tenant_id, customer_id, fields, import_id=self.job.import_id, run=self.job.run,
+            by=item.started_by or "import", now=now, commit=item.mode == "commit",
+            id_from_file="customer_id" in fields, current=current)
+        if written is not None:
+            with self.lock:
+                self.customers[customer_id] = written
+                before, after = self.email_of.get(customer_id), search.email_key(written.email)
+                if before != after:
+                    if before in self.by_email:
+                        self.by_email[before].discard(customer_id)
+                    if after:
+                        self.by_email.setdefault(after, set()).add(customer_id)
+                    self.email_of[customer_id] = after
+        return outcome
 
 
 def _at_end(text: str, offset: int) -> bool:

@@ -291,3 +291,101 @@ def test_a_file_whose_header_reads_differently_as_a_whole_fails_the_run_instead_
     job = owner.get(f"/imports/{created['import_id']}").json
     assert job["status"] == "failed" and "UTF-8" in job["error"]
     assert customers_of(tenant) == {}
+
+
+def numbered(rows: int) -> bytes:
+    """A file of `rows` new customers, each with its own address, some with a birthday, VIP or consent."""
+    return excel_utf8([f",Zoë{n},Müller,customer{n}@example.com,+336{n:08d},{'01/02/1990' if n % 10 == 0 else ''},"
+                       f"{'VIP' if n % 7 == 0 else ''},{'yes' if n % 3 else 'no'}," for n in range(rows)])
+
+
+def chunk_calls(made, tenant: str) -> dict[str, int]:
+    """The DynamoDB calls of an import's chunks, by what they touch: the customers and their keys, or the job."""
+    from chalicelib.core import config
+
+    customer_tables = {f"{config.table_prefix()}customers", f"{config.table_prefix()}customer_search"}
+    found = {"customer reads": 0, "customer writes": 0, "queries": 0, "other": 0}
+    for call in made:
+        if call.service != "dynamodb":
+            continue
+        if call.operation in ("Query", "Scan"):
+            found["queries"] += 1
+        elif set(call.tables) & customer_tables:
+            found["customer writes" if call.operation in ("PutItem", "TransactWriteItems", "UpdateItem")
+                  else "customer reads"] += 1
+        else:
+            found["other"] += 1
+    return found
+
+
+def test_a_chunk_reads_its_customers_in_a_few_batches_whatever_its_rows_and_a_rerun_writes_nothing(owner, tenant):
+    from tests.integration.aws_calls import calls
+
+    rows, chunks = 2_000, 4   # 500 rows a chunk
+    data = numbered(rows)
+    import_id = upload(owner, data)
+    assert owner.post(f"/imports/{import_id}/start", {"mode": "commit"}).status == 200
+    with calls() as made:
+        jobs = work(tenant)
+    assert jobs == chunks and counts(owner.get(f"/imports/{import_id}").json) == ("done", rows, rows, rows, 0, 0, 0)
+    first = chunk_calls(made, tenant)
+    # Per chunk: the addresses' items and the customers, 100 keys a call (5 + 5); no index query, no read a row.
+    assert first["queries"] == 0 and first["customer reads"] <= 10 * chunks
+    assert first["customer writes"] == rows   # one write a new customer (with its keys, one transaction)
+    assert first["other"] <= 3 * chunks       # the job: read, recorded
+    before = {cid: c.version for cid, c in customers_of(tenant).items()}
+
+    again_id = upload(owner, data)
+    assert owner.post(f"/imports/{again_id}/start", {"mode": "commit"}).status == 200
+    with calls() as made:
+        work(tenant)
+    assert counts(owner.get(f"/imports/{again_id}").json) == ("done", rows, rows, 0, 0, rows, 0)
+    again = chunk_calls(made, tenant)
+    assert again["queries"] == 0 and again["customer writes"] == 0 and again["customer reads"] <= 10 * chunks
+    assert {cid: c.version for cid, c in customers_of(tenant).items()} == before
+
+
+def test_rows_of_one_chunk_see_what_the_rows_before_them_wrote(owner, tenant):
+    assert owner.put("/customers/ann", {"first_name": "Ann", "email": "ann@example.com"}).status == 200
+    data = excel_utf8([
+        ",Bea,,bea@example.com,,,,,",                # new: bea@
+        ",,Baker,BEA@example.com,,,,,",              # the customer the row above made
+        "ann,,,ann.new@example.com,,,,,",            # Ann moves to a new address...
+        ",,Smith,ann.new@example.com,,,,,",          # ...where the next row finds her
+        ",Other,,ann@example.com,,,,,",              # nobody holds Ann's old address any more: new
+    ])
+    job = run(owner, tenant, upload(owner, data))
+    assert counts(job)[3:] == (2, 3, 0, 0)
+    found = customers_of(tenant)
+    assert len(found) == 3
+    bea = next(c for c in found.values() if c.first_name == "Bea")
+    assert (bea.last_name, bea.email) == ("Baker", "bea@example.com")
+    assert (found["ann"].email, found["ann"].last_name) == ("ann.new@example.com", "Smith")
+    assert next(c for c in found.values() if c.first_name == "Other").email == "ann@example.com"
+
+
+def test_an_address_item_lists_exactly_the_customers_holding_the_address(owner, tenant):
+    from chalicelib.adapters.models import CustomerEmail
+    from chalicelib.services import customers
+
+    assert owner.put("/customers/a", {"email": "Same@Example.com"}).status == 200
+    assert owner.put("/customers/b", {"email": "same@example.com", "first_name": "B"}).status == 200
+    assert customers.customers_by_email(tenant, ["SAME@example.com"]) == {"e:same@example.com": {"a", "b"}}
+    assert owner.patch("/customers/a", {"email": "other@example.com"}).status == 200
+    assert owner.delete("/customers/b").status == 204
+    found = customers.customers_by_email(tenant, ["same@example.com", "other@example.com"])
+    assert found == {"e:other@example.com": {"a"}}
+    with pytest.raises(CustomerEmail.DoesNotExist):   # emptied, then deleted: its key is the address itself
+        CustomerEmail.get(tenant, "e:same@example.com")
+
+
+def test_the_backfill_lists_a_customer_stored_before_address_items_existed(owner, tenant):
+    from chalicelib.adapters.models import CustomerEmail
+    from chalicelib.services import backfill, customers
+
+    assert owner.put("/customers/old", {"email": "old@example.com"}).status == 200
+    CustomerEmail(tenant, "e:old@example.com").delete()   # as an earlier version stored it
+    assert customers.customers_by_email(tenant, ["old@example.com"]) == {}
+    assert backfill.customer(tenant, "old") is True
+    assert customers.customers_by_email(tenant, ["old@example.com"]) == {"e:old@example.com": {"old"}}
+    assert backfill.customer(tenant, "old") is False
