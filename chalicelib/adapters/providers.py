@@ -27,8 +27,8 @@ TRANSIENT_CODES = frozenset({
 })
 
 
-#: SES message tags that SES echoes in bounce and complaint events, naming whose mail it was.
-TENANT_TAG, AUTOMATION_TAG = "tenant_id", "automation"
+#: The SES message tag naming whose mail it was, which SES echoes in every event of the message.
+TENANT_TAG = "tenant_id"
 _TAG_ESCAPES = {"-": "--", ".": "-d", ":": "-c"}
 
 

@@ -46,19 +46,24 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.models import (
     AutomationStats,
     Communication,
+    CommunicationContent,
     MarketingLog,
     SendLedger,
     tenant_customer,
 )
-from chalicelib.adapters.persistence import THROTTLED, get_or_none, is_conditional_failure, mutate
-from chalicelib.core import config
+from chalicelib.adapters.persistence import THROTTLED, Keys, get_or_none, is_conditional_failure, mutate, read_many
+from chalicelib.adapters.providers import TENANT_TAG, tag_value
+from chalicelib.core import config, store_settings
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
+from chalicelib.rules.engagement import CUSTOMER_TAG, RECORD_TAG
 from chalicelib.sending.messages import Send
 from chalicelib.sending.stats import stat_key
 
 CLAIMED, DEFERRED, ACCEPTED = "claimed", "deferred", "accepted"
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
 FINAL = frozenset({SENT, SKIPPED, FAILED})
+#: How long a record's address, subject and body are kept when the store has not said (`retention_days`).
+DEFAULT_RETENTION_DAYS = store_settings.DEFAULTS["retention_days"]
 #: How long a claim protects a send in flight. Shorter than the send queue's visibility timeout, so a
 #: message redelivered after its dispatcher died always finds the dead claim expired.
 LEASE = timedelta(seconds=45)
@@ -104,6 +109,9 @@ def _codes(error: BaseException) -> list[str | None]:
     return []
 
 
+codes = _codes
+
+
 def _retryable(error: BaseException) -> bool:
     codes = [c for c in _codes(error) if c not in (None, "None")]
     return bool(codes) and "ConditionalCheckFailed" not in codes and any(c in RETRYABLE for c in codes)
@@ -135,6 +143,8 @@ class Record:
     deferred_until: str | None = None
     #: A 1:1 message: the user who sent it.
     sent_by: str | None = None
+    #: How many days the address, subject and body are kept (the store's `retention_days`); None: the default.
+    keep_days: int | None = None
 
 
 def send_id(send: Send) -> str:
@@ -177,19 +187,52 @@ def _row(send: Send, status: str, now: datetime, **fields) -> SendLedger:
                       status=status, updated_at=to_iso(now), **fields)
 
 
-def _communication(send: Send, status: str, reason: str | None, record: Record, now: datetime) -> Communication:
+def transaction_connection() -> Connection:
+    return _connection()
+
+
+def record_id(send: Send, phase: str = "outcome") -> str:
+    """The id of the communication record a send's outcome writes: known before the send, so the email can
+    carry it in its tags and SES's events about it find the record."""
+    return hashlib.sha256(f"{send.ledger_key}#{phase}".encode()).hexdigest()[:24]
+
+
+def email_tags(send: Send) -> dict[str, str]:
+    """The SES tags of a send's email: the store, the customer and the id of the record its outcome writes,
+    which SES echoes in every event of the message (`runner.engagement` finds the record by them). Ids only:
+    a tag names no person and says nothing of them."""
+    return {TENANT_TAG: tag_value(send.tenant_id), CUSTOMER_TAG: tag_value(send.customer_id),
+            RECORD_TAG: record_id(send)}
+
+
+def _communication(send: Send, status: str, reason: str | None, record: Record, now: datetime
+                   ) -> list[Communication | CommunicationContent]:
+    """The record of an outcome, and its personal part (address, subject, body) as an item of its own that
+    DynamoDB's time to live deletes after the store's retention (docs/behaviour.md section 8, "Retention")."""
     phase = f"deferred@{record.deferred_until}" if status == DEFERRED else "outcome"
-    communication_id = hashlib.sha256(f"{send.ledger_key}#{phase}".encode()).hexdigest()[:24]
+    communication_id = record_id(send, phase)
     created_at = to_iso(now)
-    return Communication(
-        tenant_customer(send.tenant_id, send.customer_id), f"{created_at}#{communication_id}",
+    key = tenant_customer(send.tenant_id, send.customer_id)
+    sort_key = f"{created_at}#{communication_id}"
+    items: list[Communication | CommunicationContent] = [Communication(
+        key, sort_key,
         tenant_id=send.tenant_id, communication_id=communication_id, customer_id=send.customer_id,
         created_at=created_at, channel=send.channel, source=send.source, automation_type=send.automation_type,
         automation_id=send.automation_id, occurrence_key=send.occurrence_key, template_id=record.template_id,
-        to=record.to, subject=record.subject, body=record.body, status=status, reason=reason,
+        status=status, reason=reason,
         provider_message_id=record.provider_message_id, deferred_until=record.deferred_until,
         sent_by=record.sent_by,
-    )
+    )]
+    if record.to is not None or record.subject is not None or record.body is not None:
+        keep = record.keep_days if record.keep_days is not None else DEFAULT_RETENTION_DAYS
+        items.append(CommunicationContent(key, sort_key, to=record.to, subject=record.subject, body=record.body,
+                                          expires_at=now + timedelta(days=keep)))
+    return items
+
+
+def _save_all(tx: TransactWrite, items: list) -> None:
+    for item in items:
+        tx.save(item)
 
 
 def _commit(build) -> None:
@@ -299,7 +342,7 @@ def record(send: Send, as_read: SendLedger | None, status: str, reason: str | No
     def build(tx: TransactWrite) -> None:
         tx.save(_row(send, status, now, reason=reason, provider_message_id=record.provider_message_id),
                 condition=expected)
-        tx.save(_communication(send, status, reason, record, now))
+        _save_all(tx, _communication(send, status, reason, record, now))
 
     _commit(build)
     _counted(counts, send, status, reason, now, tz_name)
@@ -322,10 +365,28 @@ def accept(send: Send, claim_token: str, record: Record, now: datetime) -> None:
 
 
 def outcome_of(send: Send, row: SendLedger) -> Communication | None:
-    """The communication record a final row's outcome wrote (same id and instant as the row's last move)."""
-    communication_id = hashlib.sha256(f"{send.ledger_key}#outcome".encode()).hexdigest()[:24]
-    return get_or_none(Communication, tenant_customer(send.tenant_id, send.customer_id),
-                       f"{row.updated_at}#{communication_id}")
+    """The communication record a final row's outcome wrote (same id and instant as the row's last move), with
+    its personal part laid on it while it is kept (`with_content`)."""
+    found = get_or_none(Communication, tenant_customer(send.tenant_id, send.customer_id),
+                        f"{row.updated_at}#{record_id(send)}")
+    if found is not None:
+        with_content([found])
+    return found
+
+
+def with_content(records: list[Communication]) -> list[Communication]:
+    """The records with their address, subject and body, read from their `CommunicationContent` (one batch per
+    100 records) where they have one: records written before it hold those fields themselves, and one whose
+    retention has passed has none."""
+    keys = {(r.tenant_customer, r.sort_key) for r in records if r.to is None and r.body is None}
+    if not keys:
+        return records
+    found = {(c.tenant_customer, c.sort_key): c for c in read_many(Keys(CommunicationContent, keys))[CommunicationContent]}
+    for r in records:
+        content = found.get((r.tenant_customer, r.sort_key))
+        if content is not None:
+            r.to, r.subject, r.body = content.to, content.subject, content.body
+    return records
 
 
 def accepted_record(row: SendLedger) -> Record:
@@ -342,7 +403,7 @@ def record_accepted(send: Send, claim_token: str | None, sent: Record, now: date
     def build(tx: TransactWrite) -> None:
         tx.save(_row(send, SENT, now, provider_message_id=sent.provider_message_id),
                 condition=(SendLedger.status == ACCEPTED) & (SendLedger.claim_token == claim_token))
-        tx.save(_communication(send, SENT, None, sent, now))
+        _save_all(tx, _communication(send, SENT, None, sent, now))
 
     _commit(build)
     _counted(counts, send, SENT, None, now, tz_name)
@@ -357,7 +418,7 @@ def defer(send: Send, as_read: SendLedger | None, until: datetime, reason: str, 
     def build(tx: TransactWrite) -> None:
         tx.save(_row(send, DEFERRED, now, reason=reason, payload=send.to_body(), deferred_shard=DEFERRED_SHARD,
                      deferred_until=until_iso), condition=_as_read(as_read))
-        tx.save(_communication(send, DEFERRED, reason, record, now))
+        _save_all(tx, _communication(send, DEFERRED, reason, record, now))
 
     _commit(build)
     _counted(counts, send, DEFERRED, reason, now, tz_name)

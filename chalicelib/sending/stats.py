@@ -10,8 +10,39 @@ from chalicelib.core.timeutil import local_date
 STATS_DAYS = 30
 
 
+#: What SES reported and the sales attributed (docs/behaviour.md section 14), counted beside the outcomes:
+#: each message once per kind. `opened` counts people only; `machine_open` the opens of mail privacy proxies.
+ENGAGEMENT = ("delivered", "opened", "machine_open", "clicked", "bounced", "complained", "rejected",
+              "rendering_failure", "attributed_sales")
+#: Attributed revenue is counted in cents (counters add integers) and shown in the store's currency units.
+REVENUE_COUNTER = "attributed_revenue"
+
+
 def empty_stats() -> dict:
-    return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
+    return {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0, **{name: 0 for name in ENGAGEMENT},
+            "attributed_revenue": 0}
+
+
+def add_count(stats: dict, outcome: str, count: int) -> None:
+    """Add one counter's count to a stats dict (`empty_stats` or a day of `daily`)."""
+    status, _, reason = outcome.partition(":")
+    if status == "skipped":
+        if isinstance(stats.get("skipped"), dict):
+            stats["skipped"][reason] = stats["skipped"].get(reason, 0) + count
+        elif "skipped" in stats:
+            stats["skipped"] += count
+    elif status == REVENUE_COUNTER:
+        stats[status] = round(stats.get(status, 0) + count / 100, 2)
+    elif status in stats:
+        stats[status] += count
+
+
+def with_rates(stats: dict) -> dict:
+    """The rates the admin shows: opens by people and clicks per delivered message (None before any)."""
+    delivered = stats.get("delivered") or 0
+    stats["open_rate"] = round(stats["opened"] / delivered, 4) if delivered else None
+    stats["click_rate"] = round(stats["clicked"] / delivered, 4) if delivered else None
+    return stats
 
 
 def stat_key(day: str, automation_id: str, status: str, reason: str | None, shard: int = 0) -> str:
@@ -19,6 +50,10 @@ def stat_key(day: str, automation_id: str, status: str, reason: str | None, shar
     shards (`#<n>` after the outcome), summed when read."""
     outcome = f"{status}:{reason}" if status == "skipped" else status
     return f"{day}#{automation_id}#{outcome}#{shard}"
+
+
+#: The engagement counts of each day of the chart.
+DAILY_ENGAGEMENT = ("delivered", "opened", "clicked", "bounced", "complained", "attributed_sales")
 
 
 class WindowStats:
@@ -35,17 +70,14 @@ class WindowStats:
 
     def of(self, automation_id: str) -> dict:
         stats = empty_stats()
-        daily = {day: {"date": day, "sent": 0, "skipped": 0, "failed": 0} for day in self.days}
+        daily = {day: {"date": day, "sent": 0, "skipped": 0, "failed": 0, **{name: 0 for name in DAILY_ENGAGEMENT},
+                       "attributed_revenue": 0} for day in self.days}
         for day, outcome, count in self._rows.get(automation_id, ()):
-            status, _, reason = outcome.partition(":")
-            if status == "skipped":
-                stats["skipped"][reason] = stats["skipped"].get(reason, 0) + count
-            elif status in stats:
-                stats[status] += count
-            if day in daily and status in daily[day]:
-                daily[day][status] += count
+            add_count(stats, outcome, count)
+            if day in daily:
+                add_count(daily[day], outcome, count)
         stats["daily"] = list(daily.values())
-        return stats
+        return with_rates(stats)
 
 
 def window_days(now: datetime, tz_name: str) -> list[str]:
