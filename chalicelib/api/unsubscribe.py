@@ -15,7 +15,7 @@ HTML = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 def unsubscribe_page(token):
     from chalicelib.sending import unsubscribe
 
-    status, page = unsubscribe.confirmation_page(token)
+    status, page = unsubscribe.confirmation_page(token, utcnow())
     return Response(body=page, status_code=status, headers=HTML)
 
 

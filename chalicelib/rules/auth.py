@@ -43,6 +43,8 @@ WRITERS = {
 }
 #: Who may edit or delete a note another user wrote (its author always may).
 NOTE_MODERATORS = frozenset({"owner", "manager"})
+#: Who may read a customer's audit trail (consent, tags and VIP changes; docs/behaviour.md section 7).
+AUDIT_READERS = frozenset({"owner", "manager"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ def require_write(principal: Principal, resource: str) -> None:
     if principal.role not in WRITERS[resource]:
         allowed = " or ".join(sorted(WRITERS[resource]))
         raise Forbidden(f"only {allowed} may change {resource.replace('_', ' ')}")
+
+
+def require_audit_reader(principal: Principal) -> None:
+    if principal.role not in AUDIT_READERS:
+        raise Forbidden(f"only {' or '.join(sorted(AUDIT_READERS))} may read a customer's audit trail")
 
 
 def _claim(claims: dict, name: str) -> object:

@@ -1,10 +1,22 @@
-"""Unsubscribe links (docs/behaviour.md section 6): a signed token per customer and channel; following it withdraws
-that channel's consent without a login (RFC 8058 one-click for mail clients), on the customer's record."""
+"""Unsubscribe links (docs/behaviour.md section 6): an opaque token per customer and channel; following it withdraws
+that channel's consent without a login (RFC 8058 one-click for mail clients), on the customer's record.
+
+The token is the store, the customer and the channel sealed with Fernet (AES-128-CBC and HMAC-SHA256: encrypted and
+authenticated, so it shows no id and cannot be altered), under a key derived from the current unsubscribe key of
+the deployment's secret (`chalicelib.adapters.secrets`). It opens under any key still honoured: after a rotation,
+links sealed with the retired key work for `secrets.GRACE`. Links of the earlier format (a JWT signed with the
+secret itself, readable ids) are honoured on the same terms: while the key that signed them is.
+"""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
+import json
 from datetime import datetime
 
+from chalicelib.adapters import secrets
 from chalicelib.adapters.models import Customer
 from chalicelib.adapters.persistence import get_or_none, mutate
 from chalicelib.core import config
@@ -15,42 +27,69 @@ from chalicelib.rules import consent as consent_rules
 
 PURPOSE = "unsubscribe"
 CHANNEL_WORDS = {"email": "emails", "sms": "text messages"}
+#: The sealing keys are derived from the secret's keys under this label, so they serve nothing else.
+LABEL = b"automations/unsubscribe-link"
 
 
 class LinkRejected(Exception):
-    """The token is not one this deployment signed."""
+    """The token is not one this deployment sealed with a key it still honours."""
 
 
-def _secret() -> str:
-    secret = config.unsubscribe_secret()
-    if not secret:
-        raise RuntimeError("UNSUBSCRIBE_SECRET is not set")
-    return secret
+def _sealing_key(material: bytes) -> bytes:
+    return base64.urlsafe_b64encode(hmac.new(material, LABEL, hashlib.sha256).digest())
 
 
-def token_for(tenant_id: str, customer_id: str, channel: str) -> str:
-    # PyJWT (with `cryptography`, about 40 ms) is imported when a link is made or read, not by every
-    # function that imports the dispatcher or the app.
-    import jwt
+def token_for(tenant_id: str, customer_id: str, channel: str, now: datetime | None = None) -> str:
+    # `cryptography` (about 25 ms) is imported when a link is made or read, not by every function that imports
+    # the dispatcher or the app.
+    from cryptography.fernet import Fernet
 
-    # No expiry: a link in a years-old email must still work.
-    return jwt.encode({"p": PURPOSE, "t": tenant_id, "c": customer_id, "ch": channel}, _secret(), algorithm="HS256")
+    # No expiry of its own: a link in a years-old email works as long as its key is honoured.
+    current = secrets.unsubscribe_keys(now)[0]
+    payload = json.dumps([tenant_id, customer_id, channel], separators=(",", ":")).encode()
+    return Fernet(_sealing_key(current)).encrypt(payload).decode().rstrip("=")
 
 
 def url_for(tenant_id: str, customer_id: str, channel: str) -> str:
     return f"{config.public_api_url()}/unsubscribe/{token_for(tenant_id, customer_id, channel)}"
 
 
-def _read(token: str) -> tuple[str, str, str]:
-    import jwt
+def _opened(token: str, keys: list[bytes]) -> tuple[str, str, str] | None:
+    if token.startswith("eyJ"):
+        return _legacy(token, keys)
+    from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
     try:
-        claims = jwt.decode(token, _secret(), algorithms=["HS256"], options={"require": ["p", "t", "c", "ch"]})
-    except jwt.PyJWTError:
-        raise LinkRejected() from None
-    if claims["p"] != PURPOSE or claims["ch"] not in CHANNELS:
-        raise LinkRejected()
-    return claims["t"], claims["c"], claims["ch"]
+        payload = MultiFernet([Fernet(_sealing_key(k)) for k in keys]).decrypt(token + "=" * (-len(token) % 4))
+        tenant_id, customer_id, channel = json.loads(payload)
+    except (InvalidToken, ValueError, TypeError):
+        return None
+    if not all(isinstance(v, str) and v for v in (tenant_id, customer_id)) or channel not in CHANNELS:
+        return None
+    return tenant_id, customer_id, channel
+
+
+def _legacy(token: str, keys: list[bytes]) -> tuple[str, str, str] | None:
+    """A link of the earlier format: a JWT (HS256) signed with the secret's key itself."""
+    import jwt
+
+    for key in keys:
+        try:
+            claims = jwt.decode(token, key.decode(), algorithms=["HS256"], options={"require": ["p", "t", "c", "ch"]})
+        except jwt.PyJWTError:
+            continue
+        if claims["p"] == PURPOSE and claims["ch"] in CHANNELS:
+            return claims["t"], claims["c"], claims["ch"]
+    return None
+
+
+def _read(token: str, now: datetime) -> tuple[str, str, str]:
+    # A token no cached key opens may be from a container that has read a rotation this one has not yet.
+    for fresh in (False, True):
+        found = _opened(token, secrets.unsubscribe_keys(now, fresh=fresh))
+        if found:
+            return found
+    raise LinkRejected()
 
 
 def _page(title: str, text: str, form: bool = False) -> str:
@@ -62,10 +101,10 @@ def _page(title: str, text: str, form: bool = False) -> str:
             "</body></html>")
 
 
-def confirmation_page(token: str) -> tuple[int, str]:
+def confirmation_page(token: str, now: datetime) -> tuple[int, str]:
     """GET: what the link will do, with a button; changes nothing (mail scanners follow links)."""
     try:
-        _, _, channel = _read(token)
+        _, _, channel = _read(token, now)
     except LinkRejected:
         return 404, _page("Link not recognised", "This unsubscribe link is not valid. Please contact the store.")
     return 200, _page("Unsubscribe", f"Stop receiving marketing {CHANNEL_WORDS[channel]} from this store?", form=True)
@@ -74,7 +113,7 @@ def confirmation_page(token: str) -> tuple[int, str]:
 def withdraw(token: str, now: datetime) -> tuple[int, str]:
     """POST: withdraw the channel's consent on the customer's record. Idempotent."""
     try:
-        tenant_id, customer_id, channel = _read(token)
+        tenant_id, customer_id, channel = _read(token, now)
     except LinkRejected:
         return 404, _page("Link not recognised", "This unsubscribe link is not valid. Please contact the store.")
 
@@ -94,7 +133,7 @@ def withdraw(token: str, now: datetime) -> tuple[int, str]:
             "source": consent_rules.UNSUBSCRIBE_LINK}}
         item.consent_updated_at, item.consent_updated_by = to_iso(now), consent_rules.UNSUBSCRIBE_LINK
         item.updated_at = to_iso(now)
-        return item
+        return item.audited_as(consent_rules.UNSUBSCRIBE_LINK, consent_rules.UNSUBSCRIBE_LINK, to_iso(now))
 
     try:
         mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)

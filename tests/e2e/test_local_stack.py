@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from chalicelib.adapters.schema import all_table_definitions
 from chalicelib.core import catalog, config
 from tests import scenarios
-from tests.e2e.conftest import cli
+from tests.e2e.conftest import ROOT, clean_env, cli
 
 
 def test_serve_prints_the_api_address_the_endpoint_and_how_to_get_a_token(stack):
@@ -92,3 +94,37 @@ def test_each_of_the_ten_test_runs_counts_what_was_created_over_http(stack):
         response = stack.call("POST", f"/automations/{type_}/test-run", token, json={"at": at})
         assert response.status_code == 200, response.text
         assert response.json()["count"] == count, (type_, response.json())
+
+
+def test_the_stacks_keys_are_in_its_secrets_manager_and_a_rotation_keeps_old_links_working(stack, aws):
+    """`python -m infra.rotate --local` as operations.md tells: links sealed before it still open, and a link
+    sealed with the new key opens at once in the running API, which had read the secret before the rotation."""
+    from cryptography.fernet import Fernet
+
+    from chalicelib.sending.unsubscribe import _sealing_key
+
+    secretsmanager = aws("secretsmanager")
+    names = {s["Name"] for s in secretsmanager.list_secrets()["SecretList"]}
+    assert {"automations-local-unsubscribe-keys", "automations-local-erasure-key"} <= names
+
+    def sealed(key: str) -> str:   # as the dispatcher seals a link for the demo store's first customer
+        return Fernet(_sealing_key(key.encode())).encrypt(b'["demo-store","c0001","email"]').decode().rstrip("=")
+
+    def opens(token: str) -> bool:
+        status = stack.call("GET", f"/unsubscribe/{token}").status_code
+        assert status in (200, 404)
+        return status == 200
+
+    before = secretsmanager.get_secret_value(SecretId="automations-local-unsubscribe-keys")["SecretString"]
+    old_link = sealed(before)
+    assert opens(old_link)
+    # This stack's own emulator: a `make run` stack started and stopped by another test rewrites the state file.
+    result = subprocess.run([sys.executable, "-m", "infra.rotate", "--local"], cwd=ROOT, capture_output=True,
+                            text=True, env=clean_env(AWS_ENDPOINT_URL=stack.endpoint), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "keep working until" in result.stdout
+    ring = json.loads(secretsmanager.get_secret_value(SecretId="automations-local-unsubscribe-keys")["SecretString"])
+    assert [k.get("retired_at") is None for k in ring["keys"]] == [True, False] and ring["keys"][1]["key"] == before
+    assert opens(old_link)
+    assert opens(sealed(ring["keys"][0]["key"]))
+    assert not opens(sealed("a key this stack never had"))
