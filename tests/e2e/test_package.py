@@ -20,6 +20,9 @@ from infra.package import runtime_python
 ROOT = Path(__file__).resolve().parents[2]
 #: Services that hold the stores' data or send their messages: no wildcard action on any of them.
 DATA_SERVICES = ("dynamodb", "sqs", "sns", "ses", "secretsmanager", "s3", "cognito-idp", "kms", "logs")
+#: checkov on one CloudFormation template, offline (no download of policies or guidelines), as `make checkov`
+#: runs it (which also passes --quiet: failures only; the test reads the skipped checks too).
+CHECKOV_ARGS = ("--framework", "cloudformation", "--skip-download", "--compact")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,8 @@ def functions(template) -> dict[str, str]:
 
 
 def statements(template: dict, role: str) -> list[dict]:
-    return [s for p in template["Resources"][role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    return [s for p in template["Resources"][role]["Properties"].get("Policies", [])
+            for s in p["PolicyDocument"]["Statement"]]
 
 
 def listed(value) -> list:
@@ -149,7 +153,16 @@ def test_no_statement_grants_a_wildcard_action_on_a_data_service(template):
     roles = [name for name, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
     assert roles
     for role in roles:
+        managed = template["Resources"][role]["Properties"].get("ManagedPolicyArns")
+        if managed:   # API Gateway's own role for writing the access log: AWS's policy made for it, and nothing else
+            assert role == "ApiGatewayLogsRole" and not statements(template, role)
+            assert [m["Fn::Sub"] for m in managed] == [
+                "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+            continue
         for statement in statements(template, role):
+            if statement["Effect"] == "Deny":
+                assert (role, statement["Sid"]) == ("DispatchRole", "SmsToPhoneNumbersOnly")
+                continue
             assert statement["Effect"] == "Allow"
             for action in listed(statement["Action"]):
                 service, _, name = action.partition(":")
@@ -212,22 +225,44 @@ def test_the_customers_stream_consumer_bisects_retries_a_bounded_number_of_times
     assert resources_["CustomersTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
-def test_ses_bounces_and_complaints_reach_the_feedback_function(template):
+def test_ses_events_with_open_and_click_tracking_reach_the_engagement_queue_and_bounces_the_feedback_function(
+        template):
     resources_ = template["Resources"]
     destination = resources_["SesFeedbackDestination"]["Properties"]
     assert destination["ConfigurationSetName"] == {"Ref": "SesConfigurationSet"}
-    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    # Naming open and click switches SES's open and click tracking on for the set's mail.
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == [
+        "bounce", "click", "complaint", "delivery", "open", "reject", "renderingFailure", "send"]
     assert destination["EventDestination"]["SnsDestination"]["TopicARN"] == {"Ref": "FeedbackTopic"}
     event = resources_["SesFeedback"]["Properties"]["Events"]["SesFeedbackSnsSubscription"]
     assert event["Type"] == "SNS" and event["Properties"]["Topic"] == {"Ref": "FeedbackTopic"}
+    assert event["Properties"]["FilterPolicy"] == {"eventType": ["Bounce", "Complaint"]}
+    assert event["Properties"]["FilterPolicyScope"] == "MessageBody"
+    subscription = resources_["EngagementSubscription"]["Properties"]
+    assert subscription["RawMessageDelivery"] is True and subscription["Protocol"] == "sqs"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["EngagementQueue", "Arn"]}
+    [allowed] = resources_["EngagementQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "FeedbackTopic"}}}
+    source = resources_["SesEngagement"]["Properties"]["Events"]["SesEngagementSqsEventSource"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BatchSize"] == resources.ENGAGEMENT_BATCH_SIZE
+    assert source["Queue"] == {"Fn::GetAtt": ["EngagementQueue", "Arn"]}
+    queue = resources_["EngagementQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= resources_["SesEngagement"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == resources.MAX_RECEIVES
     variables = resources_["Dispatch"]["Properties"]["Environment"]["Variables"]
     assert variables["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+    # SNS invokes it asynchronously: an event that fails Lambda's retries is kept, not lost with its suppression.
+    failed = {"Fn::GetAtt": ["SesFeedbackFailedQueue", "Arn"]}
+    assert resources_["SesFeedback"]["Properties"]["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": failed}
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": failed} in statements(template, "SesFeedbackRole")
 
 
 def test_alarms_watch_dead_letters_failed_changes_the_streams_age_and_the_dispatchers_errors(template):
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     watched = {(a["MetricName"], json.dumps(a["Dimensions"][0]["Value"])) for a in alarms}
-    for queue in ("SendDeadLetterQueue", "EvaluationDeadLetterQueue", "CustomerChangesFailedQueue"):
+    for queue in ("SendDeadLetterQueue", "EvaluationDeadLetterQueue", "EngagementDeadLetterQueue",
+                  "CustomerChangesFailedQueue", "SesFeedbackFailedQueue"):
         assert ("ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": [queue, "QueueName"]})) in watched
     assert ("IteratorAge", json.dumps({"Ref": "CustomerChanges"})) in watched
     assert ("Errors", json.dumps({"Ref": "Dispatch"})) in watched
@@ -255,15 +290,95 @@ def test_the_packaged_code_serves_the_admin_page_from_the_package(package, tmp_p
     assert run_unpacked(package, tmp_path, probe) == str(tmp_path / "chalicelib" / "admin")
 
 
-def test_the_unsubscribe_secret_is_generated_in_the_account_never_written_in_the_template(template):
+def test_the_secrets_are_generated_in_the_account_and_functions_are_told_only_where_they_are(template):
+    """No key is in the template or in a function's configuration (which Lambda shows to whoever may read the
+    function): the environment names each secret by its ARN, and the code reads the value at run time."""
     resources_ = template["Resources"]
-    assert "GenerateSecretString" in resources_["UnsubscribeSecret"]["Properties"]
-    for function in ("Dispatch", "APIHandler"):
-        secret = resources_[function]["Properties"]["Environment"]["Variables"]["UNSUBSCRIBE_SECRET"]
-        assert secret == {"Fn::Sub": "{{resolve:secretsmanager:${UnsubscribeSecret}:SecretString}}"}
-    given = {name for name, r in resources_.items() if "UNSUBSCRIBE_SECRET" in
-             r.get("Properties", {}).get("Environment", {}).get("Variables", {})}
-    assert given == {"Dispatch", "APIHandler"}
+    for secret in ("UnsubscribeSecret", "ErasureSecret"):
+        assert "GenerateSecretString" in resources_[secret]["Properties"]
+    assert resources_["ErasureSecret"]["DeletionPolicy"] == "Retain"   # kept with the tables its hashes are in
+    assert "resolve:secretsmanager" not in json.dumps(template)
+    told = {name: {k: v for k, v in r["Properties"].get("Environment", {}).get("Variables", {}).items()
+                   if k.endswith("_SECRET_ID")}
+            for name, r in resources_.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert {name: ids for name, ids in told.items() if ids} == {
+        "Dispatch": {"UNSUBSCRIBE_SECRET_ID": {"Ref": "UnsubscribeSecret"}, "ERASURE_SECRET_ID": {"Ref": "ErasureSecret"}},
+        "APIHandler": {"UNSUBSCRIBE_SECRET_ID": {"Ref": "UnsubscribeSecret"}, "ERASURE_SECRET_ID": {"Ref": "ErasureSecret"}}}
+    for function, secrets in (("Dispatch", [{"Ref": "UnsubscribeSecret"}, {"Ref": "ErasureSecret"}]),
+                              ("APIHandler", [{"Ref": "UnsubscribeSecret"}, {"Ref": "ErasureSecret"}])):
+        role = resources_[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets} \
+            in statements(template, role)
+
+
+def test_the_dispatcher_publishes_sms_to_phone_numbers_and_is_denied_every_topic_and_application(template):
+    granted = statements(template, "DispatchRole")
+    assert {"Sid": "SmsToPhoneNumbersOnly", "Effect": "Deny", "Action": ["sns:Publish"],
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}} in granted
+
+
+def test_the_api_stage_is_throttled_and_logs_each_request_without_personal_data(template):
+    resources_ = template["Resources"]
+    api = resources_["RestAPI"]["Properties"]
+    assert api["MethodSettings"] == [{"ResourcePath": "/*", "HttpMethod": "*",
+                                      "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+                                      "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}}]
+    parameters = template["Parameters"]
+    assert parameters["ApiBurstLimit"]["Default"] >= parameters["ApiRateLimit"]["Default"]
+    log = api["AccessLogSetting"]
+    assert log["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert resources_["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    fields = json.loads(log["Format"])   # one JSON line per request
+    assert {"requestId", "status", "route"} <= set(fields) and fields["route"] == "$context.resourcePath"
+    for personal in ("sourceIp", "userAgent", "$context.path", "principalId", "querystring", "caller", "user",
+                     "claims", "email"):
+        assert personal.lower() not in log["Format"].lower(), personal
+    # API Gateway writes access logs only with the account's logging role, set before the stage is made.
+    assert resources_["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}
+    assert "ApiGatewayAccount" in resources_["RestAPI"]["DependsOn"]
+
+
+def test_every_function_has_its_own_reserved_concurrency_sized_by_the_parameters(template, functions):
+    resources_ = template["Resources"]
+    sizes = {}
+    for name, function in functions.items():
+        reserved = resources_[function]["Properties"]["ReservedConcurrentExecutions"]
+        assert reserved["Fn::If"][0] == "ReserveConcurrency" and reserved["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+        sizes[name] = reserved["Fn::If"][1]
+    assert sizes["api_handler"] == sizes["jwt_auth"] == {"Ref": "ApiConcurrency"}
+    # Never below what the send queue's event source runs at once (its throttles would only delay sends).
+    assert sizes["dispatch"] == {"Ref": "DispatchConcurrency"}
+    assert sizes["evaluate"] == sizes["customer_changes"] == {"Ref": "WorkerConcurrency"}
+    assert all(isinstance(sizes[n], int) and sizes[n] >= 1 for n in sizes if n.startswith("plan_"))
+    # With the defaults, a 1,000-concurrency account keeps the 100 AWS leaves unreserved, and much more.
+    parameters = template["Parameters"]
+    total = sum(parameters[s["Ref"]]["Default"] if isinstance(s, dict) else s for s in sizes.values())
+    assert total <= 300, total
+
+
+def test_the_sns_topics_are_encrypted_with_a_key_that_ses_and_cloudwatch_may_publish_with(template):
+    resources_ = template["Resources"]
+    for topic in ("FeedbackTopic", "AlarmTopic"):
+        assert resources_[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}
+    key = resources_["TopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    services = {s["Principal"].get("Service"): s["Action"] for s in key["KeyPolicy"]["Statement"]}
+    for publisher in ("ses.amazonaws.com", "cloudwatch.amazonaws.com"):
+        assert sorted(services[publisher]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_checkov_finds_nothing_but_what_the_template_accepts_each_with_its_reason(packaged):
+    """checkov (its own virtual environment, which `make test` installs) on the packaged template, offline."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    assert checkov.exists(), "checkov is missing: `make .venv-checkov/bin/checkov` installs it (make test does)"
+    result = subprocess.run([str(checkov), *CHECKOV_ARGS, "-f", str(packaged / "template.json"), "-o", "json"],
+                            capture_output=True, text=True, timeout=600)
+    report = json.loads(result.stdout)
+    assert report["summary"]["parsing_errors"] == 0
+    assert report["summary"]["passed"] > 200
+    assert [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]] == []
+    skipped = report["results"]["skipped_checks"]
+    assert skipped and all(c["check_result"].get("suppress_comment", "").strip() for c in skipped)
 
 
 def test_api_gateway_refusals_take_the_apis_error_shape(template):

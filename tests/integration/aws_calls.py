@@ -15,7 +15,7 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 
 #: botocore's service names -> IAM's action prefixes.
 IAM_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "sqs": "sqs", "ses": "ses", "sesv2": "ses", "sns": "sns",
-              "s3": "s3"}
+              "s3": "s3", "secretsmanager": "secretsmanager"}
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -41,6 +41,13 @@ def _dynamodb(operation: str, params: dict) -> list[Permission]:
     return [Permission(f"dynamodb:{operation}", _table(params["TableName"], params.get("IndexName")))]
 
 
+def secret_arn(name_or_arn: str) -> str:
+    """A secret's ARN: Secrets Manager ends it with six random characters after its name."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name_or_arn}-AbC123"
+
+
 def _queue(url: str) -> str:
     return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{urlparse(url).path.rsplit('/', 1)[-1]}"
 
@@ -53,6 +60,8 @@ def permissions(service: str, operation: str, params: dict) -> list[Permission]:
     if service == "s3":
         # Object calls are authorised against the object's ARN (a ranged GetObject is a GetObject).
         return [Permission(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if service == "secretsmanager":
+        return [Permission(f"secretsmanager:{operation}", secret_arn(params["SecretId"]))]
     if service == "dynamodbstreams":
         return [Permission(f"dynamodb:{operation}", params.get("StreamArn", "*"))]
     if service == "sqs":
@@ -88,5 +97,37 @@ def recorded() -> Iterator[list[Permission]]:
     BaseClient._make_api_call = record
     try:
         yield needed
+    finally:
+        BaseClient._make_api_call = original
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str     # botocore's name: "dynamodb"
+    operation: str   # "BatchGetItem"
+    tables: tuple[str, ...]
+    index: str | None = None
+
+
+@contextmanager
+def calls() -> Iterator[list[Call]]:
+    """Every call made through botocore inside the block, in order, with the tables (and index) it names: what
+    a piece of code costs in requests, which is what DynamoDB bills and throttles by."""
+    made: list[Call] = []
+    original = BaseClient._make_api_call
+
+    def record(client, operation, params):
+        if "RequestItems" in params:
+            tables = tuple(sorted(params["RequestItems"]))
+        elif "TransactItems" in params:
+            tables = tuple(sorted({body["TableName"] for item in params["TransactItems"] for body in item.values()}))
+        else:
+            tables = (params["TableName"],) if "TableName" in params else ()
+        made.append(Call(client.meta.service_model.service_name, operation, tables, params.get("IndexName")))
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = record
+    try:
+        yield made
     finally:
         BaseClient._make_api_call = original

@@ -23,7 +23,13 @@ from chalice.test import Client
 
 from chalicelib.adapters import resources
 from chalicelib.core import catalog
-from tests.integration.aws_calls import ACCOUNT, REGION, Permission, recorded
+from tests.integration.aws_calls import (
+    ACCOUNT,
+    REGION,
+    Permission,
+    recorded,
+    secret_arn,
+)
 from tests.integration.conftest import SENDER_DOMAIN, Api, take
 from tests.integration.test_customer_changes_handler import event_for
 
@@ -265,6 +271,31 @@ def needed(gateway, lambdas) -> dict[str, list[Permission]]:
     dispatch_all(lambdas, tenant, calls)
     assert any("action_automations" in p.resource for p in calls["dispatch"][before:])
 
+    # SES's events of a sent email: its record and counters, once.
+    from chalicelib.adapters.models import Communication, tenant_customer
+    from chalicelib.rules.engagement import CUSTOMER_TAG, RECORD_TAG
+    from local.ses_events import document, open_detail
+
+    (record, *_) = [c for c in Communication.query(tenant_customer(tenant, "c0"), scan_index_forward=False)
+                    if c.status == "sent" and c.channel == "email" and c.provider_message_id]
+    from chalicelib.adapters.providers import tag_value
+
+    tags = {"tenant_id": tag_value(tenant), CUSTOMER_TAG: "c0", RECORD_TAG: record.communication_id}
+    sent_at = datetime.now(timezone.utc)
+    events = [document("Delivery", record.provider_message_id, tags, sent_at),
+              document("Open", record.provider_message_id, tags, sent_at, **open_detail(proxy=False))]
+    with cold(), recorded() as made:
+        assert lambdas.lambda_.invoke("ses_engagement", {"Records": [
+            {"messageId": str(uuid.uuid4()), "body": json.dumps(e), "attributes": {}} for e in events]}).payload \
+            == {"batchItemFailures": []}
+    calls["ses_engagement"] += made
+    assert any(p.action == "dynamodb:UpdateItem" and "automation_stats" in p.resource for p in calls["ses_engagement"])
+    # A sale after the store's marketing mail: attributed to it, with the API's role.
+    with recorded() as made:
+        assert owner.put("/sales/s2", {"customer_id": "c0", "completed_at": sent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                       "total": 80}).json.get("attributed_record")
+    calls["api_handler"] += made
+
     bounce = {"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
                                                 "bouncedRecipients": [{"emailAddress": f"c0@{tenant}.example"}]},
               "mail": {"messageId": "m-1", "tags": {"tenant_id": [tenant]}}}
@@ -298,6 +329,10 @@ def roles(packaged) -> dict[str, list[dict]]:
             return f"arn:aws:s3:::{config.imports_bucket()}"   # the local bucket stands for the stack's
         if kind == "AWS::Logs::LogGroup":
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        if kind == "AWS::SecretsManager::Secret":   # Ref: the ARN of the local stack's secret that stands for it
+            from chalicelib.core import config
+            return secret_arn({"UnsubscribeSecret": config.unsubscribe_secret_id(),
+                               "ErasureSecret": config.erasure_secret_id()}[name])
         raise AssertionError(f"no ARN for {name} in this test")
 
     def ref(name: str) -> str:
@@ -306,6 +341,8 @@ def roles(packaged) -> dict[str, list[dict]]:
             return pseudo[name]
         if name in template["Parameters"]:
             return str(template["Parameters"][name]["Default"])
+        if resources[name]["Type"] == "AWS::SecretsManager::Secret":
+            return attribute(name, "Arn")
         return resources[name]["Properties"]["Name"]   # the SES configuration set
 
     def resolve(value) -> str:
@@ -333,11 +370,14 @@ def roles(packaged) -> dict[str, list[dict]]:
 
 
 def allowed(statements: list[dict], needed: Permission) -> bool:
-    """IAM's evaluation for Allow statements: an action and a resource pattern must both match."""
-    return any(s["Effect"] == "Allow"
-               and any(fnmatchcase(needed.action.lower(), a.lower()) for a in s["Action"])
-               and any(fnmatchcase(needed.resource, r) for r in s["Resource"])
-               for s in statements)
+    """IAM's evaluation: a statement matches when an action and a resource pattern both do; allowed when an
+    Allow statement matches and no Deny statement does."""
+    def matches(s: dict) -> bool:
+        return (any(fnmatchcase(needed.action.lower(), a.lower()) for a in s["Action"])
+                and any(fnmatchcase(needed.resource, r) for r in s["Resource"]))
+
+    return (any(s["Effect"] == "Allow" and matches(s) for s in statements)
+            and not any(s["Effect"] == "Deny" and matches(s) for s in statements))
 
 
 def test_every_function_is_allowed_every_call_it_makes_during_a_stores_day(needed, roles):
@@ -355,3 +395,30 @@ def test_a_role_does_not_allow_what_another_function_needs(needed, roles):
             assert not allowed(roles["ses_feedback"], permission) or "suppressions" in permission.resource
     assert not any(allowed(roles["api_handler"], p) for p in needed["dispatch"] if p.action.startswith("sns:"))
     assert roles["jwt_auth"] == [s for s in roles["jwt_auth"] if all(a.startswith("logs:") for a in s["Action"])]
+
+
+def test_the_dispatcher_may_send_sms_to_phone_numbers_and_publish_to_no_topic_or_application(needed, roles):
+    sms = [p for p in needed["dispatch"] if p.action == "sns:Publish"]
+    assert sms and all(p.resource == "*" and allowed(roles["dispatch"], p) for p in sms)
+    for elsewhere in (f"arn:aws:sns:{REGION}:{ACCOUNT}:automations-alarms",        # a topic of this account
+                      "arn:aws:sns:eu-west-1:999999999999:someone-elses-topic",   # another account's
+                      f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/app/5f1e2d"):  # a mobile push endpoint
+        assert not allowed(roles["dispatch"], Permission("sns:Publish", elsewhere)), elsewhere
+
+
+def test_the_secrets_are_read_only_by_the_functions_that_use_them_each_its_own(needed, roles):
+    """The dispatcher and the API read the unsubscribe keys and the erasure key (both needed them during the day:
+    a suppression check looks for an erased address's keyed hash); no other function reads either, and no
+    function may change them."""
+    from chalicelib.core import config
+
+    unsubscribe = Permission("secretsmanager:GetSecretValue", secret_arn(config.unsubscribe_secret_id()))
+    erasure = Permission("secretsmanager:GetSecretValue", secret_arn(config.erasure_secret_id()))
+    assert unsubscribe in needed["dispatch"]   # a cold dispatcher reads it for its first marketing email
+    assert erasure in needed["dispatch"]       # and the erasure key for its first suppression check
+    readers = {name: (allowed(statements, unsubscribe), allowed(statements, erasure))
+               for name, statements in roles.items()}
+    assert {name: read for name, read in readers.items() if any(read)} == {
+        "api_handler": (True, True), "dispatch": (True, True)}
+    for name, statements in roles.items():
+        assert not allowed(statements, Permission("secretsmanager:PutSecretValue", unsubscribe.resource))
