@@ -22,12 +22,12 @@ from chalicelib.api import (
     unsubscribe,
 )
 from chalicelib.api.context import uniform_errors
-from chalicelib.events import customer_changes, dispatch, evaluate, feedback, schedules
+from chalicelib.events import customer_changes, dispatch, engagement, evaluate, feedback, schedules
 
 app = Chalice(app_name="automations")
 app.register_middleware(uniform_errors, "http")
 
 for blueprint in (authorizer, admin, settings, automations, action_automations, templates, campaigns, customers,
                   imports, messages, segments, store_records, unsubscribe, reminders, schedules, evaluate, dispatch,
-                  customer_changes, feedback):
+                  customer_changes, feedback, engagement):
     app.register_blueprint(blueprint.bp)

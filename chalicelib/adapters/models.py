@@ -26,6 +26,8 @@ the records it can match:
 | segments: created                | Customer.created_index                  | tenant, created_at in a range               |
 | segments: no indexed condition   | Customer table itself                   | tenant (projected to the filter's fields)   |
 | admin: customer search           | CustomerSearch table itself             | tenant, search_key begins with the query    |
+| history: a page's personal parts | CommunicationContent by key (BatchGet)  | the page's records' keys                    |
+| admin: a customer's audit trail  | CustomerAudit table itself              | tenant#customer, newest first               |
 
 Each matcher's reads are in `chalicelib.adapters.repository`.
 
@@ -36,6 +38,7 @@ as time does.
 """
 from __future__ import annotations
 
+import json
 import random
 import time
 from functools import lru_cache
@@ -45,7 +48,9 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -359,41 +364,69 @@ class Customer(Model):
 
     def save(self, condition=None, *, add_version_condition: bool = True):
         """Every write derives what follows from the fields (`derive_customer_keys`), whoever the writer is,
-        so that no customer is stored VIP by one field and not by the other, or missing from an index; and a
+        so that no customer is stored VIP by one field and not by the other, or missing from an index; a
         write that changes what the customer is found by changes their search keys in the same transaction
-        (`CustomerSearch`)."""
+        (`CustomerSearch`); and a write that changes consent, tags or VIP writes its audit entry
+        (`CustomerAudit`, by the writer named with `audited_as`) in that transaction too, so that no change
+        is kept without its entry, nor an entry without its change."""
         derive_customer_keys(self)
-        before, after = self._stored_search_keys(), self.search_keys()
-        if before == after:
+        before, after = self._stored_search_keys(), self.found_by()
+        entry = self._audit_entry()
+        if before == after and entry is None:
             data = super().save(condition, add_version_condition=add_version_condition)
         else:
-            stale = [CustomerSearch.of(self, key) for key in sorted(before - after)]
-            new = [CustomerSearch.of(self, key) for key in sorted(after - before)]
-            data = _with_search_keys(self, condition, add_version_condition, PUT_CUSTOMER, stale, new)
+            data = _with_search_keys(self, condition, add_version_condition, PUT_CUSTOMER, before - after,
+                                     after - before, [entry] if entry is not None else [])
         self._search_keys_stored = after
+        self._audited = audited_values(self)
         return data
 
+    def audited_as(self, by: str, source: str, at: str, *, before: Customer | None = None) -> Customer:
+        """Name who writes this item and how (`api`, `unsubscribe_link`, `import:<id>`), and when, for the audit
+        entry its save writes. `before`: the customer as stored, for an item built afresh to replace it (an item
+        read from the table remembers what it was read with; a new customer was nothing)."""
+        self._audit_by = (by, source, at)
+        if before is not None:
+            self._audited = getattr(before, "_audited", None) or audited_values(before)
+        return self
+
+    def _audit_entry(self) -> CustomerAudit | None:
+        was = getattr(self, "_audited", None) or audited_values(None)
+        changes = audit_changes(was, audited_values(self))
+        if not changes:
+            return None
+        by, source, at = getattr(self, "_audit_by", None) or ("system", "system", self.updated_at or self.created_at)
+        return CustomerAudit.entry(self.tenant_id, self.customer_id, at=at, by=by, source=source, changes=changes,
+                                   version=(self.version or 0) + 1)
+
     def delete(self, condition=None, *, add_version_condition: bool = True):
-        """Deleting a customer deletes their search keys in the same transaction."""
-        stale = [CustomerSearch.of(self, key) for key in sorted(self._stored_search_keys())]
+        """Deleting a customer deletes their search keys (and takes them off their address's item) in the same
+        transaction."""
+        stale = self._stored_search_keys()
         if not stale:
             return super().delete(condition, add_version_condition=add_version_condition)
-        return _with_search_keys(self, condition, add_version_condition, DELETE_CUSTOMER, stale, [])
+        return _with_search_keys(self, condition, add_version_condition, DELETE_CUSTOMER, stale, frozenset())
 
     def search_keys(self) -> frozenset[str]:
         return search.search_keys(self.first_name, self.last_name, self.email, self.phone)
 
+    def found_by(self) -> frozenset[str]:
+        """Everything the customer is found by: the search keys, and the address key (`CustomerEmail`)."""
+        address = search.email_key(self.email)
+        return self.search_keys() | {address} if address else self.search_keys()
+
     @classmethod
     def _instantiate(cls, attribute_values):
-        # A customer read from the table remembers the search keys it is stored with: the write that
-        # replaces it (under its version) knows which keys to delete without reading it again.
+        # A customer read from the table remembers the keys it is stored with: the write that replaces it
+        # (under its version) knows which keys to delete without reading it again.
         item = super()._instantiate(attribute_values)
-        item._search_keys_stored = item.search_keys()
+        item._search_keys_stored = item.found_by()
+        item._audited = audited_values(item)
         return item
 
     def _stored_search_keys(self) -> frozenset[str]:
-        """The search keys of the customer as stored: remembered when read, none for a new customer, or else
-        (an item built afresh to replace a stored one) read."""
+        """What the customer as stored is found by (`found_by`): remembered when read, nothing for a new
+        customer, or else (an item built afresh to replace a stored one) read."""
         known = getattr(self, "_search_keys_stored", None)
         if known is not None:
             return known
@@ -404,7 +437,7 @@ class Customer(Model):
                                   attributes_to_get=list(SEARCHED_FIELDS))
         except Customer.DoesNotExist:
             return frozenset()   # the write's version condition fails: the writer reads again and retries
-        return stored.search_keys()
+        return stored.found_by()
 
 
 def derive_customer_keys(item: Customer) -> None:
@@ -420,6 +453,59 @@ def derive_customer_keys(item: Customer) -> None:
     item.anniversary_key = month_day_key(item.tenant_id, item.anniversary) if item.anniversary else None
     item.email_key = f"{item.tenant_id}#{item.email.lower()}" if item.email else None
     item.vip_key = item.tenant_id if item.is_vip else None
+
+
+#: What the audit trail follows (docs/behaviour.md section 7, "Audit trail"): each consent channel, the tags, VIP.
+AUDITED_FIELDS = ("consent.email", "consent.sms", "tags", "is_vip")
+
+
+def audited_values(item: Customer | None) -> dict:
+    """The audited fields' values of a customer (None: a customer that did not exist)."""
+    if item is None:
+        return {"consent.email": False, "consent.sms": False, "tags": [], "is_vip": False}
+    consent = item.consent.as_dict() if item.consent is not None else {}
+    return {"consent.email": bool(consent.get("email")), "consent.sms": bool(consent.get("sms")),
+            "tags": list(item.tags or []), "is_vip": bool(item.is_vip)}
+
+
+def audit_changes(before: dict, after: dict) -> list[dict]:
+    """Each audited field that differs: `{field, from, to}`."""
+    return [{"field": name, "from": before[name], "to": after[name]} for name in AUDITED_FIELDS
+            if before[name] != after[name]]
+
+
+class CustomerAudit(Model):
+    """One change of a customer's consent, tags or VIP (docs/behaviour.md section 7, "Audit trail"): who, when,
+    how, and each field's value before and after. Written in the customer's own transaction (`Customer.save`).
+    Erasing the customer deletes the entries and leaves one, `erased` (by whom, when)."""
+
+    class Meta(BaseMeta):
+        table_name = _table("customer_audit")
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: `<at>#<the customer's version it wrote, 10 digits>`: sorts by time, then by write; unique, and the same for a
+    #: write tried again. The erasure's own entry is `erased`, after every instant.
+    entry_key = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    #: The user id (the token's subject), `unsubscribe_link`, or `system`.
+    by = UnicodeAttribute()
+    #: `api`, the `consent_source` given, `unsubscribe_link`, `import:<id>`; `erasure` for the erasure's entry.
+    source = UnicodeAttribute()
+    #: JSON: `[{"field", "from", "to"}]` (absent on the erasure's entry).
+    changes = UnicodeAttribute(null=True)
+    #: The erasure's entry: when its last step was done (absent while a retry has work to finish).
+    finished_at = UnicodeAttribute(null=True)
+
+    ERASED = "erased"
+
+    @classmethod
+    def entry(cls, tenant_id: str, customer_id: str, *, at: str, by: str, source: str, changes: list[dict],
+              version: int) -> CustomerAudit:
+        return cls(tenant_customer(tenant_id, customer_id), f"{at}#{version:010d}", tenant_id=tenant_id,
+                   customer_id=customer_id, at=at, by=by, source=source,
+                   changes=json.dumps(changes, separators=(",", ":")))
 
 
 #: The fields a customer's search keys are made of.
@@ -448,6 +534,40 @@ class CustomerSearch(Model):
         return cls(customer.tenant_id, f"{key}#{customer.customer_id}", customer_id=customer.customer_id)
 
 
+class CustomerEmail(Model):
+    """The customers of a store who hold one email address (in any letter case): one item per address, in the
+    search keys' table under the key `e:<address in lower case>` (`rules.search.email_key`), so that finding the
+    customers of many addresses is a batch of keyed reads (an import's chunk: `BatchGetItem`, 100 addresses a
+    call) rather than an index query each. Each customer adds their id to their address's item, and takes it
+    off the one they leave, in the transaction that writes them (`Customer.save`), as they write their search
+    keys. Not in `ALL_MODELS`: it is another kind of item of `CustomerSearch`'s table."""
+
+    class Meta(BaseMeta):
+        table_name = _table("customer_search")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    #: `e:<address in lower case>`.
+    search_key = UnicodeAttribute(range_key=True)
+    #: Absent once the last customer with the address has left it (DynamoDB keeps no empty set); the item is then
+    #: deleted (`drop_if_empty`), since its key is the address itself.
+    customer_ids = UnicodeSetAttribute(null=True)
+
+    @classmethod
+    def drop_if_empty(cls, tenant_id: str, key: str) -> None:
+        """Delete the address's item if no customer holds the address any more: its key is an address, which is
+        not kept for nobody (an erased customer's, an old one). Conditional, so a customer who took the address
+        meanwhile keeps it."""
+        from pynamodb.exceptions import DeleteError
+
+        from chalicelib.adapters.persistence import is_conditional_failure
+
+        try:
+            cls(tenant_id, key).delete(condition=cls.customer_ids.does_not_exist())
+        except DeleteError as e:
+            if not is_conditional_failure(e):
+                raise
+
+
 @lru_cache(maxsize=1)
 def _transactions():
     """One connection for the customer writes' transactions of a warm process (building one builds a botocore
@@ -457,15 +577,31 @@ def _transactions():
     return Connection(region=config.region())
 
 
+def connect_customer_writes() -> None:
+    """Build the clients customer writes use (a plain write's, a transaction's) before several threads write
+    at once: botocore builds a client from a session that is not safe to share while it builds."""
+    Customer._get_connection().connection.client
+    _transactions().client
+
+
 def _with_search_keys(customer: Customer, condition, add_version_condition: bool, action: str,
-                      stale: list[CustomerSearch], new: list[CustomerSearch]):
-    """Put or delete the customer, under its version (and `condition`), with its search keys, all or nothing.
-    A failed condition is raised as the write alone would raise it (`PutError` or `DeleteError` with
-    DynamoDB's ConditionalCheckFailedException), so the writers' read-and-retry loops see no difference."""
+                      stale_keys: frozenset[str], new_keys: frozenset[str], extra: list[Model] | None = None):
+    """Put or delete the customer, under its version (and `condition`), with its search keys and its address
+    key (`found_by`: the keys it no longer holds are deleted, or its id taken off the address's item; the new
+    ones written, or its id added) and `extra` items (its audit entry), all or nothing. A failed condition is
+    raised as the write alone would raise it (`PutError` or `DeleteError` with DynamoDB's
+    ConditionalCheckFailedException), so the writers' read-and-retry loops see no difference."""
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
     from pynamodb.transactions import TransactWrite
 
+    def split(keys: frozenset[str]) -> tuple[list[CustomerSearch], list[CustomerEmail]]:
+        addresses = [k for k in sorted(keys) if k.startswith(search.EMAIL)]
+        return ([CustomerSearch.of(customer, k) for k in sorted(keys) if not k.startswith(search.EMAIL)],
+                [CustomerEmail(customer.tenant_id, k) for k in addresses])
+
+    stale, left = split(stale_keys)
+    new, joined = split(new_keys)
     for attempt in range(TRANSACTION_ATTEMPTS):
         try:
             with TransactWrite(connection=_transactions()) as tx:
@@ -477,6 +613,14 @@ def _with_search_keys(customer: Customer, condition, add_version_condition: bool
                     tx.delete(key)
                 for key in new:
                     tx.save(key)
+                for item in extra or ():
+                    tx.save(item)
+                for address in left:
+                    tx.update(address, actions=[CustomerEmail.customer_ids.delete({customer.customer_id})])
+                for address in joined:
+                    tx.update(address, actions=[CustomerEmail.customer_ids.add({customer.customer_id})])
+            for address in left:
+                CustomerEmail.drop_if_empty(customer.tenant_id, address.search_key)
             return {}
         except TransactWriteError as e:
             codes = {reason.code for reason in e.cancellation_reasons if reason is not None}
@@ -559,6 +703,10 @@ class Sale(Model):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     customer_present = _customer_present()
+    #: The marketing message the sale is attributed to (decided once, when the sale is first written with a
+    #: customer and an instant): its record's sort key in the customer's history, and its automation.
+    attributed_record = UnicodeAttribute(null=True)
+    attributed_automation = UnicodeAttribute(null=True)
 
     completed_index = SaleCompletedIndex()
     customer_index = SalesByCustomerIndex()
@@ -682,6 +830,8 @@ class Communication(Model):
     automation_id = UnicodeAttribute(null=True)
     occurrence_key = UnicodeAttribute(null=True)
     template_id = UnicodeAttribute(null=True)
+    #: Only on records written before `CommunicationContent` held them (and until the customer is erased); newer
+    #: records' are in their `CommunicationContent`, which `sending.ledger.with_content` lays on them.
     to = UnicodeAttribute(null=True)
     subject = UnicodeAttribute(null=True)
     body = UnicodeAttribute(null=True)
@@ -692,6 +842,48 @@ class Communication(Model):
     deferred_until = UnicodeAttribute(null=True)
     #: A 1:1 message: the user (the token's subject) who wrote and sent it.
     sent_by = UnicodeAttribute(null=True)
+    #: What SES reported of a sent email (docs/behaviour.md section 14), each instant set once, by its first
+    #: event: `delivery_status` (sent, delivered, bounced, complained, rejected, rendering_failure).
+    delivery_status = UnicodeAttribute(null=True)
+    accepted_at = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    bounced_at = UnicodeAttribute(null=True)
+    complained_at = UnicodeAttribute(null=True)
+    rejected_at = UnicodeAttribute(null=True)
+    rendering_failed_at = UnicodeAttribute(null=True)
+    #: The first open by a person; an open by a mail privacy proxy sets `machine_opened_at` and `machine_open`.
+    opened_at = UnicodeAttribute(null=True)
+    machine_opened_at = UnicodeAttribute(null=True)
+    machine_open = BooleanAttribute(null=True)
+    clicked_at = UnicodeAttribute(null=True)
+    #: The links clicked, without their query strings.
+    clicked_links = UnicodeSetAttribute(null=True)
+    #: Sales attributed to this message: how many, and their total.
+    attributed_sales = NumberAttribute(null=True)
+    attributed_revenue = NumberAttribute(null=True)
+    #: The latest attributed sale: when it was completed, and its total.
+    attributed_sale_at = UnicodeAttribute(null=True)
+    attributed_sale_total = NumberAttribute(null=True)
+
+
+class CommunicationContent(Model):
+    """The personal part of one communication record (docs/behaviour.md section 8, "Retention"): the address, the
+    subject and the rendered body. Kept apart from the record, under the same key, so that DynamoDB's time to
+    live deletes it after the store's `retention_days` while the record (ids, dates, status, reason) stays.
+    Records written before it existed hold these fields themselves, without an expiry."""
+
+    class Meta(BaseMeta):
+        table_name = _table("communication_contents")
+        #: DynamoDB's time to live deletes the item after this instant (epoch seconds), within about two days.
+        ttl_attribute = "expires_at"
+
+    tenant_customer = UnicodeAttribute(hash_key=True)
+    #: The record's own `sort_key`.
+    sort_key = UnicodeAttribute(range_key=True)
+    to = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class DeferredIndex(GlobalSecondaryIndex):
@@ -916,8 +1108,8 @@ class Import(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (
     Tenant, Automation, RunState, ActionAutomation, ActionFiring, Template, Customer, CustomerSearch, Segment, Sale,
-    Repair, Appointment, Communication, SendLedger, Suppression, MarketingLog, AutomationStats, Campaign, Note,
-    Import,
+    Repair, Appointment, Communication, CommunicationContent, SendLedger, Suppression, MarketingLog, AutomationStats,
+    Campaign, Note, Import, CustomerAudit,
 )
 
 

@@ -20,6 +20,11 @@ DISPATCH_FUNCTION, EVALUATE_FUNCTION, CUSTOMER_CHANGES_FUNCTION = "dispatch", "e
 DISPATCH_BATCH_SIZE = 1
 #: Jobs of one evaluate invocation: each is a page of up to 2,000 customers.
 EVALUATE_BATCH_SIZE = 1
+#: SES events of one engagement invocation (each one record read and one transaction).
+ENGAGEMENT_FUNCTION, ENGAGEMENT_BATCH_SIZE = "ses_engagement", 10
+#: An event that arrives before its record is written is tried again after this (the record is written
+#: within seconds of the send, or at the send's next delivery, after the send queue's visibility timeout).
+ENGAGEMENT_VISIBILITY_SECONDS = 90
 #: Stream records of one customer-changes invocation (each is one customer write, small).
 STREAM_BATCH_SIZE = 100
 #: Lambda retries a failing stream record this many times (bisecting its batch), then hands the
@@ -37,9 +42,15 @@ def evaluation_queue_name() -> str:
     return os.environ.get("EVALUATION_QUEUE_NAME", f"{config.table_prefix()}evaluations")
 
 
+def engagement_queue_name() -> str:
+    """SES's events of sent email (the configuration set's topic delivers them here, raw)."""
+    return os.environ.get("ENGAGEMENT_QUEUE_NAME", f"{config.table_prefix()}ses-events")
+
+
 def batch_size_of(queue_name: str) -> int:
     """The messages one invocation of the queue's consumer gets (its event source's batch size)."""
-    return {send_queue_name(): DISPATCH_BATCH_SIZE, evaluation_queue_name(): EVALUATE_BATCH_SIZE}.get(queue_name, 10)
+    return {send_queue_name(): DISPATCH_BATCH_SIZE, evaluation_queue_name(): EVALUATE_BATCH_SIZE,
+            engagement_queue_name(): ENGAGEMENT_BATCH_SIZE}.get(queue_name, 10)
 
 
 def customers_stream_arn() -> str:
@@ -55,8 +66,20 @@ def stream_failure_queue_name() -> str:
     return f"{config.table_prefix()}customer-changes-failed"
 
 
+def feedback_failure_queue_name() -> str:
+    """Cloud only: the SES feedback events the feedback function failed three times (Lambda's own retries of
+    an asynchronous invocation), kept for replay rather than lost with the suppression they carry."""
+    return f"{config.table_prefix()}ses-feedback-failed"
+
+
+#: What the configuration set publishes to the feedback topic. Naming `open` and `click` is what switches SES's
+#: open and click tracking on for mail sent through the set (a pixel, and links through SES's redirect).
+SES_EVENT_TYPES = ("send", "delivery", "bounce", "complaint", "reject", "open", "click", "renderingFailure")
+
+
 def feedback_topic_name() -> str:
-    """SES bounce and complaint notifications arrive on this SNS topic."""
+    """SES's events of mail sent through the configuration set arrive on this SNS topic: the feedback function
+    takes its bounces and complaints (a subscription filter), the engagement queue every event."""
     return os.environ.get("FEEDBACK_TOPIC_NAME", f"{config.table_prefix()}ses-feedback")
 
 
@@ -86,7 +109,8 @@ def work_queues() -> dict[str, tuple[str, int]]:
     """The queues that feed the runner, each with a dead-letter queue: role -> (name, visibility
     timeout). The local stack and the packaged template both create these."""
     return {"sends": (send_queue_name(), SEND_VISIBILITY_SECONDS),
-            "evaluations": (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS)}
+            "evaluations": (evaluation_queue_name(), EVALUATION_VISIBILITY_SECONDS),
+            "engagement": (engagement_queue_name(), ENGAGEMENT_VISIBILITY_SECONDS)}
 
 
 def create_queues(sqs_client) -> dict[str, str]:
@@ -103,7 +127,13 @@ def create_local_feedback_route(sns_client, sqs_client) -> dict[str, str]:
     url = sqs_client.create_queue(QueueName=feedback_queue_name())["QueueUrl"]
     queue_arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return {"topic_arn": topic_arn, "queue_url": url}
+    # Every SES event also reaches the engagement queue, raw, as the packaged template subscribes it.
+    engagement_url = sqs_client.get_queue_url(QueueName=engagement_queue_name())["QueueUrl"]
+    engagement_arn = sqs_client.get_queue_attributes(QueueUrl=engagement_url,
+                                                     AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns_client.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=engagement_arn,
+                         Attributes={"RawMessageDelivery": "true"})
+    return {"topic_arn": topic_arn, "queue_url": url, "engagement_queue_url": engagement_url}
 
 
 #: Import uploads and their rejects are deleted this many days after they were written: an import is done

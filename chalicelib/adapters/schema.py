@@ -5,6 +5,9 @@ from pynamodb.models import Model
 
 from chalicelib.adapters.models import ALL_MODELS
 
+#: A definition's time to live (`UpdateTimeToLive`'s specification; the template's table property of that name).
+TTL_SPEC = "TimeToLiveSpecification"
+
 
 def _key_schema(keys: list[dict]) -> list[dict]:
     # DynamoDB requires the hash key first.
@@ -36,6 +39,10 @@ def table_definition(model: type[Model]) -> dict:
     ]
     if indexes:
         definition["GlobalSecondaryIndexes"] = sorted(indexes, key=lambda i: i["IndexName"])
+    ttl = getattr(model.Meta, "ttl_attribute", None)
+    if ttl:
+        # Not a CreateTable argument: the local stack turns it on after creating the table, the template with it.
+        definition[TTL_SPEC] = {"AttributeName": ttl, "Enabled": True}
     stream = getattr(model.Meta, "stream_view_type", None)
     if stream:
         definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
@@ -49,8 +56,10 @@ def all_table_definitions() -> list[dict]:
 def create_tables(dynamodb_client) -> list[str]:
     """Create every table that does not exist yet; returns the names created."""
     existing = set(dynamodb_client.list_tables().get("TableNames", []))
-    created = []
+    created, ttl = [], {}
     for definition in all_table_definitions():
+        if TTL_SPEC in definition:
+            ttl[definition["TableName"]] = definition.pop(TTL_SPEC)
         if definition["TableName"] in existing:
             continue
         dynamodb_client.create_table(**definition)
@@ -58,4 +67,9 @@ def create_tables(dynamodb_client) -> list[str]:
     waiter = dynamodb_client.get_waiter("table_exists")
     for name in created:
         waiter.wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    for name, spec in ttl.items():
+        # Also on a table created before it had a time to live (turning it on again is refused: read first).
+        current = dynamodb_client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            dynamodb_client.update_time_to_live(TableName=name, TimeToLiveSpecification=spec)
     return created

@@ -5,7 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.authorizer import jwt_auth
 from chalicelib.api.context import Call, created, no_content, routes
-from chalicelib.services import customers, notes
+from chalicelib.services import audit, customers, notes
 
 bp = Blueprint(__name__)
 route = routes(bp, jwt_auth)
@@ -34,8 +34,13 @@ def get_customer(call: Call, customer_id):
 
 @route("/customers/{customer_id}", ["DELETE"])
 def delete_customer(call: Call, customer_id):
-    customers.delete_customer(call.principal, customer_id)
+    customers.delete_customer(call.principal, customer_id, call.now)
     return no_content()
+
+
+@route("/customers/{customer_id}/audit", ["GET"])
+def customer_audit(call: Call, customer_id):
+    return audit.entries(call.principal, customer_id, limit=call.param("limit"), cursor=call.param("cursor"))
 
 
 @route("/customers/{customer_id}/communications", ["GET"])

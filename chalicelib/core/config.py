@@ -35,9 +35,15 @@ def cognito_audience() -> str | None:
     return os.environ.get("COGNITO_AUDIENCE")
 
 
-def unsubscribe_secret() -> str | None:
-    """Signs unsubscribe links. In the cloud it comes from the deployment's secret; locally `serve` makes one."""
-    return os.environ.get("UNSUBSCRIBE_SECRET")
+def unsubscribe_secret_id() -> str:
+    """The Secrets Manager secret holding the unsubscribe links' keys: its ARN in the cloud, its name in the
+    emulator (the local stack creates it). The keys themselves are read at run time, never from here."""
+    return os.environ.get("UNSUBSCRIBE_SECRET_ID") or f"{table_prefix()}unsubscribe-keys"
+
+
+def erasure_secret_id() -> str:
+    """The Secrets Manager secret holding the erasure key (keyed hashes of erased customers' addresses)."""
+    return os.environ.get("ERASURE_SECRET_ID") or f"{table_prefix()}erasure-key"
 
 
 def public_api_url() -> str:

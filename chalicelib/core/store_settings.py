@@ -25,6 +25,13 @@ DEFAULTS: dict[str, Any] = {
     # accents; without a logo the store's name is shown.
     "logo_url": None,
     "brand_color": "#2d2a26",
+    # How many days a communication record's address, subject and body are kept (DynamoDB's time to live then
+    # deletes them; the record itself stays).
+    "retention_days": 400,
+    # A sale within this many days after a marketing message is attributed to it; the currency its revenue
+    # is shown in (ISO 4217; none: figures without a symbol).
+    "attribution_days": 5,
+    "currency": None,
 }
 
 

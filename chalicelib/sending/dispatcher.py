@@ -39,8 +39,6 @@ from chalicelib.adapters.models import (
 )
 from chalicelib.adapters.persistence import Keys, get_or_none, read_many
 from chalicelib.adapters.providers import (
-    AUTOMATION_TAG,
-    TENANT_TAG,
     Email,
     EmailSender,
     PermanentProviderError,
@@ -48,7 +46,6 @@ from chalicelib.adapters.providers import (
     Sms,
     SmsSender,
     TransientProviderError,
-    tag_value,
 )
 from chalicelib.adapters.queues import BatchResult, Queue
 from chalicelib.adapters.repository import person_of
@@ -59,7 +56,7 @@ from chalicelib.rules import checks, templating
 from chalicelib.sending import content, ledger, unsubscribe
 from chalicelib.sending.messages import MalformedMessage, Send, unpack
 from chalicelib.sending.sources import source_of
-from chalicelib.sending.stores import suppress, suppressed_among
+from chalicelib.sending.stores import erased, suppress, suppressed_among
 
 TEMPLATE_ERROR = "template_error"
 PROVIDER_ERROR = "provider_error"
@@ -306,8 +303,11 @@ class Dispatcher:
                 # The provider took it on an earlier attempt whose record was not written: write it now,
                 # whatever has changed since; never send again.
                 tz_name = data.settings(send.tenant_id)["timezone"]
-                return self._record_sent(send, row.claim_token, ledger.accepted_record(row), now, tz_name, False,
-                                         data)
+                sent = ledger.accepted_record(row)
+                if data.person(send) is None and erased(send.tenant_id, send.customer_id):
+                    # Erased since the provider took it: its record keeps no address, subject or body.
+                    sent = ledger.Record(template_id=sent.template_id, provider_message_id=sent.provider_message_id)
+                return self._record_sent(send, row.claim_token, sent, now, tz_name, False, data)
             if row.status == ledger.CLAIMED:
                 if not ledger.claim_expired(row, now):
                     raise _Busy()
@@ -321,6 +321,7 @@ class Dispatcher:
 
         settings = data.settings(send.tenant_id)
         tz_name = settings["timezone"]
+        keep = settings.get("retention_days")
         automation = data.automation(send)
         source = source_of(send)
         category = source.category(send.automation_type)
@@ -334,6 +335,8 @@ class Dispatcher:
         # 1-2: still enabled (a campaign: not cancelled), still eligible.
         if not automation.enabled or send.channel not in automation.channels:
             return finish(ledger.SKIPPED, source.DISABLED_REASON)
+        if person is None and erased(send.tenant_id, send.customer_id):
+            return finish(ledger.SKIPPED, checks.ERASED)
         subject = self._subject(send)
         if not checks.still_eligible(send.trigger, send.subject_kind, subject, person, tz_name):
             return finish(ledger.SKIPPED, checks.NO_LONGER_ELIGIBLE)
@@ -349,12 +352,12 @@ class Dispatcher:
                                             is_suppressed=self._suppression_check(send.tenant_id, now, data),
                                             frequency_cap=cap, recent_marketing=recent)
         if reason:
-            return finish(ledger.SKIPPED, reason, ledger.Record(to=address))
+            return finish(ledger.SKIPPED, reason, ledger.Record(to=address, keep_days=keep))
 
         # 7: quiet hours defer marketing SMS.
         until = checks.quiet_hours_end(send.channel, category, now, tz_name, settings.get("quiet_hours"))
         if until is not None:
-            ledger.defer(send, row, until, checks.QUIET_HOURS, ledger.Record(to=address), now, tz_name,
+            ledger.defer(send, row, until, checks.QUIET_HOURS, ledger.Record(to=address, keep_days=keep), now, tz_name,
                          counts=data.counts)
             return Outcome(send, ledger.DEFERRED, checks.QUIET_HOURS, took_over)
 
@@ -370,10 +373,10 @@ class Dispatcher:
                                       variables)
         except templating.TemplateRenderError as e:
             return finish(ledger.FAILED, TEMPLATE_ERROR,
-                          ledger.Record(to=address, template_id=template_id, body=e.cause[:500]))
+                          ledger.Record(to=address, template_id=template_id, body=e.cause[:500], keep_days=keep))
         body = rendered.body_text if send.channel == "email" else rendered.sms_body
         record = ledger.Record(to=address, subject=rendered.subject if send.channel == "email" else None,
-                               body=body, template_id=template_id)
+                               body=body, template_id=template_id, keep_days=keep)
         if send.channel == "email" and not settings.get("sender_email"):
             return finish(ledger.FAILED, NO_SENDER, record)
 
@@ -450,7 +453,7 @@ class Dispatcher:
             sender=settings["sender_email"], sender_name=settings.get("store_name") or "", to=address,
             subject=rendered.subject, text=rendered.body_text, html=rendered.body_html,
             reply_to=settings.get("reply_to"), unsubscribe_url=unsubscribe_url,
-            tags={TENANT_TAG: tag_value(send.tenant_id), AUTOMATION_TAG: tag_value(send.automation_id)}))
+            tags=ledger.email_tags(send)))
 
 
 def _ids(send: Send) -> dict:

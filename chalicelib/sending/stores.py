@@ -6,10 +6,27 @@ from typing import Iterable
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.adapters.models import MarketingLog, Suppression, tenant_customer
+from chalicelib.adapters.models import (
+    CustomerAudit,
+    MarketingLog,
+    Suppression,
+    tenant_customer,
+)
 from chalicelib.adapters.persistence import get_or_none, is_conditional_failure
+from chalicelib.adapters.secrets import erasure_key
 from chalicelib.core.timeutil import to_iso
-from chalicelib.rules.checks import marketing_sends_since, suppression_key
+from chalicelib.rules.checks import (
+    hashed_suppression_key,
+    marketing_sends_since,
+    suppression_key,
+)
+
+
+def suppression_keys(tenant_id: str, channel: str, address: str) -> tuple[str, str]:
+    """The two keys an address may be on the suppression list under: in clear, or as its keyed hash (an erased
+    customer's address, `hashed_suppression_key`). Every check looks for both."""
+    return (suppression_key(channel, address),
+            hashed_suppression_key(erasure_key(), tenant_id, channel, address))
 
 
 class TenantSuppressions:
@@ -23,7 +40,7 @@ class TenantSuppressions:
         if self._keys is None:
             self._keys = {row.address_key for row in Suppression.query(
                 self.tenant_id, attributes_to_get=["address_key"])}
-        return suppression_key(channel, address) in self._keys
+        return any(key in self._keys for key in suppression_keys(self.tenant_id, channel, address))
 
 
 def recent_marketing_counts(tenant_id: str, customer_ids: Iterable[str], since: str) -> dict[str, int]:
@@ -35,13 +52,15 @@ def recent_marketing_counts(tenant_id: str, customer_ids: Iterable[str], since: 
 
 
 def is_suppressed(tenant_id: str, channel: str, address: str) -> bool:
-    return get_or_none(Suppression, tenant_id, suppression_key(channel, address)) is not None
+    return bool(suppressed_among([(tenant_id, channel, address)]))
 
 
 def suppressed_among(addresses: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-    """Which of these (tenant, channel, address) are suppressed, read in batches of 100."""
-    wanted = {(tenant_id, suppression_key(channel, address)): (tenant_id, channel, address)
-              for tenant_id, channel, address in addresses}
+    """Which of these (tenant, channel, address) are suppressed (in clear or as an erased address's hash), read
+    in batches of 100."""
+    wanted = {(tenant_id, key): (tenant_id, channel, address)
+              for tenant_id, channel, address in addresses
+              for key in suppression_keys(tenant_id, channel, address)}
     if not wanted:
         return set()
     rows = Suppression.batch_get(sorted(wanted), attributes_to_get=["tenant_id", "address_key"])
@@ -62,3 +81,9 @@ def suppress(tenant_id: str, channel: str, address: str, reason: str, now: datet
     except PutError as e:
         if not is_conditional_failure(e):
             raise
+
+
+def erased(tenant_id: str, customer_id: str) -> bool:
+    """Whether the customer was erased (their audit trail's `erased` entry): a send to a customer who is gone
+    ends `skipped` with reason `erased` rather than `no_longer_eligible`."""
+    return get_or_none(CustomerAudit, tenant_customer(tenant_id, customer_id), CustomerAudit.ERASED) is not None

@@ -1,9 +1,10 @@
 """Bring the customers stored by an earlier version up to what every write derives today.
 
 `Customer.save` derives `is_vip` from the tags, the index keys (VIP, birthday, anniversary, email) and
-tags and interests without duplicates, and writes the customer's search keys (`CustomerSearch`); the
+tags and interests without duplicates, and writes the customer's search keys (`CustomerSearch`) and address key (`CustomerEmail`); the
 services add the last activity and the last purchase. A customer written before one of these existed
-lacks it until its next write: the VIP segment would not count it, a search would not find it. `customers()` reads every customer once (a
+lacks it until its next write: the VIP segment would not count it, a search would not find it, an import
+would not match it by email. `customers()` reads every customer once (a
 parallel scan: the one place a scan is right, since every item is to be read) and writes back, under
 its version, only those whose derived fields differ. Run after upgrading a deployed stack
 (docs/operations.md); running it again rewrites nothing.
@@ -14,8 +15,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from chalicelib.adapters.models import Customer, CustomerSearch, derive_customer_keys
+from chalicelib.adapters.models import (
+    Customer,
+    CustomerEmail,
+    CustomerSearch,
+    derive_customer_keys,
+)
 from chalicelib.adapters.persistence import get_or_none, mutate
+from chalicelib.rules import search
 from chalicelib.services.customers import _activity
 
 DERIVED = ("tags", "interests", "is_vip", "vip_key", "birthday_key", "anniversary_key", "email_key",
@@ -27,9 +34,16 @@ def _derived(item: Customer) -> tuple:
 
 
 def _search_keys_missing(item: Customer) -> bool:
-    """Whether any of the search keys the customer should have is not stored (one batch read)."""
+    """Whether any of the search keys the customer should have is not stored, or their address's item does not
+    list them (`CustomerEmail`; one batch read each)."""
     wanted = [(item.tenant_id, CustomerSearch.of(item, key).search_key) for key in sorted(item.search_keys())]
-    return bool(wanted) and sum(1 for _ in CustomerSearch.batch_get(wanted)) < len(wanted)
+    if wanted and sum(1 for _ in CustomerSearch.batch_get(wanted)) < len(wanted):
+        return True
+    address = search.email_key(item.email)
+    if address is None:
+        return False
+    listed = get_or_none(CustomerEmail, item.tenant_id, address)
+    return listed is None or item.customer_id not in (listed.customer_ids or set())
 
 
 def customer(tenant_id: str, customer_id: str) -> bool:
@@ -47,7 +61,7 @@ def customer(tenant_id: str, customer_id: str) -> bool:
         if _derived(item) == before and not unsearchable:
             return None
         if unsearchable:
-            item._search_keys_stored = frozenset()   # so that the save writes every key (a put is idempotent)
+            item._search_keys_stored = frozenset()   # the save writes every key (a put, a set's ADD: idempotent)
         written[0] = True
         return item
 

@@ -22,6 +22,7 @@ from chalicelib.core.values import Match, Repository, TenantView
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.sending.sources import campaign as source
+from chalicelib.sending.stats import ENGAGEMENT, stats_since_window
 from chalicelib.services import settings as tenant_settings
 from chalicelib.services.templates import exists_for_type
 from chalicelib.services.testrun import DEFERRED, SAMPLE_SIZE, WOULD_SEND, decide
@@ -70,6 +71,8 @@ def _as_json(item: Campaign, tz_name: str, counts: dict | None = None) -> dict:
         "members": int(item.members or 0), "queued": int(item.queued or 0),
         "sent": counts["sent"], "skipped": dict(sorted(counts["skipped"].items())), "failed": counts["failed"],
         "deferred": counts["deferred"],
+        # What SES reported and the sales attributed (behaviour.md section 14); opens by people only.
+        **{name: counts[name] for name in (*ENGAGEMENT, "attributed_revenue", "open_rate", "click_rate")},
     }
 
 
@@ -96,7 +99,11 @@ def list_campaigns(tenant_id: str, now: datetime) -> list[dict]:
 
 
 def get(tenant_id: str, campaign_id: str, now: datetime) -> dict:
-    return _settled(_load(tenant_id, campaign_id), _tenant(tenant_id).timezone, now)
+    """The campaign, with its last 30 days day by day in the store's time zone (`daily`, for the chart)."""
+    tz_name = _tenant(tenant_id).timezone
+    view = _settled(_load(tenant_id, campaign_id), tz_name, now)
+    view["daily"] = stats_since_window(tenant_id, now, tz_name).of(campaign_id)["daily"]
+    return view
 
 
 def _check_segment(tenant_id: str, segment_id: str, now: datetime) -> None:

@@ -16,18 +16,20 @@ their old records: the matchers read them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from chalicelib.adapters.models import (
     Appointment,
     Communication,
     Customer,
+    CustomerEmail,
     CustomerSearch,
     Repair,
     Sale,
     tenant_customer,
 )
 from chalicelib.adapters.persistence import Keys, delete_current, get_or_none, mutate, read_many
+from chalicelib.adapters.tenants import load as load_settings
 from chalicelib.core.catalog import CHANNELS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.timeutil import to_iso
@@ -36,7 +38,7 @@ from chalicelib.rules import search
 from chalicelib.rules import validation as v
 from chalicelib.rules.auth import Principal, require_write
 from chalicelib.rules.tags import with_vip
-from chalicelib.services import notes
+from chalicelib.sending import ledger
 from chalicelib.services.paging import decode_cursor, encode_cursor, page_size
 
 REPAIR_STATUSES = ("intake", "in_progress", "ready", "collected")
@@ -81,7 +83,9 @@ _INTERNAL = {"tenant_id", "version", "import_write", "imported", "birthday_key",
 
 
 def _public(item) -> dict:
-    return {k: val for k, val in item.attribute_values.items() if k not in _INTERNAL and val is not None}
+    # Sets (a record's clicked links) as sorted lists, which JSON has.
+    return {k: sorted(val) if isinstance(val, (set, frozenset)) else val
+            for k, val in item.attribute_values.items() if k not in _INTERNAL and val is not None}
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -161,6 +165,11 @@ def _change_map(change: consent_rules.ConsentChange) -> dict:
 IMPORT = "import"
 
 
+def _audit_source(fields: dict) -> str:
+    """How an API write is named in the audit trail: the `consent_source` it gives, an import's, or `api`."""
+    return fields.get("consent_source") or (IMPORT if fields.get("source") == IMPORT else "api")
+
+
 def _mark_write(item: Customer, fields: dict) -> None:
     """Say on the item whether this write is an import, for the stream consumer (the `source` field
     itself stays as the caller set it, and may say where the customer came from long after)."""
@@ -215,13 +224,19 @@ def _differs(current: Customer, values: dict) -> bool:
     return False
 
 
+#: `import_customer`'s `current` when the caller has not read the customer.
+UNREAD = object()
+
+
 def import_customer(tenant_id: str, customer_id: str, fields: dict, *, import_id: str, run: int, by: str,
-                    now: datetime, commit: bool, id_from_file: bool) -> str:
+                    now: datetime, commit: bool, id_from_file: bool, current: Any = UNREAD) -> tuple[str, Customer | None]:
     """One import row laid over the customer `customer_id` (new when there is none): `created`, `updated`
-    or `unchanged` (equal values are not written). A write is marked as an import (no action-taken automation
-    fires), and consent it changes says `import:<import_id>`; each write notes the run and its outcome, so a
-    row done again by the same run (a chunk retried after a crash) is counted as the first attempt counted it.
-    A dry run (`commit` false) only says what the row would do."""
+    or `unchanged` (equal values are not written), and the customer as written (None when nothing was). A write
+    is marked as an import (no action-taken automation fires), and consent it changes says `import:<import_id>`;
+    each write notes the run and its outcome, so a row done again by the same run (a chunk retried after a
+    crash) is counted as the first attempt counted it. A dry run (`commit` false) only says what the row would
+    do. `current`: the customer as the caller read it (None: there was none), for a chunk that reads its
+    customers in batches; the write is under its version, and a write that finds it moved reads it again."""
     marker = f"{import_id}#{run}#"
     outcome: list[str] = []
 
@@ -254,17 +269,34 @@ def import_customer(tenant_id: str, customer_id: str, fields: dict, *, import_id
         item.import_write = True
         item.imported = marker + outcome[0]
         item.updated_at = to_iso(now)
+        item.audited_as(by, f"import:{import_id}", to_iso(now))
         return item
 
-    mutate(lambda: get_or_none(Customer, tenant_id, customer_id), change)
-    return outcome[0]
+    given = [current]
+
+    def load() -> Customer | None:
+        if given and given[0] is not UNREAD:
+            return given.pop()
+        given.clear()
+        return get_or_none(Customer, tenant_id, customer_id)
+
+    written = mutate(load, change)
+    return outcome[0], written
 
 
-def find_by_email(tenant_id: str, email: str) -> str | None:
-    """The id of the tenant's customer with that email address in any letter case (the first, if several)."""
-    for key in Customer.email_index.query(f"{tenant_id}#{email.lower()}", limit=1):
-        return key.customer_id
-    return None
+def customers_by_email(tenant_id: str, emails: Iterable[str]) -> dict[str, set[str]]:
+    """The ids of the tenant's customers holding each address (in any letter case), by address key
+    (`search.email_key`; an address no customer holds is absent): one strongly consistent batch of keyed reads
+    per 100 addresses (`CustomerEmail`)."""
+    keys = {search.email_key(email) for email in emails if email}
+    found = read_many(Keys(CustomerEmail, [(tenant_id, key) for key in keys], consistent=True))[CustomerEmail]
+    return {item.search_key: set(item.customer_ids) for item in found if item.customer_ids}
+
+
+def customers_by_id(tenant_id: str, customer_ids: Iterable[str]) -> dict[str, Customer]:
+    """The tenant's customers of these ids that exist: one strongly consistent batch read per 100 ids."""
+    keys = [(tenant_id, customer_id) for customer_id in set(customer_ids)]
+    return {item.customer_id: item for item in read_many(Keys(Customer, keys, consistent=True))[Customer]}
 
 
 def _activity(tenant_id: str, customer_id: str, created_at: str) -> tuple[str, str | None]:
@@ -380,6 +412,7 @@ def put_customer(principal: Principal, customer_id: str, body: dict, now: dateti
                              _consent_changes_of(current) if current else {}, fields, principal, now)
         _mark_write(item, fields)
         item.updated_at = to_iso(now)
+        item.audited_as(principal.subject, _audit_source(fields), to_iso(now), before=current)
         # Sales and repairs outlive a deleted customer, so even a new record looks them up.
         item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, created_at)
         return item
@@ -406,6 +439,7 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
         _note_consent_change(item, before, last, changes, principal, now)
         _mark_write(item, changes)
         item.updated_at = to_iso(now)
+        item.audited_as(principal.subject, _audit_source(changes), to_iso(now))
         if "created_at" in changes:
             item.last_activity_at, item.last_purchase_at = _activity(principal.tenant_id, customer_id, item.created_at)
         return item
@@ -413,17 +447,26 @@ def patch_customer(principal: Principal, customer_id: str, body: dict, now: date
     return _customer_view(mutate(lambda: get_or_none(Customer, principal.tenant_id, customer_id), change))
 
 
-def delete_customer(principal: Principal, customer_id: str) -> None:
-    require_write(principal, "customers")
-    v.check_id(customer_id)
-    missing = NotFound("no such customer", field="customer_id")
-    if get_or_none(Customer, principal.tenant_id, customer_id) is None:
-        raise missing
-    _withdraw_vouching(principal.tenant_id, customer_id)
-    delete_current(lambda: get_or_none(Customer, principal.tenant_id, customer_id), missing)
-    _withdraw_vouching(principal.tenant_id, customer_id)
-    # After the customer, so that a note written meanwhile either is found here or finds the customer gone.
-    notes.delete_customer_notes(principal.tenant_id, customer_id)
+def delete_customer(principal: Principal, customer_id: str, now: datetime) -> None:
+    """Erase the customer (`chalicelib.services.erasure`): their record and personal data everywhere."""
+    from chalicelib.services import erasure
+
+    erasure.erase_customer(principal, customer_id, now)
+
+
+def remove_customer(tenant_id: str, customer_id: str) -> None:
+    """Delete the customer's record and search keys, withdrawing what vouches for them (module docstring);
+    nothing if there is none."""
+    _withdraw_vouching(tenant_id, customer_id)
+    try:
+        delete_current(lambda: get_or_none(Customer, tenant_id, customer_id), _Gone())
+    except _Gone:
+        pass
+    _withdraw_vouching(tenant_id, customer_id)
+
+
+class _Gone(Exception):
+    pass
 
 
 def _withdraw_vouching(tenant_id: str, customer_id: str) -> None:
@@ -497,6 +540,9 @@ def _write(principal: Principal, model, record_id: str, fields: dict, now: datet
             item = model(principal.tenant_id, record_id, **{k: val for k, val in fields.items() if val is not None})
             if current is not None:
                 item.version = current.version
+                for name in KEPT_ON_REPLACE:   # decided once, not by the caller: a PUT keeps them
+                    if getattr(current, name, None) is not None and hasattr(item, name):
+                        setattr(item, name, getattr(current, name))
             item.created_at = fields.get("created_at") or (current.created_at if current else to_iso(now))
         else:
             item = current
@@ -540,9 +586,24 @@ def derive_appointment(item: Appointment, current: Appointment | None) -> None:
     item.booked_starts_at = item.starts_at if item.status == "booked" else None
 
 
+#: Fields a record's PUT keeps from the stored one: a sale's attribution is decided once.
+KEPT_ON_REPLACE = ("attributed_record", "attributed_automation")
+
+
 def put_sale(principal: Principal, sale_id: str, body: dict, now: datetime) -> dict:
+    """Write a sale, then attribute it (once) to the customer's latest marketing message within the store's
+    `attribution_days` before it (behaviour.md section 14). A retried PUT attributes a sale whose first write
+    was not followed by its attribution (the request failed in between) and changes nothing otherwise."""
+    from chalicelib.sending import engagement
+
     fields = v.parse(body, SALE_FIELDS, required=("customer_id", "completed_at"))
-    return _write(principal, Sale, sale_id, fields, now, replace=True, label="sale")
+    written = _write(principal, Sale, sale_id, fields, now, replace=True, label="sale")
+    settings = load_settings(principal.tenant_id)
+    chosen = engagement.attribute(lambda: get_or_none(Sale, principal.tenant_id, sale_id),
+                                  int(settings["attribution_days"]), settings["timezone"])
+    if chosen is not None:
+        written.update(attributed_record=chosen.sort_key, attributed_automation=chosen.automation_id)
+    return written
 
 
 def get_sale(tenant_id: str, sale_id: str) -> dict:
@@ -589,7 +650,7 @@ def communications(tenant_id: str, customer_id: str, *, limit: str | None, curso
     key = tenant_customer(tenant_id, customer_id)
     start = {"tenant_customer": {"S": key}, "sort_key": {"S": decode_cursor(cursor)}} if cursor else None
     results = Communication.query(key, scan_index_forward=False, limit=size, last_evaluated_key=start)
-    items = [_public(item) for item in results]
+    items = [_public(item) for item in ledger.with_content(list(results))]
     for item in items:
         item.pop("sort_key", None)
     last = results.last_evaluated_key

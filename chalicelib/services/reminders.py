@@ -20,6 +20,7 @@ from chalicelib.core.timeutil import local_date, to_iso
 from chalicelib.core.values import AutomationView, Person, Repository, TenantView
 from chalicelib.rules import validation as v
 from chalicelib.rules.checks import first_failing_check
+from chalicelib.sending import ledger
 from chalicelib.services import automations
 from chalicelib.services import settings as tenant_settings
 
@@ -48,6 +49,7 @@ def _last_received(tenant_id: str, customer_id: str) -> dict | None:
     """The customer's latest `sent` record (what they last received), newest first through their history."""
     for item in Communication.query(tenant_customer(tenant_id, customer_id), scan_index_forward=False,
                                     filter_condition=Communication.status == "sent", limit=1, page_size=25):
+        ledger.with_content([item])   # its subject, while the store's retention keeps it
         return {name: getattr(item, name) for name in LAST_MESSAGE_FIELDS if getattr(item, name) is not None}
     return None
 

@@ -20,6 +20,7 @@ URL_RE = re.compile(r"^https?://[^\s<>\"]{1,300}\Z")
 # Mail clients block images over plain http, and a logo is shown to every recipient: https only.
 HTTPS_URL_RE = re.compile(r"^https://[^\s<>\"'()]{1,300}\Z")
 HEX_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 
 
 def _timezone(value: Any, field: str) -> str:
@@ -53,6 +54,9 @@ FIELDS = {
     "review_url": v.string(310, pattern=URL_RE, what="an http(s) address"),
     "logo_url": v.string(310, pattern=HTTPS_URL_RE, what="an https address of an image"),
     "brand_color": v.string(7, pattern=HEX_COLOR_RE, what="a colour as #rrggbb"),
+    "retention_days": v.integer(1, 3650),
+    "attribution_days": v.integer(1, 90),
+    "currency": v.string(3, pattern=CURRENCY_RE, what="an ISO 4217 currency code in capitals, such as AUD"),
 }
 
 

@@ -19,7 +19,7 @@ from chalicelib.core import catalog
 from chalicelib.core.timeutil import local_date, parse_instant, to_iso
 from chalicelib.core.values import AutomationView, Profile
 from chalicelib.sending.messages import Send
-from chalicelib.sending.stats import empty_stats
+from chalicelib.sending.stats import add_count, empty_stats, with_rates
 
 NAME = "campaign"
 #: A send of a campaign cancelled after it was queued ends skipped with this reason.
@@ -110,18 +110,14 @@ def outcome_counts(item: Campaign, tz_name: str) -> dict:
     of its id since the local date it started (one range query of the store's counters)."""
     counts = empty_stats()
     if not item.started_at:
-        return counts
+        return with_rates(counts)
     since = local_date(parse_instant(item.started_at), tz_name).isoformat()
     for row in AutomationStats.query(item.tenant_id, AutomationStats.stat_key >= since):
         _day, automation_id, outcome = row.stat_key.split("#")[:3]
         if automation_id != item.campaign_id:
             continue
-        status, _, reason = outcome.partition(":")
-        if status == "skipped":
-            counts["skipped"][reason] = counts["skipped"].get(reason, 0) + int(row.count)
-        elif status in counts:
-            counts[status] += int(row.count)
-    return counts
+        add_count(counts, outcome, int(row.count))
+    return with_rates(counts)
 
 
 def ended(counts: Mapping[str, Any]) -> int:

@@ -17,12 +17,10 @@ from typing import Any, Iterable, Mapping
 
 from chalicelib.adapters.models import Communication, Customer
 from chalicelib.adapters.providers import (
-    TENANT_TAG,
     Email,
     EmailSender,
     PermanentProviderError,
     TransientProviderError,
-    tag_value,
 )
 from chalicelib.adapters.repository import person_of
 from chalicelib.core import catalog
@@ -113,7 +111,8 @@ def deliver(send: Send, customer: Customer, subject: str, body: str, user_id: st
 
     person = person_of(customer)
     address = checks.address_for(person, CHANNEL)
-    record = ledger.Record(to=address, subject=subject, body=body, sent_by=user_id)
+    record = ledger.Record(to=address, subject=subject, body=body, sent_by=user_id,
+                           keep_days=settings.get("retention_days"))
 
     def finish(status: str, reason: str) -> Outcome:
         ledger.record(send, row, status, reason, record, now, tz_name)
@@ -134,7 +133,7 @@ def deliver(send: Send, customer: Customer, subject: str, body: str, user_id: st
         message_id = sender.send(Email(
             sender=settings["sender_email"], sender_name=settings.get("store_name") or "", to=address,
             subject=subject, text=text, html=html, reply_to=settings.get("reply_to"),
-            tags={TENANT_TAG: tag_value(send.tenant_id)}))
+            tags=ledger.email_tags(send)))
     except TransientProviderError as e:
         ledger.release(send, token)
         return Outcome(None, ledger.FAILED, PROVIDER_UNAVAILABLE, provider_code=e.code, retry=True)
