@@ -13,7 +13,7 @@
     automation_disabled: "automation off", no_longer_eligible: "no longer eligible", missing_contact: "no address",
     suppressed: "suppressed", no_consent: "no consent", frequency_capped: "frequency cap",
     template_error: "template error", provider_error: "provider error", quiet_hours: "quiet hours",
-    campaign_cancelled: "campaign cancelled", sender_not_verified: "sender not verified",
+    campaign_cancelled: "campaign cancelled", sender_not_verified: "sender not verified", erased: "customer erased",
   };
   const SETTING_LABELS = {
     days_before: ["When to send", (v) => (v === 0 ? "On the day" : `${v} day${v === 1 ? "" : "s"} before`)],
@@ -495,7 +495,72 @@
         h("div", { class: "pair" }, h("dt", {}, "Sent"), h("dd", { class: "status-sent" }, stats.sent)),
         h("div", { class: "pair" }, h("dt", {}, "Skipped"), h("dd", { class: "status-skipped" }, skipped, reasons ? ` (${reasons})` : "")),
         h("div", { class: "pair" }, h("dt", {}, "Failed"), h("dd", { class: "status-failed" }, stats.failed))),
-      chart(stats.daily || []));
+      chart(stats.daily || []),
+      engagementList(stats, name),
+      engagementChart(stats.daily || []));
+  }
+
+  // --- engagement (docs/behaviour.md section 14) ----------------------------------------------------
+  /** An amount in the store's currency (settings.currency), written its country's way; a plain number without one. */
+  function money(amount) {
+    const currency = state.settings && state.settings.currency;
+    try {
+      if (currency) return new Intl.NumberFormat(storeLocale(), { style: "currency", currency, maximumFractionDigits: Number.isInteger(amount) ? 0 : 2 }).format(amount);
+    } catch (e) { /* a code the browser does not know: the number alone */ }
+    return new Intl.NumberFormat(storeLocale(), { maximumFractionDigits: 2 }).format(amount);
+  }
+  const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`);
+
+  /** What SES reported and the sales attributed: delivered, opened by people (with the rate), clicked, bounced,
+   * complained, attributed sales and revenue. Opens by mail privacy proxies are said apart. */
+  function engagementList(stats, name) {
+    const item = (label, cls, value) => h("div", { class: "pair" }, h("dt", {}, label), h("dd", { class: cls }, value));
+    return h("dl", { class: "engagement", "aria-label": `${name}: delivery, opens, clicks and revenue` },
+      item("Delivered", "eg-delivered", stats.delivered ?? 0),
+      item("Opened", "eg-opened", [String(stats.opened ?? 0), ` (${percent(stats.open_rate)})`,
+        stats.machine_open ? h("span", { class: "muted", title: "Opens by mail privacy proxies (Apple Mail and others) are not counted as opens" }, ` + ${stats.machine_open} by privacy proxies`) : ""]),
+      item("Clicked", "eg-clicked", [String(stats.clicked ?? 0), ` (${percent(stats.click_rate)})`]),
+      item("Bounced", "eg-bounced status-failed", stats.bounced ?? 0),
+      item("Complaints", "eg-complained status-failed", stats.complained ?? 0),
+      item("Sales after", "eg-sales", stats.attributed_sales ?? 0),
+      item("Revenue", "eg-revenue", money(stats.attributed_revenue ?? 0)));
+  }
+
+  // Thirty days of delivered messages, with the part opened by people and the part clicked drawn inside each
+  // day's bar; each day's title says it in words, revenue included.
+  function engagementChart(daily) {
+    const ns = "http://www.w3.org/2000/svg";
+    const width = 180, height = 32, gap = 1, bar = width / Math.max(daily.length, 1);
+    const top = Math.max(1, ...daily.map((d) => Math.max(d.delivered || 0, d.opened || 0, d.clicked || 0)));
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "chart engagement-chart");
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("role", "img");
+    const said = (d) => `${day(d.date)}: ${d.delivered || 0} delivered, ${d.opened || 0} opened, ${d.clicked || 0} clicked, ${d.attributed_sales || 0} sales (${money(d.attributed_revenue || 0)})`;
+    const busiest = daily.reduce((best, d) => ((d.delivered || 0) > (best ? best.delivered || 0 : 0) ? d : best), null);
+    svg.setAttribute("aria-label", busiest ? `Engagement chart; busiest day ${said(busiest)}` : "Engagement chart: nothing delivered in the last 30 days");
+    daily.forEach((d, i) => {
+      const group = document.createElementNS(ns, "g");
+      const title = document.createElementNS(ns, "title");
+      title.textContent = said(d);
+      group.append(title);
+      for (const kind of ["delivered", "opened", "clicked"]) {
+        const n = d[kind] || 0;
+        const size = n ? (n / top) * (height - 2) : kind === "delivered" ? 1 : 0;
+        if (!size) continue;
+        const rect = document.createElementNS(ns, "rect");
+        rect.setAttribute("class", n ? kind : "none");
+        rect.setAttribute("x", (i * bar).toFixed(2));
+        rect.setAttribute("y", (height - size).toFixed(2));
+        rect.setAttribute("width", Math.max(bar - gap, 1).toFixed(2));
+        rect.setAttribute("height", size.toFixed(2));
+        group.append(rect);
+      }
+      svg.append(group);
+    });
+    return svg;
   }
 
   // Thirty small stacked bars: sent, skipped, failed per day. The totals beside it say the same in words.
@@ -1216,6 +1281,9 @@
     ["review_url", "Review link (post-purchase)", "text"],
     ["logo_url", "Logo (an https address of an image)", "url", "Shown at the top of every email; without one, the store's name."],
     ["brand_color", "Brand colour", "color", "The bar at the top of every email and its links."],
+    ["retention_days", "Keep message contents (days)", "days", "Each message's address, subject and text are deleted from the history this many days after it was sent (1-3,650); its date, outcome and reason stay."],
+    ["attribution_days", "Attribution window (days)", "number", "A sale this many days or fewer after a marketing email counts as that email's revenue (1-90)."],
+    ["currency", "Currency (three letters)", "text", "Revenue is shown in it, such as AUD or USD."],
   ];
 
   // "Sydney", "new york" or "Australia/Sydney": the one zone so named, or the text as typed (the API then
@@ -1240,8 +1308,10 @@
           h("option", { value: String(hour), selected: hour === current.send_hour }, `${String(hour).padStart(2, "0")}:00`)));
       } else if (kind === "timezone") {
         control = h("input", { type: "text", name, list: "timezones", value: current.timezone, autocomplete: "off", spellcheck: "false" });
+      } else if (kind === "days") {
+        control = h("input", { type: "number", name, min: 1, max: 3650, inputmode: "numeric", value: current[name] ?? "" });
       } else {
-        control = h("input", { type: kind, name, value: current[name] ?? "" });
+        control = h("input", { type: kind, name, value: current[name] ?? "", ...(kind === "number" ? { min: 1, max: 90, inputmode: "numeric" } : {}) });
       }
       form.append(labelled(label, guard(control, "settings"), {
         hint: kind === "timezone" ? "Type to search, such as Sydney or New_York." : kind === "hour" ? "Daily automations send from this local hour." : hint,
@@ -1275,6 +1345,7 @@
       for (const [name, , kind] of SETTING_FIELDS) {
         let value = f[name].value.trim();
         if (kind === "hour") value = Number(value);
+        else if ((kind === "days" || kind === "number") && value !== "") value = /^\d+$/.test(value) ? Number(value) : value;
         else if (kind === "timezone") value = zoneNamed(value);
         else if (value === "" && name !== "store_name") value = null;
         if (value !== (current[name] ?? null)) changes[name] = value;
@@ -1338,8 +1409,35 @@
         row("Id", c.customer_id), row("Points", c.points_balance))),
       customerDetails(c),
       communications.element);
-    main().append(messageComposer(c), ...await customerPageSections(c));
+    main().append(messageComposer(c), ...await customerPageSections(c), erasureSection(c));
     await communications.load();
+  }
+
+  // Erasing a customer (docs/behaviour.md section 7, "Erasure"): asked twice, as it cannot be undone.
+  function erasureSection(c) {
+    const titleId = nextId("erase");
+    const name = [c.first_name, c.last_name].filter(Boolean).join(" ") || c.customer_id;
+    const line = h("p", { role: "status", class: "field-error" });
+    const erase = guard(h("button", { type: "button", class: "danger" }, "Erase customer"), "customers");
+    erase.addEventListener("click", async () => {
+      if (!window.confirm(`Erase ${name}? Their details, notes and the addresses and texts of their messages are deleted for good; the history keeps only what was sent when, and how it ended.`)) return;
+      erase.disabled = true;
+      try {
+        await api("DELETE", `/customers/${seg(c.customer_id)}`);
+        const moved = new Promise((resolve) => window.addEventListener("hashchange", resolve, { once: true }));
+        location.hash = "#/customers";
+        await moved;
+        await routing;
+        showSaved(`${name} was erased.`);
+      } catch (e) {
+        erase.disabled = false;
+        showError(e, null, line);
+      }
+    });
+    return h("section", { class: "card erase-section", "aria-labelledby": titleId },
+      h("h2", { id: titleId }, "Erase this customer"),
+      h("p", { class: "muted" }, "For a customer who asks to be forgotten. Their suppressed addresses stay suppressed, without being kept."),
+      h("div", { class: "actions" }, erase), line);
   }
 
   // --- 1:1 email ------------------------------------------------------------------------------------
@@ -2046,6 +2144,10 @@
         h("span", { class: "meta" }, `Segment: ${target ? target.name : c.segment_id || "none yet"} · Channels: ${c.channels.map((x) => CHANNELS[x] || x).join(", ")} · Template: ${template ? template.name : c.effective_template_id}`)),
       timesList(c),
       h("h2", {}, "Progress"), progress,
+      c.sent ? [h("h2", {}, "Delivery, opens and revenue"),
+        h("section", { class: "stats cmp-engagement", "aria-label": `${c.name}: since it started` },
+          h("span", { class: "muted" }, "Since it started; the chart shows the last 30 days"),
+          engagementList(c, c.name), engagementChart(c.daily || []))] : null,
       h("div", { class: "actions" }, actions), status,
       editable ? launchPanel(c) : null,
       editable ? campaignForm(c, segments, all) : null);
@@ -2139,8 +2241,20 @@
   const SOURCES = { automation: "Automation", action_automation: "Action-taken", campaign: "Campaign",
     one_to_one: "1:1 email", action: "Action" };
   // Delivery facts a record may carry (as feedback from the provider is recorded), in the order they happen.
-  const DELIVERY_FACTS = [["delivered_at", "Delivered"], ["opened_at", "Opened"], ["clicked_at", "Clicked"],
-    ["bounced_at", "Bounced"], ["complained_at", "Marked as spam"]];
+  const DELIVERY_FACTS = [["delivered_at", "Delivered"], ["machine_opened_at", "Opened by a privacy proxy"], ["opened_at", "Opened"],
+    ["clicked_at", "Clicked"], ["bounced_at", "Bounced"], ["complained_at", "Marked as spam"], ["rejected_at", "Rejected by SES"]];
+
+  // "Bought $1,240 two days after this email": the sales attributed to a message (docs/behaviour.md section 14).
+  const NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+  function revenueLine(m) {
+    if (!m.attributed_sales) return null;
+    const dayOf = (iso) => formatter({ year: "numeric", month: "2-digit", day: "2-digit" }, storeZone(), "en-CA").format(new Date(iso));
+    const days = Math.max(0, Math.round((Date.parse(`${dayOf(m.attributed_sale_at)}T00:00:00Z`) - Date.parse(`${dayOf(m.created_at)}T00:00:00Z`)) / 86400000));
+    const what = m.channel === "sms" ? "SMS" : "email";
+    const gap = days === 0 ? `the same day as this ${what}` : days === 1 ? `the day after this ${what}` : `${NUMBERS[days] || days} days after this ${what}`;
+    const total = m.attributed_sales > 1 ? ` (${plural(m.attributed_sales, "sale")}, ${money(m.attributed_revenue)} in all)` : "";
+    return h("p", { class: "cm-revenue" }, `Bought ${money(m.attributed_sale_total ?? m.attributed_revenue)} ${gap}`, total, " · ", whenEl(m.attributed_sale_at));
+  }
 
   function sourceText(m) {
     const source = SOURCES[m.source] || (m.source || "").replace(/_/g, " ");
@@ -2163,7 +2277,9 @@
           h("pre", { class: "cm-body" }, m.body)) : null,
         m.to ? h("p", { class: "muted cm-to" }, `To ${m.to}`) : null,
         m.deferred_until ? h("p", { class: "muted" }, "Will be tried again ", whenEl(m.deferred_until)) : null,
-        facts.length ? h("p", { class: "cm-facts" }, facts) : null));
+        facts.length ? h("p", { class: "cm-facts" }, facts) : null,
+        m.clicked_links && m.clicked_links.length ? h("p", { class: "muted cm-links" }, `Clicked: ${m.clicked_links.join(", ")}`) : null,
+        revenueLine(m)));
   }
 
   /** The history part of a customer's page: its element, and `load` to fill it (older pages on demand). */
@@ -2199,7 +2315,49 @@
   };
 
   async function customerPageSections(c) {
-    return [consentSection(c), await notesSection(c.customer_id)];
+    const sections = [consentSection(c), await notesSection(c.customer_id)];
+    if (AUDIT_READERS.includes(state.me.role)) sections.push(await auditSection(c.customer_id));
+    return sections;
+  }
+
+  // --- the customer's audit trail (docs/behaviour.md section 7, "Audit trail") ---------------------------
+  // Every change of consent, tags and VIP: who, when (the store's time), how, from what to what. Owners and
+  // managers read it (the API refuses the other roles, and the page does not offer it to them).
+  const AUDIT_READERS = ["owner", "manager"];
+  const AUDIT_FIELDS = { "consent.email": "Email consent", "consent.sms": "SMS consent", tags: "Tags", is_vip: "VIP" };
+  const auditValue = (value) => {
+    if (value === true) return "yes";
+    if (value === false) return "no";
+    if (Array.isArray(value)) return value.length ? value.join(", ") : "none";
+    return value === null || value === undefined ? "—" : String(value);
+  };
+  const auditSourceText = (source) => (String(source || "").startsWith("import:") ? "by import"
+    : source === "api" ? "through the API" : consentSourceText(source));
+
+  async function auditSection(customerId) {
+    const path = `/customers/${seg(customerId)}/audit`;
+    const titleId = nextId("audit");
+    const list = h("ol", { class: "audit", "aria-label": "Changes, newest first" });
+    const empty = h("p", { class: "muted audit-empty" }, "No changes of consent, tags or VIP yet.");
+    const more = h("button", { type: "button", hidden: true }, "Older changes");
+    const status = h("p", { role: "status", class: "field-error" });
+    let cursor = null;
+    const entry = (e) => h("li", { class: "audit-entry" },
+      h("p", { class: "meta" }, whenEl(e.at), " · ", h("strong", { class: "audit-who" }, whoText(e.by)),
+        e.kind === "erased" ? " erased the customer" : ` (${auditSourceText(e.source)})`),
+      e.kind === "erased" ? null : h("ul", { class: "audit-changes" }, (e.changes || []).map((c) =>
+        h("li", {}, `${AUDIT_FIELDS[c.field] || c.field}: ${auditValue(c.from)} → ${auditValue(c.to)}`))));
+    const load = async () => {
+      const page = await api("GET", `${path}?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      append(list, page.entries.map(entry));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+    };
+    more.addEventListener("click", () => load().catch((e) => showError(e, null, status)));
+    try { await load(); } catch (e) { showError(e, null, status); }
+    return h("section", { class: "card audit-section", "aria-labelledby": titleId },
+      h("h2", { id: titleId }, "Changes of consent, tags and VIP"), list, empty, status, h("div", { class: "actions" }, more));
   }
 
   function consentSection(c) {
@@ -2449,14 +2607,68 @@
   }
 
   // --- start ----------------------------------------------------------------------------------------
-  async function boot() {
-    // The local stack's address carries a token in the fragment (never sent to a server); keep it for this
-    // tab only and take it out of the address bar and history.
+  // The local stack's address may carry a token in the fragment (never sent to a server): `make run` prints
+  // one that signs in as the demo store's owner. It is taken out of the address and its history at once,
+  // read only in the local mode (a Cognito page signs in with its own form), and used only when the tab has
+  // no session, or when the user agrees to leave the store the tab is signed in to for the token's store.
+  function tokenFromAddress() {
     const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
-    if (fragment.get("token")) {
-      sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
-      history.replaceState(null, "", `${location.pathname}${location.search}#/automations`);
+    if (!fragment.has("token")) return null;
+    history.replaceState(null, "", `${location.pathname}${location.search}#/automations`);
+    return fragment.get("token").trim() || null;
+  }
+
+  // The store a token signs in to, as the API reads it (null: the API refuses the token).
+  async function storeOf(token) {
+    try {
+      const response = await fetch(new URL("me", API), { headers: { Authorization: `Bearer ${token}` } });
+      return response.ok ? (await response.json()).tenant_id : null;
+    } catch (e) {
+      return null;
     }
+  }
+
+  function askSwitch(current, offered) {
+    return new Promise((resolve) => {
+      const titleId = nextId("switch");
+      const stay = h("button", { type: "button", class: "primary", value: "stay" }, `Stay in ${current}`);
+      const go = h("button", { type: "button", value: "switch" }, `Switch to ${offered}`);
+      const dialog = h("dialog", { class: "card switch-store", "aria-labelledby": titleId },
+        h("h2", { id: titleId }, "Switch store?"),
+        h("p", {}, "This tab is signed in to the store ", h("strong", { class: "switch-current" }, current),
+          ". The address you opened signs in to the store ", h("strong", { class: "switch-offered" }, offered), "."),
+        h("div", { class: "form-actions" }, stay, go));
+      const close = (choice) => { dialog.close(); dialog.remove(); resolve(choice); };
+      stay.addEventListener("click", () => close(false));
+      go.addEventListener("click", () => close(true));
+      dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(false); });
+      document.body.append(dialog);
+      dialog.showModal();
+      stay.focus();
+    });
+  }
+
+  // Returns whether the tab's session changed.
+  async function offerToken(offered) {
+    if (!offered || state.config.auth.mode !== "local") return false;
+    const current = sessionStorage.getItem(TOKEN_KEY);
+    if (current === offered) return false;
+    const currentStore = current ? await storeOf(current) : null;
+    if (currentStore) {
+      const offeredStore = await storeOf(offered);
+      if (!offeredStore) {
+        showAlert(`The address you opened holds a token that is not valid; you are still signed in to ${currentStore}.`);
+        return false;
+      }
+      if (!(await askSwitch(currentStore, offeredStore))) return false;
+    }
+    sessionStorage.setItem(TOKEN_KEY, offered);
+    sessionStorage.removeItem(REFRESH_KEY);
+    return true;
+  }
+
+  async function boot() {
+    const offered = tokenFromAddress();
     try {
       const response = await fetch(new URL("admin/config.json", API));
       if (!response.ok) throw new Error(`the page's configuration answered ${response.status}`);
@@ -2465,7 +2677,14 @@
       render(h("h1", {}, "The admin could not start"), h("p", {}, e.message));
       return;
     }
-    window.addEventListener("hashchange", route);
+    await offerToken(offered);
+    window.addEventListener("hashchange", async () => {
+      const again = tokenFromAddress();
+      if (again === null) { route(); return; }
+      // The page under the question is the one the address now names; a refused token's line stays on it.
+      await route();
+      if (await offerToken(again)) { state.me = null; await start(); }
+    });
     if (sessionStorage.getItem(TOKEN_KEY)) await start();
     else renderSignIn();
   }
