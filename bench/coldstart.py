@@ -38,10 +38,11 @@ PYTHON = runtime_python() or sys.executable
 
 #: What a function's handler imports on its first call, beyond its module (chalicelib/events/ imports the
 #: runner's work there, so the API function, which imports every blueprint, does not pay for it; the
-#: dispatcher's first marketing email signs an unsubscribe link with PyJWT).
+#: dispatcher's first marketing email seals an unsubscribe link: Fernet, and the secret read through Powertools).
 _PLAN = ["chalicelib.runner.evaluation"]
 FIRST_CALL = {"dispatch": ["chalicelib.sending.dispatcher", "chalicelib.sending.sources.automation",
-                           "chalicelib.sending.sources.action", "jwt"],
+                           "chalicelib.sending.sources.action", "cryptography.fernet",
+                           "aws_lambda_powertools.utilities.parameters"],
               "jwt_auth": ["jwt"],
               "evaluate": ["chalicelib.adapters.repository", "chalicelib.runner.evaluation"],
               "customer_changes": ["chalicelib.runner.customer_changes"],

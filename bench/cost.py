@@ -26,6 +26,7 @@ PRICES = {
     "cloudwatch_per_alarm_month": 0.10,
     "cloudwatch_logs_per_gb_ingested": 0.50,
     "secrets_manager_per_secret_month": 0.40,
+    "kms_per_key_month": 1.00,
 }
 
 WORKLOAD = {
@@ -40,9 +41,10 @@ WORKLOAD = {
     # Lambda's event source mappings long-poll each queue even when idle (5 pollers, 20 s waits).
     "idle_sqs_requests_per_month": 2 * 5 * 3 * 60 * 24 * 30,
     "stored_gb": 4.0,                 # ~2 KB per customer with its indexes, plus sales, repairs, history
-    "alarms": 8,
+    "alarms": 9,
     "log_gb_per_month": 0.3,
-    "secrets": 1,
+    "secrets": 2,        # the unsubscribe keys and the erasure key
+    "kms_keys": 1,       # the SNS topics' key
 }
 
 #: Per send, from the dispatcher's writes: the claim (ledger row and marketing log, transactional: 2
@@ -85,6 +87,7 @@ def monthly(own_ms_per_send: float = 10.0, sqs_requests_per_send: float = 0.3) -
         "CloudWatch alarms and logs": w["alarms"] * p["cloudwatch_per_alarm_month"]
                                       + w["log_gb_per_month"] * p["cloudwatch_logs_per_gb_ingested"],
         "Secrets Manager": w["secrets"] * p["secrets_manager_per_secret_month"],
+        "KMS (the topics' key)": w["kms_keys"] * p["kms_per_key_month"],
     }
     total = sum(rows.values())
     per_send = (UNITS_PER_SEND["write_units"] / 1e6 * p["dynamodb_per_million_write_units"]

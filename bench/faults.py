@@ -24,7 +24,7 @@ def _environment() -> None:
     for `table`) must not point a test process's tables at the benchmark's prefix."""
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
                        "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "TABLE_PREFIX": "bench-",
-                       "UNSUBSCRIBE_SECRET": "bench-only-secret", "POWERTOOLS_METRICS_DISABLED": "true",
+                       "POWERTOOLS_METRICS_DISABLED": "true",
                        "POWERTOOLS_LOG_LEVEL": "CRITICAL"})
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         os.environ.pop(name, None)

@@ -1,4 +1,5 @@
-"""Command line of the local stack: `serve`, `token`, `tick`, `outbox` and `import` (docs/behaviour.md section 9)."""
+"""Command line of the local stack: `serve`, `token`, `tick`, `outbox`, `engage` and `import` (docs/behaviour.md
+section 9)."""
 from __future__ import annotations
 
 import argparse
@@ -74,6 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
         "Ctrl-C stops everything (the emulator keeps its data in memory only).",
     ]
     print("\n".join(line for line in lines if line is not None), flush=True)
+    from local import ses_events
+
+    ses_events.install()   # SES's Send and Delivery events of the mail the API and the workers send
     workers = None
     if not args.manual:
         from local.runner import Workers
@@ -175,6 +179,24 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engage(args: argparse.Namespace) -> int:
+    """SES's event of a person (or a mail privacy proxy) opening, or a person clicking, the customer's latest
+    email (or the one named), published to the configuration set's topic and recorded as the cloud records it."""
+    problem = _connect()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from local import engage
+
+    try:
+        print(json.dumps(engage.run(args.action, args.tenant, args.customer, proxy=args.proxy, link=args.link,
+                                    record_id=args.record, at=args.at), indent=2))
+    except engage.NoEmail as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _mapping_arg(text: str) -> tuple[str, str]:
     column, sep, field = text.rpartition("=")
     if not sep or not column or not field:
@@ -221,6 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_argument("--last", type=int, default=20, help="how many of each (default %(default)s)")
     outbox.add_argument("--json", action="store_true", help="everything, as JSON")
     outbox.set_defaults(run=_outbox)
+
+    engage = commands.add_parser("engage", help="a customer opens or clicks their latest email (SES's event)")
+    engage.add_argument("action", choices=("open", "click"))
+    engage.add_argument("--tenant", required=True)
+    engage.add_argument("--customer", required=True)
+    engage.add_argument("--proxy", action="store_true",
+                        help="the open is Apple Mail Privacy Protection's proxy fetching the images, not a person")
+    engage.add_argument("--link", default="https://example.com/",
+                        help="the link clicked (default %(default)s)")
+    engage.add_argument("--record", help="the communication id of the email (default: the customer's latest sent email)")
+    engage.add_argument("--at", type=_parse_at, help="when (ISO-8601 with offset; default now)")
+    engage.set_defaults(run=_engage)
 
     imported = commands.add_parser("import", help="import a CSV of customers through the local stack's API")
     imported.add_argument("file", help="the CSV file (UTF-8 with or without a BOM, UTF-16 or Windows-1252)")

@@ -31,6 +31,7 @@ from chalicelib.core import catalog
 from chalicelib.events import (
     customer_changes,
     dispatch,
+    engagement,
     evaluate,
     feedback,
     schedules,
@@ -310,6 +311,8 @@ class Summary:
         self.took_over = 0
         #: Campaigns started at the tick's instant, and marked sent once every send of theirs had ended.
         self.campaigns_started = self.campaigns_finished = 0
+        #: SES events recorded (delivered, opened, ...), each message's once.
+        self.ses_events: Counter = Counter()
 
     def add_campaigns(self, planned: dict) -> None:
         self.campaigns_started += planned["started"]
@@ -327,6 +330,11 @@ class Summary:
             self.took_over += outcome.took_over
         return result
 
+    def add_engagement(self, result) -> None:
+        for (applied, counter), n in result.results.items():
+            if applied == "counted":
+                self.ses_events[counter or "send"] += n   # SES's send event: recorded, counted by `sent`
+
     def add_changes(self, result):
         self.changes += result.changes
         self.actions_fired += len(result.fired)
@@ -341,7 +349,8 @@ class Summary:
                 "released": self.released, "duplicates": self.outcomes["duplicate"],
                 "retries": self.outcomes["retrying"], "claims_taken_over": self.took_over,
                 "customer_changes": self.changes, "actions_fired": self.actions_fired,
-                "campaigns_started": self.campaigns_started, "campaigns_finished": self.campaigns_finished}
+                "campaigns_started": self.campaigns_started, "campaigns_finished": self.campaigns_finished,
+                "ses_events": dict(sorted(self.ses_events.items()))}
 
 
 def _evaluation_handler(summary: Summary) -> Handler:
@@ -354,6 +363,14 @@ def _evaluation_handler(summary: Summary) -> Handler:
 
 def _send_handler(summary: Summary) -> Handler:
     return lambda records: summary.add_sends(dispatch.dispatch_records(records))
+
+
+def _engagement_handler(summary: Summary, clock: Callable[[], datetime]) -> Handler:
+    def handle(records):
+        result = engagement.engagement_records(records, clock())
+        summary.add_engagement(result)
+        return result
+    return handle
 
 
 def evaluate_at(at: datetime, summary: Summary, *, report: Report = to_stderr, clock: TickClock | None = None) -> None:
@@ -380,13 +397,19 @@ def tick(at: datetime) -> dict:
     whatever the time on this machine."""
     from local.stack import verify_store_senders
 
+    from local import ses_events
+
     summary = Summary()
     clock = TickClock(at)
     verify_store_senders()
+    publisher = ses_events.install()
+    publisher.clock = clock
     with wiring.deciding_by(clock):
         read_customer_changes(summary)
         evaluate_at(at, summary, clock=clock)
         drain(clients.queue_url(resources.send_queue_name()), _send_handler(summary), clock=clock)
+        publisher.settle()   # SES's events of what was sent: on the topic, then in the queues below
+        drain(clients.queue_url(resources.engagement_queue_name()), _engagement_handler(summary, clock), clock=clock)
         drain(clients.queue_url(resources.feedback_queue_name()), feedback.feedback_records, clock=clock)
         summary.add_campaigns(schedules.plan_campaigns_at(at))   # a campaign whose every send has ended is marked sent
     return summary.as_dict(at)
@@ -413,6 +436,8 @@ class Workers:
         # arrive, as the evaluate function's event source takes them in the cloud.
         self._spawn(lambda: self._poll_loop(evaluation_url, self._record_evaluations))
         self._spawn(lambda: self._poll_loop(feedback_url, feedback.feedback_records))
+        engagement_url = clients.queue_url(resources.engagement_queue_name())
+        self._spawn(lambda: self._poll_loop(engagement_url, _engagement_handler(self.summary, self.clock)))
         self._spawn(self._stream_loop)
 
     def stop(self) -> None:

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Secrets and addresses of the local stack (`LOCAL_STATE_DIR` moves it, as the end-to-end tests do).
 STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
 SECRET_FILE = STATE_DIR / "jwt-secret"
+#: The values the local stack puts in the emulator's Secrets Manager, as the cloud stack's secrets hold them.
 UNSUBSCRIBE_SECRET_FILE = STATE_DIR / "unsubscribe-secret"
+ERASURE_SECRET_FILE = STATE_DIR / "erasure-secret"
 #: Where `serve` writes the addresses it chose, for `tick` and `outbox` in another shell.
 STACK_FILE = STATE_DIR / "stack.json"
 REGION = "us-east-1"
@@ -67,10 +69,12 @@ def configure_environment(endpoint: str, secret: str, api_url: str | None = None
         "AWS_REGION": REGION,
         "AUTH_MODE": "local",
         "LOCAL_JWT_SECRET": secret,
-        "UNSUBSCRIBE_SECRET": local_secret(UNSUBSCRIBE_SECRET_FILE),
         # The console shows the runner's own one-line summaries; structured logs are for CloudWatch.
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        # Mail goes through the configuration set, as in the cloud: its events reach the engagement queue.
+        "SES_CONFIGURATION_SET": os.environ.get("SES_CONFIGURATION_SET",
+                                                f"{os.environ.get('TABLE_PREFIX', 'automations-local-')}sends"),
     })
     if api_url:
         os.environ["PUBLIC_API_URL"] = api_url
@@ -173,8 +177,25 @@ def start_emulator(host: str, port: int) -> Emulator:
     return Emulator(endpoint=f"http://{bound_host}:{bound_port}", server=server)
 
 
+def create_secrets(secretsmanager) -> list[str]:
+    """The unsubscribe keys and the erasure key in the emulator's Secrets Manager, under the names the code
+    reads when no `*_SECRET_ID` names another (the cloud stack gives each function the ARNs of its own). The
+    code reads them over HTTP as it reads AWS's; their values are kept in the state folder."""
+    from chalicelib.core import config
+
+    made = []
+    for name, path in ((config.unsubscribe_secret_id(), UNSUBSCRIBE_SECRET_FILE),
+                       (config.erasure_secret_id(), ERASURE_SECRET_FILE)):
+        try:
+            secretsmanager.create_secret(Name=name, SecretString=local_secret(path))
+        except secretsmanager.exceptions.ResourceExistsException:
+            continue
+        made.append(name)
+    return made
+
+
 def create_resources(sender_identities: list[str]) -> dict:
-    """Every table (from the models), queue, bucket and SES identity the system uses."""
+    """Every table (from the models), queue, bucket, secret and SES identity the system uses."""
     import boto3
 
     from chalicelib.adapters.resources import (
@@ -188,9 +209,20 @@ def create_resources(sender_identities: list[str]) -> dict:
     tables = create_tables(boto3.client("dynamodb"))
     sqs = boto3.client("sqs")
     queues = create_queues(sqs)
-    create_local_feedback_route(boto3.client("sns"), sqs)
+    route = create_local_feedback_route(boto3.client("sns"), sqs)
     create_imports_bucket(boto3.client("s3"), config.imports_bucket())
+    create_secrets(boto3.client("secretsmanager"))
     ses = boto3.client("ses")
+    configuration_set = config.ses_configuration_set()
+    if configuration_set:
+        # The configuration set and its destination, as the packaged template declares them (the emulator
+        # records them; local.ses_events publishes the events).
+        from chalicelib.adapters.resources import SES_EVENT_TYPES
+
+        ses.create_configuration_set(ConfigurationSet={"Name": configuration_set})
+        ses.create_configuration_set_event_destination(ConfigurationSetName=configuration_set, EventDestination={
+            "Name": "ses-events", "Enabled": True, "MatchingEventTypes": list(SES_EVENT_TYPES),
+            "SNSDestination": {"TopicARN": route["topic_arn"]}})
     for identity in sender_identities:
         if "@" in identity:
             ses.verify_email_identity(EmailAddress=identity)

@@ -19,7 +19,6 @@ os.environ.update({
     "AUTH_MODE": "local",
     "LOCAL_JWT_SECRET": "test-only-secret-" + "x" * 32,
     "TABLE_PREFIX": "test-",
-    "UNSUBSCRIBE_SECRET": "test-only-unsubscribe-secret-" + "y" * 32,
     "PUBLIC_API_URL": "https://api.store.test",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -17,7 +17,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 # The test tiers above set these for in-process moto; the real stack must not inherit them.
 _TEST_ONLY = ("LOCAL_JWT_SECRET", "TABLE_PREFIX", "AUTH_MODE", "AWS_ACCOUNT_ID_ENDPOINT_MODE",
-              "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN", "UNSUBSCRIBE_SECRET", "PUBLIC_API_URL",
+              "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN", "PUBLIC_API_URL",
               "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL")
 
 

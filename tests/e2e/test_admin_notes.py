@@ -5,13 +5,12 @@ through an unsubscribe link; the pages fit a phone, and the times are the store'
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import STATE_DIR, cli
+from tests.e2e.conftest import cli
 from tests.e2e.test_admin_browser import (  # noqa: F401 (fixtures)
     INSTANT,
     Store,
@@ -122,10 +121,18 @@ def test_two_staff_write_notes_each_sees_the_others_and_only_the_author_edits_th
 
 
 def test_a_channel_withdrawn_through_an_unsubscribe_link_is_given_again_in_store_saying_how(jeweller, browser, monkeypatch):  # noqa: F811
+    from chalicelib.adapters import clients
     from chalicelib.sending.unsubscribe import token_for
 
-    monkeypatch.setenv("UNSUBSCRIBE_SECRET", (Path(STATE_DIR) / "unsubscribe-secret").read_text().strip())
-    link = requests.post(f"{jeweller.stack.api}/unsubscribe/{token_for(jeweller.tenant, 'mia', 'email')}",
+    # The link is sealed as the stack's dispatcher seals it: with the key in the stack's own Secrets Manager.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", jeweller.stack.endpoint)
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET_ID", "automations-local-unsubscribe-keys")
+    clients.reset()
+    try:
+        token = token_for(jeweller.tenant, 'mia', 'email')
+    finally:
+        clients.reset()
+    link = requests.post(f"{jeweller.stack.api}/unsubscribe/{token}",
                          data="List-Unsubscribe=One-Click", timeout=30,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert link.status_code == 200

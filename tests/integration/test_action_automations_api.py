@@ -21,7 +21,10 @@ def test_a_new_action_automation_gets_an_id_and_the_defaults(owner):
     assert "points_threshold" not in created
     assert owner.get(f"/action-automations/{created['automation_id']}").json == created
     days = created["stats"].pop("daily")
-    assert created["stats"] == {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0}
+    assert created["stats"] == {"sent": 0, "skipped": {}, "failed": 0, "deferred": 0, "delivered": 0, "opened": 0,
+                                "machine_open": 0, "clicked": 0, "bounced": 0, "complained": 0, "rejected": 0,
+                                "rendering_failure": 0, "attributed_sales": 0, "attributed_revenue": 0,
+                                "open_rate": None, "click_rate": None}
     assert len(days) == 30 and not any(d["sent"] or d["skipped"] or d["failed"] for d in days)
 
 

@@ -113,12 +113,22 @@ def test_the_window_counts_each_day_and_the_totals_from_the_same_rows():
         ("2026-11-01", "birthday", "sent", 2), ("2026-11-01", "birthday", "skipped:no_consent", 1),
         ("2026-11-30", "birthday", "skipped:missing_contact", 3), ("2026-11-30", "birthday", "failed", 1),
         ("2026-11-30", "birthday", "deferred", 4), ("2026-11-02", "christmas", "sent", 9),
+        ("2026-11-01", "birthday", "delivered", 2), ("2026-11-02", "birthday", "opened", 1),
+        ("2026-11-02", "birthday", "machine_open", 1), ("2026-11-03", "birthday", "attributed_sales", 1),
+        ("2026-11-03", "birthday", "attributed_revenue", 124050),
     ]).of("birthday")
     daily = stats.pop("daily")
-    assert stats == {"sent": 2, "skipped": {"no_consent": 1, "missing_contact": 3}, "failed": 1, "deferred": 4}
+    assert {k: stats[k] for k in ("sent", "skipped", "failed", "deferred")} == {
+        "sent": 2, "skipped": {"no_consent": 1, "missing_contact": 3}, "failed": 1, "deferred": 4}
+    # Engagement from the same rows: opens by people only in the open rate; revenue kept in cents, shown in units.
+    assert (stats["delivered"], stats["opened"], stats["machine_open"], stats["open_rate"], stats["click_rate"],
+            stats["attributed_sales"], stats["attributed_revenue"]) == (2, 1, 1, 0.5, 0.0, 1, 1240.5)
     assert [d["date"] for d in daily] == days
-    assert daily[0] == {"date": "2026-11-01", "sent": 2, "skipped": 1, "failed": 0}
-    assert daily[-1] == {"date": "2026-11-30", "sent": 0, "skipped": 3, "failed": 1}
+    assert {k: daily[0][k] for k in ("date", "sent", "skipped", "failed", "delivered")} == {
+        "date": "2026-11-01", "sent": 2, "skipped": 1, "failed": 0, "delivered": 2}
+    assert (daily[1]["opened"], daily[2]["attributed_revenue"]) == (1, 1240.5)
+    assert {k: daily[-1][k] for k in ("date", "sent", "skipped", "failed", "delivered")} == {
+        "date": "2026-11-30", "sent": 0, "skipped": 3, "failed": 1, "delivered": 0}
     assert sum(d["sent"] for d in daily[1:-1]) == 0       # christmas's send is christmas's
 
 

@@ -196,7 +196,7 @@ def write(world: dict, tenant_id: str, at: datetime) -> None:
                                                  "status": a["status"]}, at)
     for c in world["customers"]:
         if c["deleted"]:
-            records.delete_customer(owner, c["id"])
+            records.delete_customer(owner, c["id"], datetime(2026, 11, 1, tzinfo=timezone.utc))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -82,7 +82,7 @@ def test_records_vouch_for_their_customer_until_the_customer_is_deleted(owner):
     assert match(owner, repo) == {type_: ["gone", "kept"] for type_ in TYPES}
     assert repo.read == []                                               # matched without reading anyone
 
-    records.delete_customer(owner, "gone")
+    records.delete_customer(owner, "gone", datetime(2026, 11, 1, tzinfo=timezone.utc))
 
     assert vouching(owner, "gone") == {"Repair": None, "Appointment": None, "Sale": None}
     assert vouching(owner, "kept") == {"Repair": True, "Appointment": True, "Sale": True}
@@ -104,7 +104,7 @@ def test_a_record_written_while_its_customer_is_deleted_does_not_vouch_for_them(
 
     def then_deleted(tenant_id, customer_id):
         real(tenant_id, customer_id)
-        records.delete_customer(owner, customer_id)
+        records.delete_customer(owner, customer_id, datetime(2026, 11, 1, tzinfo=timezone.utc))
     monkeypatch.setattr(records, "_require_customer", then_deleted)
     everything = {"put_repair": ("r-late", {"status": "ready", "ready_at": READY_AT}, Repair),
                   "put_appointment": ("a-late", {"starts_at": STARTS_AT}, Appointment),
@@ -129,7 +129,7 @@ def test_a_record_that_does_not_say_is_matched_by_reading_its_customer(owner):
                     customer_present=None).save()
         Sale(owner.tenant_id, f"s-{customer_id}", customer_id=customer_id, completed_at=SOLD_AT, created_at=SOLD_AT,
              tenant_customer=key, customer_present=None).save()
-    records.delete_customer(owner, "older")
+    records.delete_customer(owner, "older", datetime(2026, 11, 1, tzinfo=timezone.utc))
     repo = CountingRepository()
     found = match(owner, repo)
     assert found == {type_: ["old"] for type_ in TYPES}
@@ -141,7 +141,7 @@ def test_a_patch_that_names_no_customer_leaves_the_records_word_as_it_was(owner)
     everything_of(owner, "pat")
     records.patch_repair(owner, "r-pat", {"description": "Ring resize"}, AT)
     assert Repair.get(owner.tenant_id, "r-pat").customer_present is True
-    records.delete_customer(owner, "pat")
+    records.delete_customer(owner, "pat", datetime(2026, 11, 1, tzinfo=timezone.utc))
     records.patch_repair(owner, "r-pat", {"description": "Ring resize, rush"}, AT)
     assert Repair.get(owner.tenant_id, "r-pat").customer_present is None
     # Moved to a customer who exists: it vouches for them.

@@ -71,3 +71,15 @@ def test_no_marketing_send_passes_without_consent(consent_email, consent_sms, ch
                                                (None, None, "p1")])
 def test_a_persons_name_falls_back_to_the_customer_id(first, last, name):
     assert Person("p1", first_name=first, last_name=last).name == name
+
+
+def test_an_erased_address_hash_is_keyed_per_store_and_ignores_the_emails_letter_case():
+    from chalicelib.rules.checks import hashed_suppression_key
+
+    key = b"k" * 32
+    one = hashed_suppression_key(key, "store-a", "email", "Ada@Example.com")
+    assert one == hashed_suppression_key(key, "store-a", "email", "ada@example.com")
+    assert one.startswith("email:#") and "ada" not in one.lower()
+    assert one != hashed_suppression_key(key, "store-b", "email", "ada@example.com")       # per store
+    assert one != hashed_suppression_key(b"j" * 32, "store-a", "email", "ada@example.com")  # keyed
+    assert hashed_suppression_key(key, "store-a", "sms", "+61400000001").startswith("sms:#")
