@@ -18,6 +18,8 @@ SUPPRESSED = "suppressed"
 NO_CONSENT = "no_consent"
 FREQUENCY_CAPPED = "frequency_capped"
 QUIET_HOURS = "quiet_hours"
+#: The customer was erased (docs/behaviour.md section 7, "Erasure") after the send was queued.
+ERASED = "erased"
 
 #: (channel, address) -> whether the address is suppressed on that channel.
 SuppressionCheck = Callable[[str, str], bool]
@@ -32,6 +34,17 @@ def address_for(person: Person, channel: str) -> str | None:
 
 def suppression_key(channel: str, address: str) -> str:
     return f"{channel}:{address.lower() if channel == 'email' else address}"
+
+
+def hashed_suppression_key(key: bytes, tenant_id: str, channel: str, address: str) -> str:
+    """What stands for an address on the suppression list once its customer is erased: `<channel>:#<HMAC>` of the
+    tenant and the address (docs/behaviour.md section 7, "Erasure"). Keyed, so the list cannot be searched with
+    guessed addresses without the key; per tenant, so one store's entries say nothing about another's."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(key, f"{tenant_id}\n{suppression_key(channel, address)}".encode(), hashlib.sha256).hexdigest()
+    return f"{channel}:#{digest}"
 
 
 def cap_window_start(at: datetime, frequency_cap: Mapping | None) -> str | None:
