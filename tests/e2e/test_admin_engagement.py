@@ -105,5 +105,6 @@ def test_the_automations_cards_and_the_settings_show_engagement_and_the_attribut
     expect(page.locator("main")).to_contain_text("attribution_days")
     window.fill("7")
     page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("main > .saved")).to_have_text("Settings saved.")
     expect(page.get_by_label("Attribution window (days)")).to_have_value("7")
     finish(page, "engagement-settings-phone")
